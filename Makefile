@@ -1,0 +1,98 @@
+# lsyncd-ng: build, test, install.
+#   make              build ./lsyncd-ng
+#   make check        every test (C units, Lua specs, end to end); ends "N passed, N failed"
+#   make asan         build ./lsyncd-ng with AddressSanitizer + UBSan
+#   make check-asan   the same suite against that build
+#   make demo         a built-in demo: one local and one ssh slave
+#   make install PREFIX=/usr/local DESTDIR=
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+CC        ?= cc
+LUAJIT    ?= luajit
+BUILD     ?= build
+BIN       ?= lsyncd-ng
+
+LUA_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/include/luajit-2.1)
+LUA_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine -I$(BUILD) \
+            -DLNG_VERSION='"$(VERSION)"'
+LDLIBS   += $(LUA_LIBS) -linotifytools -lm -ldl
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/%.o,$(ENGINE_SRC))
+LUA_SRC    := $(sort $(wildcard lua/*.lua))
+LUA_BC     := $(patsubst lua/%.lua,$(BUILD)/lua/%.h,$(LUA_SRC))
+
+all: $(BIN)
+
+$(BIN): $(ENGINE_OBJ) $(BUILD)/luabundle.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: engine/%.c engine/*.h | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Runtime Lua modules are compiled to LuaJIT bytecode (debug info kept, so
+# errors name file and line) and linked into the binary.
+$(BUILD)/lua/%.h: lua/%.lua | $(BUILD)
+	@mkdir -p $(BUILD)/lua
+	$(LUAJIT) -bg -n $* -t h $< $@
+
+$(BUILD)/luabundle.c: $(LUA_BC) scripts/gen-luabundle
+	sh scripts/gen-luabundle $(BUILD) $(LUA_SRC) > $@
+
+$(BUILD)/luabundle.o: $(BUILD)/luabundle.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+# C unit tests: every spec/c/*_test.c is linked with the engine objects (minus main).
+CTEST_SRC := $(sort $(wildcard spec/c/*_test.c))
+CTEST_BIN := $(patsubst spec/c/%.c,$(BUILD)/tests/%,$(CTEST_SRC))
+ENGINE_LIB_OBJ := $(filter-out $(BUILD)/main.o,$(ENGINE_OBJ))
+
+$(BUILD)/tests/%: spec/c/%.c $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o spec/c/tap.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CFLAGS) -Ispec/c -o $@ $< $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o $(LDLIBS)
+
+ctests: $(CTEST_BIN)
+
+check: $(BIN) ctests
+	@LNG_BIN=$(abspath $(BIN)) LNG_CTESTS="$(CTEST_BIN)" bash spec/run
+
+asan:
+	$(MAKE) BUILD=build-asan BIN=lsyncd-ng-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined"
+
+check-asan:
+	$(MAKE) BUILD=build-asan BIN=lsyncd-ng-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" check
+
+demo: $(BIN)
+	bash scripts/demo
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lsyncd-ng
+	install -D -m 0644 doc/lsyncd-ng.1 $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1
+	install -d $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples
+	install -m 0644 configs/*.lua $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples/
+	install -D -m 0644 configs/lsyncd-ng.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service
+	install -D -m 0755 configs/lsyncd-ng.init $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/lsyncd-ng $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1 \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng
+
+clean:
+	rm -rf build build-asan lsyncd-ng lsyncd-ng-asan
+
+.PHONY: all check ctests asan check-asan demo install uninstall clean

@@ -1,0 +1,422 @@
+/*
+ * api.c: the `core` table, every C function the Lua runtime may call
+ * (listed with their contracts in api.h). Bindings raise Lua errors only for
+ * misuse; OS failures come back as nil, "what: strerror".
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "api.h"
+#include "child.h"
+#include "daemon.h"
+#include "log.h"
+#include "loop.h"
+#include "watch.h"
+
+/* Returns nil, "what: strerror(errno)" (errno saved before any Lua call). */
+static int
+fail(lua_State *L, const char *what)
+{
+	int e = errno;
+
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", what, strerror(e));
+	return 2;
+}
+
+/* core.spawn(argv, stdin) -> pid | nil, err */
+static int
+l_spawn(lua_State *L)
+{
+	size_t n, inlen = 0;
+	const char *in = NULL;
+	char **argv;
+	pid_t pid;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = lua_objlen(L, 1);
+	luaL_argcheck(L, n > 0, 1, "empty argv");
+	if (!lua_isnoneornil(L, 2))
+		in = luaL_checklstring(L, 2, &inlen);
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv)
+		return luaL_error(L, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (int)i + 1);
+		if (!lua_isstring(L, -1)) {
+			free(argv);
+			return luaL_error(L, "argv[%d] is a %s, not a string",
+			    (int)i + 1, luaL_typename(L, -1));
+		}
+		argv[i] = (char *)lua_tostring(L, -1);  /* kept alive by the table */
+		lua_pop(L, 1);
+	}
+	pid = child_spawn(argv, in, inlen);
+	free(argv);
+	if (pid < 0)
+		return fail(L, "spawn");
+	lua_pushinteger(L, pid);
+	return 1;
+}
+
+/* core.kill(pid, signo) -> ok */
+static int
+l_kill(lua_State *L)
+{
+	lua_pushboolean(L, child_kill((pid_t)luaL_checkinteger(L, 1),
+	    (int)luaL_optinteger(L, 2, 15)) == 0);
+	return 1;
+}
+
+/* core.now() -> monotonic seconds */
+static int
+l_now(lua_State *L)
+{
+	lua_pushnumber(L, loop_now());
+	return 1;
+}
+
+/* core.time() -> wall-clock seconds */
+static int
+l_time(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* core.log(category, message) */
+static int
+l_log(lua_State *L)
+{
+	const char *cat = luaL_checkstring(L, 1);
+
+	if (log_enabled(cat))
+		log_str(cat, luaL_checkstring(L, 2));
+	return 0;
+}
+
+/* core.logEnable(category) */
+static int
+l_log_enable(lua_State *L)
+{
+	log_enable(luaL_checkstring(L, 1));
+	return 0;
+}
+
+/* core.logEnabled(category) -> bool */
+static int
+l_log_enabled(lua_State *L)
+{
+	lua_pushboolean(L, log_enabled(luaL_checkstring(L, 1)));
+	return 1;
+}
+
+/* core.logSetup{phase=, logfile=, syslog=, ident=, facility=} -> ok | nil, err */
+static int
+l_log_setup(lua_State *L)
+{
+	const char *phase, *logfile, *ident, *facility;
+	int use_syslog;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "phase");
+	lua_getfield(L, 1, "logfile");
+	lua_getfield(L, 1, "syslog");
+	lua_getfield(L, 1, "ident");
+	lua_getfield(L, 1, "facility");
+	phase = lua_tostring(L, -5);
+	logfile = lua_tostring(L, -4);
+	use_syslog = lua_toboolean(L, -3);
+	ident = lua_tostring(L, -2);
+	facility = lua_tostring(L, -1);
+	if (!lua_isnil(L, -4) && log_set_file(logfile) < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "Cannot open logfile [%s]!", logfile);
+		return 2;
+	}
+	if (use_syslog && log_set_syslog(ident, facility) < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "Logging facility '%s' unknown.", facility);
+		return 2;
+	}
+	if (phase && !strcmp(phase, "console"))
+		log_set_phase(LOG_PHASE_CONSOLE);
+	else if (phase && !strcmp(phase, "daemon"))
+		log_set_phase(LOG_PHASE_DAEMON);
+	else if (phase && !strcmp(phase, "startup"))
+		log_set_phase(LOG_PHASE_STARTUP);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* The watch layer's callbacks, forwarded to the runner. */
+static void
+on_watch_event(const struct watch_event *ev, void *ud)
+{
+	static const char *names[] = {
+		[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
+		[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
+		[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
+		[WATCH_NOSPACE] = "NoSpace",
+	};
+	host_event(names[ev->type], ev->isdir, ev->path, ev->path2);
+}
+
+static int
+want_dir(const char *path, void *ud)
+{
+	return host_dir_wanted(path);
+}
+
+static void
+on_watch_readable(int fd, int mask, void *ud)
+{
+	watch_process();
+}
+
+/* core.watchInit(mode) -> ok | nil, err */
+static int
+l_watch_init(lua_State *L)
+{
+	int fd = watch_init((enum watch_mode)luaL_optinteger(L, 1, 0),
+	    on_watch_event, want_dir, NULL);
+
+	if (fd < 0)
+		return fail(L, "inotify");
+	loop_watch_fd(fd, LOOP_READ, on_watch_readable, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.watch(root) -> true | nil, err, unwatched */
+static int
+l_watch(lua_State *L)
+{
+	if (watch_add(luaL_checkstring(L, 1)) == 0) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	fail(L, luaL_checkstring(L, 1));
+	lua_pushinteger(L, watch_unwatched());
+	return 3;
+}
+
+/* core.unwatch(path) */
+static int
+l_unwatch(lua_State *L)
+{
+	watch_remove(luaL_checkstring(L, 1));
+	return 0;
+}
+
+/* core.watchCount() -> watched, unwatched */
+static int
+l_watch_count(lua_State *L)
+{
+	lua_pushinteger(L, watch_count());
+	lua_pushinteger(L, watch_unwatched());
+	return 2;
+}
+
+static void
+list_one(int wd, const char *path, void *ud)
+{
+	lua_State *L = ud;
+	int n = (int)lua_objlen(L, -1);
+
+	lua_createtable(L, 2, 0);
+	lua_pushinteger(L, wd);
+	lua_rawseti(L, -2, 1);
+	lua_pushstring(L, path);
+	lua_rawseti(L, -2, 2);
+	lua_rawseti(L, -2, n + 1);
+}
+
+/* core.watchList() -> { {wd, path}, ... } */
+static int
+l_watch_list(lua_State *L)
+{
+	lua_newtable(L);
+	watch_foreach(list_one, L);
+	return 1;
+}
+
+/* core.readdir(path) -> { name = isdir } | nil, err */
+static int
+l_readdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return fail(L, path);
+	lua_newtable(L);
+	while ((de = readdir(d))) {
+		int isdir;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode);
+		}
+		lua_pushboolean(L, isdir);
+		lua_setfield(L, -2, de->d_name);
+	}
+	closedir(d);
+	return 1;
+}
+
+/* core.lstat(path) -> { type=, size=, mtime=, mode= } | nil, err */
+static int
+l_lstat(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+	const char *type = "other";
+
+	if (lstat(path, &st) < 0)
+		return fail(L, path);
+	if (S_ISREG(st.st_mode))
+		type = "file";
+	else if (S_ISDIR(st.st_mode))
+		type = "directory";
+	else if (S_ISLNK(st.st_mode))
+		type = "link";
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, type);
+	lua_setfield(L, -2, "type");
+	lua_pushnumber(L, (lua_Number)st.st_size);
+	lua_setfield(L, -2, "size");
+	lua_pushnumber(L, st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+	lua_setfield(L, -2, "mtime");
+	lua_pushinteger(L, st.st_mode & 07777);
+	lua_setfield(L, -2, "mode");
+	return 1;
+}
+
+/* core.realpath(path) -> absolute path | nil, err */
+static int
+l_realpath(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char *r = realpath(path, NULL);
+
+	if (!r)
+		return fail(L, path);
+	lua_pushstring(L, r);
+	free(r);
+	return 1;
+}
+
+/* core.daemonize() -> ok | nil, err */
+static int
+l_daemonize(lua_State *L)
+{
+	if (daemon_detach() < 0)
+		return fail(L, "daemonize");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.pidfile(path) -> ok | nil, err */
+static int
+l_pidfile(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+
+	if (daemon_pidfile(path) < 0) {
+		if (errno == EAGAIN || errno == EACCES) {
+			lua_pushnil(L);
+			lua_pushfstring(L, "Cannot lock pidfile [%s]: another instance runs", path);
+			return 2;
+		}
+		return fail(L, path);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.childCount() -> n */
+static int
+l_child_count(lua_State *L)
+{
+	lua_pushinteger(L, child_count());
+	return 1;
+}
+
+/* core.reload(): tear down and start over once this call returns. */
+static int
+l_reload(lua_State *L)
+{
+	engine_request_reload();
+	return 0;
+}
+
+/* core.terminate(code): ends the daemon now (children are killed). */
+static int
+l_terminate(lua_State *L)
+{
+	engine_terminate((int)luaL_optinteger(L, 1, 0));
+}
+
+/* core.notify(text) -> sent */
+static int
+l_notify(lua_State *L)
+{
+	lua_pushboolean(L, daemon_notify(luaL_checkstring(L, 1)) == 0);
+	return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+	{ "childCount",  l_child_count },
+	{ "daemonize",   l_daemonize },
+	{ "kill",        l_kill },
+	{ "log",         l_log },
+	{ "logEnable",   l_log_enable },
+	{ "logEnabled",  l_log_enabled },
+	{ "logSetup",    l_log_setup },
+	{ "lstat",       l_lstat },
+	{ "notify",      l_notify },
+	{ "now",         l_now },
+	{ "pidfile",     l_pidfile },
+	{ "readdir",     l_readdir },
+	{ "realpath",    l_realpath },
+	{ "reload",      l_reload },
+	{ "spawn",       l_spawn },
+	{ "terminate",   l_terminate },
+	{ "time",        l_time },
+	{ "unwatch",     l_unwatch },
+	{ "watch",       l_watch },
+	{ "watchCount",  l_watch_count },
+	{ "watchInit",   l_watch_init },
+	{ "watchList",   l_watch_list },
+	{ NULL, NULL }
+};
+
+/* Sets the global `core` table. */
+void
+api_register(lua_State *L)
+{
+	lua_newtable(L);
+	luaL_register(L, NULL, core_funcs);
+	lua_pushstring(L, LNG_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_setglobal(L, "core");
+}

@@ -1,0 +1,65 @@
+/*
+ * api.h: the whole interface between the C engine and the Lua runtime,
+ * both directions, in one place.  C owns the OS; Lua owns the policy.
+ *
+ * ---- C -> Lua: entry points of lua/runner.lua (luahost.c calls them) ----
+ *   runner.initialize(args, reloading)   args: argv[1..] as an array of strings
+ *   runner.dirWanted(path)      -> bool  may this directory be watched?
+ *   runner.inotifyEvent(etype, isdir, time, path, path2)
+ *                                        etype: Create Modify Attrib Delete Move
+ *                                        Overflow NoSpace; absolute paths
+ *   runner.collect(pid, code, signo)     a child exited (signo ~= 0: killed)
+ *   runner.childOutput(pid, stream, line)  1 = stdout, 2 = stderr
+ *   runner.signal(name)                  "TERM" "INT" "HUP" "USR1"
+ *   runner.cycle(now)                    do what is due at monotonic time now
+ *   runner.getAlarm()           -> t     monotonic time of the next wake-up,
+ *                                        true = at once, false/nil = none
+ *
+ * ---- Lua -> C: the `core` table (api.c registers it) ----
+ *   core.spawn(argv, stdin) -> pid | nil, err    argv: array; stdin: string|nil
+ *   core.kill(pid, signo)   -> ok                signals the child's group
+ *   core.now()              -> seconds           CLOCK_MONOTONIC, double
+ *   core.time()             -> seconds           wall clock (time(2))
+ *   core.log(cat, msg); core.logEnable(cat); core.logEnabled(cat) -> bool
+ *   core.logSetup{phase=, logfile=, syslog=bool, ident=, facility=} -> ok | nil, err
+ *   core.watchInit(mode)    -> ok | nil, err     mode: 0 CloseWrite 1 Modify 2 both
+ *   core.watch(root)        -> true | nil, err, unwatched
+ *   core.unwatch(path)
+ *   core.watchCount()       -> watched, unwatched
+ *   core.watchList()        -> { {wd, path}, ... }
+ *   core.readdir(path)      -> { name = isdir } | nil, err
+ *   core.lstat(path)        -> { type=, size=, mtime=, mode= } | nil, err
+ *   core.realpath(path)     -> abs | nil, err
+ *   core.daemonize()        -> ok | nil, err     double fork, setsid, chdir /
+ *   core.pidfile(path)      -> ok | nil, err     written, locked, removed at exit
+ *   core.childCount()       -> n
+ *   core.reload()                                re-initialize after this cycle
+ *   core.terminate(code)                         kills children, exits
+ *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
+ *   core.version            string
+ */
+#ifndef LNG_API_H
+#define LNG_API_H
+
+#include <lua.h>
+#include <sys/types.h>
+
+/* api.c */
+void api_register(lua_State *L);       /* sets global `core` */
+
+/* luahost.c */
+int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */
+void host_stop(void);
+int  host_dir_wanted(const char *path);
+void host_event(const char *etype, int isdir, const char *path, const char *path2);
+void host_collect(pid_t pid, int code, int signo);
+void host_child_output(pid_t pid, int stream, const char *line);
+void host_signal(const char *name);
+void host_cycle(double now);
+double host_get_alarm(void);           /* <0 none, else monotonic time */
+
+/* main.c */
+void engine_request_reload(void);
+void engine_terminate(int code) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * child.h: starting and reaping child processes, never through a shell.
+ *
+ * child_spawn runs argv[0] (PATH lookup) with posix_spawnp: an empty signal
+ * mask and default dispositions in the child, its own process group, every
+ * fd above 2 closed, PR_SET_PDEATHSIG(SIGKILL)-equivalent protection so a
+ * child does not outlive a kill -9'd daemon, stdin fed from text through a
+ * non-blocking pipe (or /dev/null), stdout and stderr collected through
+ * pipes and handed to the output callback line by line. The exit is noticed
+ * through a pidfd in the loop and reported once through the exit callback.
+ */
+#ifndef LNG_CHILD_H
+#define LNG_CHILD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* status: exit code (0..255) when signo == 0; otherwise the killing signal. */
+typedef void child_exit_fn(pid_t pid, int status, int signo, void *ud);
+/* One line of output (no newline), stream 1 = stdout, 2 = stderr. */
+typedef void child_output_fn(pid_t pid, int stream, const char *line, void *ud);
+
+void  child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud);
+/* Returns the pid, or -1 with errno set (e.g. ENOENT for a missing binary).
+ * stdin_text may be NULL (stdin is /dev/null) and may contain NUL bytes. */
+pid_t child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len);
+int   child_kill(pid_t pid, int signo);   /* signals the child's process group */
+int   child_count(void);                  /* children spawned and not yet reported */
+void  child_kill_all(int signo);
+/* Reaps whatever has exited (SIGCHLD fallback); safe to call any time. */
+void  child_reap(void);
+
+#endif

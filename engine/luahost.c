@@ -1,0 +1,223 @@
+/*
+ * luahost.c: the LuaJIT state, the bundled runtime modules, and every call
+ * from C into the runner's entry points, each through one protected call.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "api.h"
+#include "log.h"
+#include "luabundle.h"
+
+static lua_State *L;
+static int runner_ref = LUA_NOREF;
+
+/* Adds a traceback to an error message (message handler of docall). */
+static int
+traceback(lua_State *l)
+{
+	const char *msg = lua_tostring(l, 1);
+
+	if (!msg) {
+		if (luaL_callmeta(l, 1, "__tostring") && lua_isstring(l, -1))
+			return 1;
+		msg = lua_pushfstring(l, "(error object is a %s value)",
+		    luaL_typename(l, 1));
+	}
+	luaL_traceback(l, l, msg, 1);
+	return 1;
+}
+
+/*
+ * Calls the function below nargs arguments on the stack, protected.
+ * A runtime error inside the runner is fatal, as in lsyncd: it is logged
+ * with its traceback and the daemon exits 255.
+ */
+static void
+docall(int nargs, int nresults)
+{
+	int base = lua_gettop(L) - nargs;      /* function index */
+
+	lua_pushcfunction(L, traceback);
+	lua_insert(L, base);                   /* put it under function and args */
+	if (lua_pcall(L, nargs, nresults, base) != 0) {
+		const char *msg = lua_tostring(L, -1);
+		log_msg("Error", "in Lua: %s", msg ? msg : "(no message)");
+		engine_terminate(255);
+	}
+	lua_remove(L, base);                   /* remove the handler */
+}
+
+/* Pushes runner[name]; the caller pushes arguments and calls docall. */
+static void
+push_entry(const char *name)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, runner_ref);
+	lua_getfield(L, -1, name);
+	lua_remove(L, -2);                     /* drop the runner table */
+}
+
+/* package.preload loader for a bundled module (upvalue: its index). */
+static int
+load_bundled(lua_State *l)
+{
+	const struct lua_module *m = &lua_modules[lua_tointeger(l, lua_upvalueindex(1))];
+	char chunk[128];
+
+	snprintf(chunk, sizeof(chunk), "=%s.lua", m->name);
+	if (luaL_loadbuffer(l, m->code, m->size, chunk) != 0)
+		return lua_error(l);
+	lua_pushstring(l, m->name);
+	lua_call(l, 1, 1);
+	return 1;
+}
+
+/* Registers every bundled module in package.preload. */
+static void
+preload_modules(void)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "preload");        /* package preload */
+	for (int i = 0; lua_modules[i].name; i++) {
+		lua_pushinteger(L, i);
+		lua_pushcclosure(L, load_bundled, 1);
+		lua_setfield(L, -2, lua_modules[i].name);
+	}
+	lua_pop(L, 2);                         /* preload package */
+}
+
+/* Creates the state, loads the runner and calls runner.initialize. */
+int
+host_start(int argc, char **argv, int reloading)
+{
+	if (!(L = luaL_newstate())) {
+		log_msg("Error", "cannot create the Lua state");
+		return -1;
+	}
+	luaL_openlibs(L);
+	api_register(L);
+	preload_modules();
+
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "runner");
+	docall(1, 1);
+	if (!lua_istable(L, -1)) {
+		log_msg("Error", "the runtime module 'runner' did not load");
+		return -1;
+	}
+	runner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+	push_entry("initialize");
+	lua_createtable(L, argc, 0);
+	for (int i = 1; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i);
+	}
+	lua_pushboolean(L, reloading);
+	docall(2, 0);
+	return 0;
+}
+
+/* Closes the state (before a reload or at exit). */
+void
+host_stop(void)
+{
+	if (!L)
+		return;
+	lua_close(L);
+	L = NULL;
+	runner_ref = LUA_NOREF;
+}
+
+/* Asks the runner whether a directory may be watched. */
+int
+host_dir_wanted(const char *path)
+{
+	int wanted;
+
+	if (!L || runner_ref == LUA_NOREF)
+		return 1;
+	push_entry("dirWanted");
+	lua_pushstring(L, path);
+	docall(1, 1);
+	wanted = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return wanted;
+}
+
+/* Hands one file system event to the runner. */
+void
+host_event(const char *etype, int isdir, const char *path, const char *path2)
+{
+	push_entry("inotifyEvent");
+	lua_pushstring(L, etype);
+	lua_pushboolean(L, isdir);
+	lua_pushnil(L);                        /* time: the runner reads its clock */
+	lua_pushstring(L, path);
+	if (path2)
+		lua_pushstring(L, path2);
+	else
+		lua_pushnil(L);
+	docall(5, 0);
+}
+
+/* Tells the runner that a child exited. */
+void
+host_collect(pid_t pid, int code, int signo)
+{
+	push_entry("collect");
+	lua_pushinteger(L, pid);
+	lua_pushinteger(L, code);
+	lua_pushinteger(L, signo);
+	docall(3, 0);
+}
+
+/* Hands one line of a child's output to the runner. */
+void
+host_child_output(pid_t pid, int stream, const char *line)
+{
+	push_entry("childOutput");
+	lua_pushinteger(L, pid);
+	lua_pushinteger(L, stream);
+	lua_pushstring(L, line);
+	docall(3, 0);
+}
+
+/* Tells the runner about TERM, INT, HUP or USR1. */
+void
+host_signal(const char *name)
+{
+	push_entry("signal");
+	lua_pushstring(L, name);
+	docall(1, 0);
+}
+
+/* Lets the runner do whatever is due at monotonic time now. */
+void
+host_cycle(double now)
+{
+	push_entry("cycle");
+	lua_pushnumber(L, now);
+	docall(1, 0);
+}
+
+/* Asks the runner when it wants to be woken next (<0: not by the clock). */
+double
+host_get_alarm(void)
+{
+	double t = -1;
+
+	push_entry("getAlarm");
+	docall(0, 1);
+	if (lua_isnumber(L, -1))
+		t = lua_tonumber(L, -1);
+	else if (lua_toboolean(L, -1))
+		t = 0;                         /* true: at once */
+	lua_pop(L, 1);
+	return t;
+}

@@ -1,0 +1,214 @@
+-- config.lua: what a config file means: settings{}, sync{}, lsyncd's
+-- inheritance of sync tables, key checking, and loading the file itself
+-- with errors that name the file and line.
+
+local M = {}
+
+M.settings = {}          -- merged settings{} values
+M.syncConfigs = {}       -- merged sync{} tables in call order
+M.loading = false
+
+-- Valid settings{} keys (lsyncd 2.2 + 2.3).
+M.settingKeys = {
+	logfile = true, pidfile = true, nodaemon = true, statusFile = true,
+	statusInterval = true, logfacility = true, logident = true, insist = true,
+	inotifyMode = true, maxProcesses = true, maxDelays = true, onepass = true,
+	-- lsyncd-ng additions
+	jsonStatusFile = true, metricsFile = true, sshReuse = true,
+}
+
+-- Levenshtein distance, for "did you mean".
+local function distance(a, b)
+	local prev = {}
+	for j = 0, #b do prev[j] = j end
+	for i = 1, #a do
+		local cur = { [0] = i }
+		for j = 1, #b do
+			local cost = a:byte(i) == b:byte(j) and 0 or 1
+			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+		end
+		prev = cur
+	end
+	return prev[#b]
+end
+
+-- " (did you mean "x"?)" for the nearest of keys, or "".
+function M.suggest(key, keys)
+	if type(key) ~= 'string' then return '' end
+	local best, bestd
+	for k in pairs(keys) do
+		if type(k) == 'string' then
+			local d = distance(key:lower(), k:lower())
+			if not bestd or d < bestd or (d == bestd and k < best) then best, bestd = k, d end
+		end
+	end
+	if best and bestd <= math.max(2, math.floor(#key / 3)) then
+		return ' (did you mean "' .. best .. '"?)'
+	end
+	return ''
+end
+
+-- settings{...} sets keys, settings{'nodaemon'} sets names to true,
+-- settings('key') reads one.
+function M.settingsFunc(t)
+	if type(t) == 'string' then return M.settings[t] end
+	if type(t) ~= 'table' then error('settings expects a table, got ' .. type(t), 2) end
+	for k, v in pairs(t) do
+		if type(k) == 'number' then k, v = v, true end
+		if not M.settingKeys[k] then
+			error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 2)
+		end
+		M.settings[k] = v
+	end
+end
+
+-- Deep copy of a table value (tables only; functions and others shared).
+local function copy(v)
+	if type(v) ~= 'table' then return v end
+	local c = {}
+	for k, x in pairs(v) do c[k] = copy(x) end
+	return c
+end
+
+-- Merges src into cfg as lsyncd does: string keys first (cfg keeps what it
+-- has; tables merge key-wise unless _merge == false), then integer entries
+-- as parents.
+local function inherit(cfg, src, verbatim)
+	for k, v in pairs(src) do
+		if type(k) ~= 'number' or verbatim then
+			if k == '_merge' or k == '_verbatim' then
+				-- control keys are not data
+			elseif type(v) == 'table' and k ~= 'exitcodes' and v._merge ~= false then
+				if cfg[k] == nil then
+					cfg[k] = {}
+					inherit(cfg[k], v, v._verbatim)
+				elseif type(cfg[k]) == 'table' then
+					inherit(cfg[k], v, v._verbatim)
+				end
+			elseif cfg[k] == nil then
+				cfg[k] = copy(v)
+			end
+		end
+	end
+	if verbatim then return end
+	for i = 1, #src do
+		local v = src[i]
+		if type(v) == 'table' then
+			inherit(cfg, v)
+		else
+			cfg[#cfg + 1] = v
+		end
+	end
+end
+M.inherit = inherit
+
+-- Where the config's sync{} call stands: "file:line: ".
+local function callerWhere(level)
+	local info = debug.getinfo(level, 'Sl')
+	if info and info.currentline and info.currentline > 0 then
+		return info.short_src .. ':' .. info.currentline .. ': '
+	end
+	return ''
+end
+
+-- Strips a location our own runtime put in front of a message.
+local function bareMessage(msg)
+	msg = tostring(msg)
+	return (msg:gsub('^[%w_]+%.lua:%d+: ', ''))
+end
+
+-- The sync{} global: merges, checks and records one sync definition.
+function M.syncFunc(t)
+	local where = callerWhere(3)
+	if not M.loading then
+		error(where .. 'Sync can only be created during initialization.', 0)
+	end
+	if type(t) ~= 'table' then error(where .. 'sync expects a table, got ' .. type(t), 0) end
+	local cfg = {}
+	local ok, err = pcall(function()
+		inherit(cfg, t)
+		local default = _G.default
+		if type(default) == 'table' and type(default._merge) == 'table' then
+			for k in pairs(default._merge) do
+				if cfg[k] == nil then cfg[k] = copy(default[k]) end
+			end
+		end
+		local s = M.settings
+		if s.maxDelays ~= nil then cfg.maxDelays = s.maxDelays end
+		if s.maxProcesses ~= nil then cfg.maxProcesses = s.maxProcesses end
+		if M.cliDelay ~= nil then cfg.delay = M.cliDelay end
+		if type(cfg.prepare) == 'function' then cfg.prepare(cfg, 4) end
+		if cfg.source == nil then error('source missing from sync.', 0) end
+		if type(cfg.source) ~= 'string' then
+			error('source must be a string, got ' .. type(cfg.source), 0)
+		end
+		if cfg.delay ~= nil and (type(cfg.delay) ~= 'number' or cfg.delay < 0) then
+			error('delay must be a number and >= 0', 0)
+		end
+	end)
+	if not ok then error(where .. bareMessage(err), 0) end
+	cfg._where = where
+	M.syncConfigs[#M.syncConfigs + 1] = cfg
+	local index = #M.syncConfigs
+	-- sync{} returns the inlet; it exists once the runner built the sync.
+	return setmetatable({}, { __index = function(_, k)
+		local s = M.syncObjects and M.syncObjects[index]
+		if not s then error('the inlet is usable once the daemon runs', 2) end
+		return s.inlet[k]
+	end })
+end
+
+-- Hints for syntax LuaJIT (Lua 5.1) does not have.
+local function syntaxHint(msg, src)
+	local line = tonumber(msg:match(':(%d+):'))
+	local text = ''
+	if line then
+		local n = 0
+		for l in (src .. '\n'):gmatch('([^\n]*)\n') do
+			n = n + 1
+			if n == line then text = l; break end
+		end
+	end
+	if text:find('//', 1, true) and not text:find('"[^"]*//') and not text:find("'[^']*//") then
+		return '\n  integer division "//" is Lua 5.3 syntax that LuaJIT (Lua 5.1) does not have;'
+			.. ' write math.floor(a / b) instead.'
+	end
+	if text:find('[^<]<<[^<]') or text:find('>>') or text:find('[%w%)]%s*~%s*[%w%(]')
+	or text:find('[%w%)]%s*[&|]%s*[%w%(]') then
+		return '\n  bitwise operators (& | ~ << >>) are Lua 5.3 syntax that LuaJIT does not have;'
+			.. ' use bit.band, bit.bor, bit.bxor, bit.lshift, bit.rshift instead.'
+	end
+	return ''
+end
+
+-- Loads and runs the config file. Returns true, or nil and a message that
+-- starts with "file:line:".
+function M.loadFile(path)
+	local f, err = io.open(path, 'rb')
+	if not f then return nil, 'Cannot find config file at \'' .. path .. '\'.' end
+	local src = f:read('*a')
+	f:close()
+	local chunk, lerr = loadstring(src, '@' .. path)
+	if not chunk then return nil, lerr .. syntaxHint(lerr, src) end
+	M.loading = true
+	local ok, rerr = xpcall(chunk, function(e)
+		if type(e) == 'string' and not e:match('^[^:]+:%d+:') then
+			return callerWhere(3) .. e
+		end
+		return e
+	end)
+	M.loading = false
+	if not ok then return nil, tostring(rerr) end
+	-- The pre-2.2 form `settings = { ... }` replaced the function: honour it.
+	if type(_G.settings) == 'table' then
+		local old = _G.settings
+		_G.settings = M.settingsFunc
+		core.log('Warn', path .. ': "settings = { ... }" is the old form; write "settings { ... }"'
+			.. ' (without the equal sign). Its values are used.')
+		local sok, serr = pcall(M.settingsFunc, old)
+		if not sok then return nil, path .. ': ' .. bareMessage(serr) end
+	end
+	return true
+end
+
+return M

@@ -1,0 +1,131 @@
+-- default.lua: the `default` table configs inherit from: the generic
+-- action, init, collect and prepare (key checking), exit-code tables.
+
+local config = require 'config'
+
+local default = {}
+
+default._merge = {
+	action = true, checkgauge = true, collect = true, delay = true, init = true,
+	maxDelays = true, maxProcesses = true, prepare = true,
+}
+default.maxDelays = 1000
+default.maxProcesses = 1
+default.statusInterval = 10
+
+-- Keys every sync may have (lsyncd's, plus name/monitor/subdirs which real
+-- configs carry and lsyncd-ng accepts everywhere).
+default.checkgauge = {
+	action = true, checkgauge = true, collect = true, delay = true, exitcodes = true,
+	init = true, maxDelays = true, maxProcesses = true, onAttrib = true,
+	onCreate = true, onModify = true, onDelete = true, onStartup = true,
+	onMove = true, prepare = true, source = true, target = true,
+	name = true, monitor = true, subdirs = true, onFull = true, full = true,
+}
+
+default.rsyncExitCodes = {
+	_merge = false, _verbatim = true,
+	[0] = 'ok', [1] = 'die', [2] = 'die', [3] = 'again', [4] = 'die', [5] = 'again',
+	[6] = 'again', [10] = 'again', [11] = 'again', [12] = 'again', [14] = 'again',
+	[20] = 'again', [21] = 'again', [22] = 'again', [23] = 'ok', [24] = 'ok',
+	[25] = 'die', [30] = 'again', [35] = 'again', [255] = 'again',
+}
+
+default.sshExitCodes = {
+	_merge = false, _verbatim = true,
+	[0] = 'ok', [255] = 'again',
+}
+
+local function log(cat, ...) _G.log(cat, ...) end
+
+-- Checks every key of t against gauge; prefix names nested keys.
+local function checkKeys(t, gauge, prefix)
+	for k, v in pairs(t) do
+		if type(k) == 'string' and k:sub(1, 1) ~= '_' then
+			local g = gauge[k]
+			if not g then
+				error('Parameter "' .. prefix .. k .. '" unknown.' .. config.suggest(k, gauge)
+					.. ' ( if this is not a typo add it to checkgauge )', 0)
+			end
+			if type(g) == 'table' and type(v) == 'table' then
+				checkKeys(v, g, prefix .. k .. '.')
+			end
+		end
+	end
+end
+default.checkKeys = checkKeys
+
+-- Validates a merged sync config against its checkgauge.
+function default.prepare(cfg, level)
+	local gauge = cfg.checkgauge
+	if type(gauge) ~= 'table' then return end
+	checkKeys(cfg, gauge, '')
+end
+
+-- Calls on<Etype> for the next ready event; discards what nobody took.
+function default.action(inlet)
+	local ev, ev2 = inlet.getEvent()
+	if not ev then return end
+	local cfg = inlet.getConfig()
+	local fn = cfg['on' .. ev.etype]
+	if type(fn) == 'function' then fn(ev, ev2) end
+	if ev.status == 'wait' then inlet.discardEvent(ev) end
+end
+
+-- Runs onStartup for the Init event, or drops it.
+function default.init(event)
+	local cfg = event.config
+	local inlet = event.inlet
+	if type(cfg.onStartup) == 'function' then cfg.onStartup(event) end
+	if event.status == 'wait' then inlet.discardEvent(event) end
+end
+
+-- Judges a child's exit code: 'ok', 'again' or 'die'.
+function default.collect(agent, exitcode)
+	local cfg = agent.config
+	local rc
+	if type(cfg.exitcodes) == 'table' then
+		rc = cfg.exitcodes[exitcode]
+	elseif exitcode == 0 then
+		rc = 'ok'
+	else
+		rc = 'die'
+	end
+	if rc == nil then
+		log('Error', 'Unknown exitcode ', exitcode, '.')
+		rc = 'die'
+	end
+	if agent.isList then
+		if rc == 'ok' then
+			log('Normal', 'Finished a list after exitcode: ', exitcode)
+		elseif rc == 'again' then
+			log('Normal', 'Retrying a list after exitcode: ', exitcode)
+		else
+			log('Error', 'Failure on list with exitcode: ', exitcode)
+		end
+		return rc
+	end
+	if agent.etype == 'Init' then
+		local target = cfg.target or ((cfg.host or '') .. ':' .. (cfg.targetdir or ''))
+		if rc == 'ok' then
+			log('Normal', 'Startup of ', agent.source, ' -> ', target, ' finished.')
+			return 'ok'
+		elseif rc == 'again' and _G.settings('insist') then
+			log('Normal', 'Retrying startup of ', agent.source, ' -> ', target, ': ', exitcode)
+			return 'again'
+		end
+		log('Error', 'Failure on startup of ', agent.source, ' -> ', target,
+			' (exitcode ', exitcode, ')')
+		_G.terminate(-1)
+	end
+	if rc == 'ok' then
+		log('Normal', 'Finished ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+	elseif rc == 'again' then
+		log('Normal', 'Retrying ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+	else
+		log('Error', 'Failure on ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+	end
+	return rc
+end
+
+return default

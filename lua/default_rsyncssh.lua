@@ -1,0 +1,93 @@
+-- default_rsyncssh.lua: default.rsyncssh: like default.rsync to host:targetdir,
+-- but moves are done on the slave with `ssh host mv`, not re-sent.
+
+local default = require 'default'
+local drsync = require 'default_rsync'
+
+local rsyncssh = { drsync }
+
+rsyncssh.checkgauge = {
+	drsync.checkgauge,
+	target = false, host = true, targetdir = true, onMove = true,
+	sshExitCodes = true, rsyncExitCodes = true,
+	ssh = { binary = true, identityFile = true, options = true, port = true, _extra = true },
+}
+
+rsyncssh.delay = 15
+rsyncssh.maxProcesses = 1
+rsyncssh.onMove = true
+rsyncssh.exitcodes = false
+rsyncssh.rsyncExitCodes = default.rsyncExitCodes
+rsyncssh.sshExitCodes = default.sshExitCodes
+rsyncssh.ssh = { binary = 'ssh', _extra = {} }
+
+-- Wraps s in single quotes for the remote shell (exact for every byte).
+local function quote(s)
+	return "'" .. s:gsub("'", "'\"'\"'") .. "'"
+end
+rsyncssh.quote = quote
+
+-- Checks host/targetdir and computes the ssh arguments.
+function rsyncssh.prepare(cfg, level)
+	drsync.prepare(cfg, level, true)
+	if type(cfg.host) ~= 'string' then error('default.rsyncssh needs "host" configured', 0) end
+	if type(cfg.targetdir) ~= 'string' then error('default.rsyncssh needs "targetdir" configured', 0) end
+	if cfg.maxProcesses ~= 1 then error('default.rsyncssh must have maxProcesses set to 1.', 0) end
+	if not cfg.targetdir:match('[/:]$') then cfg.targetdir = cfg.targetdir .. '/' end
+	local ssh = cfg.ssh
+	local args = {}
+	if ssh.identityFile then args[#args + 1] = '-i'; args[#args + 1] = ssh.identityFile end
+	if type(ssh.options) == 'table' then
+		local keys = {}
+		for k in pairs(ssh.options) do keys[#keys + 1] = k end
+		table.sort(keys)
+		for _, k in ipairs(keys) do
+			args[#args + 1] = '-o'; args[#args + 1] = k .. '=' .. tostring(ssh.options[k])
+		end
+	end
+	if ssh.port then args[#args + 1] = '-p'; args[#args + 1] = tostring(ssh.port) end
+	for _, x in ipairs(ssh._extra or {}) do args[#args + 1] = x end
+	ssh._computed = args
+	if #args > 0 then
+		local computed = cfg.rsync._computed
+		computed[#computed + 1] = '--rsh=' .. (ssh.binary or 'ssh') .. ' ' .. table.concat(args, ' ')
+	end
+	cfg.target = cfg.host .. ':' .. cfg.targetdir
+end
+
+-- A move becomes `mv` on the slave; everything else a batched rsync that
+-- stops at the first move (moves stay in order).
+function rsyncssh.action(inlet)
+	local ev, ev2 = inlet.getEvent()
+	if not ev then return end
+	local cfg = inlet.getConfig()
+	if ev.etype == 'Move' then
+		local from = cfg.targetdir .. ev.path
+		local to = cfg.targetdir .. ev2.path
+		log('Normal', 'Moving ', ev.path, ' -> ', ev2.path)
+		spawn(ev, cfg.ssh.binary, cfg.ssh._computed, cfg.host,
+			'mv', quote(from), quote(to), '||', 'rm', '-rf', quote(from))
+		return
+	end
+	local elist = inlet.getEvents(function(e)
+		if e.etype == 'Move' then return 'break' end
+		return drsync.notBarrier(e)
+	end)
+	if elist.size() == 0 then return end
+	drsync.spawnList(elist, cfg)
+end
+
+-- Init and lists are judged by rsync's codes, moves by ssh's.
+function rsyncssh.collect(agent, exitcode)
+	local cfg = agent.config
+	if agent.isList or agent.etype == 'Init' then
+		cfg.exitcodes = cfg.rsyncExitCodes
+	else
+		cfg.exitcodes = cfg.sshExitCodes
+	end
+	local rc = default.collect(agent, exitcode)
+	cfg.exitcodes = false
+	return rc
+end
+
+return rsyncssh

@@ -1,0 +1,169 @@
+-- events.lua: the objects user actions see: single events, event lists and
+-- the inlet (lsyncd's Layer-1 API). Events are proxies over delays; every
+-- field is computed when read, as in lsyncd.
+
+local M = {}
+
+local agents = setmetatable({}, { __mode = 'k' })  -- event/list -> {sync=, delays=}
+M.agents = agents
+
+local function stripSlash(p) return (p:gsub('/$', '')) end
+local function dirOf(p)        -- '/a/b/f' -> '/a/b/', '/a/d/' -> '/a/'
+	return p:match('^(.*/)[^/]+/?$') or ''
+end
+local function nameOf(p) return p:match('([^/]+/?)$') or '' end
+
+-- Field getters; d: delay, s: sync, p: the internal path this event speaks of.
+local getters = {
+	etype = function(d) return d.etype end,
+	status = function(d) return d.status end,
+	isdir = function(d, s, p) return p:sub(-1) == '/' end,
+	isList = function() return false end,
+	name = function(d, s, p) return nameOf(p) end,
+	basename = function(d, s, p) return stripSlash(nameOf(p)) end,
+	path = function(d, s, p) return p:sub(2) end,
+	pathname = function(d, s, p) return stripSlash(p:sub(2)) end,
+	pathdir = function(d, s, p) return dirOf(p):sub(2) end,
+	source = function(d, s) return s.source end,
+	sourcePath = function(d, s, p) return s.source .. p end,
+	sourcePathname = function(d, s, p) return s.source .. stripSlash(p) end,
+	sourcePathdir = function(d, s, p) return s.source .. dirOf(p) end,
+	target = function(d, s) return s.config.target end,
+	targetPath = function(d, s, p) return (s.config.target or '') .. p end,
+	targetPathname = function(d, s, p) return (s.config.target or '') .. stripSlash(p) end,
+	targetPathdir = function(d, s, p) return (s.config.target or '') .. dirOf(p) end,
+	config = function(d, s) return s.config end,
+	inlet = function(d, s) return s.inlet end,
+	sync = function(d, s) return s end,
+}
+
+local eventMeta = {
+	__index = function(ev, field)
+		local a = agents[ev]
+		local g = getters[field]
+		if field == 'move' then return a.move end
+		if not g then error('event does not have field "' .. tostring(field) .. '"', 2) end
+		local p = a.move == 'To' and a.delay.path2 or a.delay.path
+		return g(a.delay, a.sync, p)
+	end,
+	__tostring = function(ev)
+		local a = agents[ev]
+		return 'Event ' .. a.delay.etype .. ' ' .. (a.delay.path or '')
+	end,
+}
+
+-- An event object for delay d of sync s (move: nil, 'Fr' or 'To').
+function M.event(s, d, move)
+	local ev = setmetatable({}, eventMeta)
+	agents[ev] = { sync = s, delay = d, delays = { d }, move = move }
+	return ev
+end
+
+-- The one or two event objects of a delay (origin and destination of a Move).
+function M.events(s, d)
+	if d.etype == 'Move' then
+		local o, t = M.event(s, d, 'Fr'), M.event(s, d, 'To')
+		agents[o].delays, agents[t].delays = { d }, { d }
+		return o, t
+	end
+	return M.event(s, d)
+end
+
+local listMeta
+listMeta = {
+	__index = function(list, field)
+		local a = agents[list]
+		if field == 'isList' then return true end
+		if field == 'config' then return a.sync.config end
+		if field == 'inlet' then return a.sync.inlet end
+		if field == 'getPaths' or field == 'getSourcePaths' then
+			local prefix = field == 'getSourcePaths' and a.sync.source:sub(1, -2) or ''
+			return function(mutator)
+				local out = {}
+				for _, d in ipairs(a.delays) do
+					if mutator then
+						local p1, p2 = mutator(d.etype, d.path, d.path2)
+						if p1 then out[#out + 1] = prefix .. p1 end
+						if p2 then out[#out + 1] = prefix .. p2 end
+					else
+						out[#out + 1] = prefix .. d.path
+						if d.path2 then out[#out + 1] = prefix .. d.path2 end
+					end
+				end
+				return out
+			end
+		end
+		if field == 'size' then return function() return #a.delays end end
+		if field == 'getList' then return function() return a.delays end end
+		error('event list does not have field "' .. tostring(field) .. '"', 2)
+	end,
+}
+
+-- An event list over delays of sync s.
+function M.list(s, delays)
+	local l = setmetatable({}, listMeta)
+	agents[l] = { sync = s, delays = delays, isList = true }
+	return l
+end
+
+-- The inlet of sync s: the Layer-1 view of its queue.
+function M.inlet(s)
+	local inlet = {}
+	local funcs = {}
+
+	function funcs.getEvent()
+		local d = s:readyDelay()
+		if not d then return nil end
+		return M.events(s, d)
+	end
+
+	function funcs.getEvents(test)
+		local wrapped
+		if test then
+			wrapped = function(d)
+				local ev = M.event(s, d)
+				return test(ev)
+			end
+		end
+		return M.list(s, s.delays:collect(wrapped))
+	end
+
+	function funcs.discardEvent(ev)
+		local a = agents[ev]
+		if not a then error('discardEvent: not an event of this sync', 2) end
+		for _, d in ipairs(a.delays) do
+			if d.status == 'active' then
+				core.log('Error', 'Discarding a non-waiting event: ' .. d.etype .. ' ' .. d.path)
+			end
+			s:removeDelay(d)
+		end
+	end
+
+	function funcs.createBlanketEvent()
+		return M.event(s, s.delays:push('Blanket', '', nil, core.now()))
+	end
+
+	function funcs.createFullEvent(path)
+		return M.event(s, s.delays:push('Full', '', nil, core.now()))
+	end
+
+	function funcs.getConfig() return s.config end
+	function funcs.getSync() return s end
+	function funcs.addExclude(pat) s.filter:addExclude(pat) end
+	function funcs.rmExclude(pat) s.filter:rmExclude(pat) end
+	function funcs.appendFilter(a, b) s.filter:addFilter(b or a) end
+	function funcs.getExcludes() return s.filter:getExcludes() end
+	function funcs.getFilters() return s.filter:getFilters() end
+	function funcs.hasFilters() return s.filter:hasFilters() end
+	function funcs.getSubstitutionData(ev, list) return {} end
+
+	return setmetatable(inlet, {
+		__index = function(_, name)
+			local f = funcs[name]
+			if not f then error('inlet does not have function "' .. tostring(name) .. '"', 2) end
+			return f
+		end,
+	})
+end
+
+return M

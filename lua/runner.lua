@@ -1,0 +1,392 @@
+-- runner.lua: the runner's entry points (called by the C engine, see
+-- engine/api.h) and the loop policy: which sync runs what when, children's
+-- exits, signals, user alarms and the status file.
+
+local cli = require 'cli'
+local config = require 'config'
+local events = require 'events'
+local Sync = require 'sync'
+local userenv = require 'userenv'
+local status = require 'status'
+
+local runner = {}
+
+local syncs = {}          -- Sync objects in config order
+local pids = {}           -- pid -> { sync=, agent=, delays= }
+local pendingExits = {}   -- spawn failures, reported as exit 255 next cycle
+local total = 0           -- children running
+local fading = nil        -- nil, 'TERM', 'INT', 'HUP'
+local fadeStart
+local rr = 0              -- round-robin start among syncs
+local nextStatus = 0
+local startupDone = false
+local fakePid = 0
+
+local function log(cat, ...) userenv.log(cat, ...) end
+
+local function die(msg)
+	core.log('Error', msg)
+	core.terminate(255)
+end
+
+-- The global cap on children (settings{maxProcesses}), or nil.
+local function globalMax() return config.settings.maxProcesses end
+
+-- spawn() for configs: agent is an event or event list of some sync.
+function runner.spawn(agent, binary, ...)
+	local a = events.agents[agent]
+	if not a then error('spawning with an invalid/unknown agent', 2) end
+	local s = a.sync
+	if fading then
+		log('Normal', 'ignored a spawn while fading')
+		return
+	end
+	for _, d in ipairs(a.delays) do
+		if d.status == 'active' then error('spawning for an active event', 2) end
+	end
+	local argv = { binary }
+	local n = select('#', ...)
+	local args = { ... }
+	for i = 1, n do
+		local v = args[i]
+		if type(v) == 'table' then
+			for _, x in ipairs(v) do argv[#argv + 1] = tostring(x) end
+		elseif v ~= nil then
+			argv[#argv + 1] = tostring(v)
+		end
+	end
+	local stdin
+	if argv[2] == '<' then
+		stdin = argv[3]
+		table.remove(argv, 2); table.remove(argv, 2)
+		if stdin == '' then stdin = nil end
+	end
+	if type(binary) ~= 'string' then error('spawn: binary must be a string', 2) end
+	if core.logEnabled('Exec') then
+		local shown = {}
+		for i = 2, #argv do shown[#shown + 1] = '[' .. argv[i] .. ']' end
+		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
+			.. table.concat(shown, ' '))
+	end
+	local pid, err = core.spawn(argv, stdin)
+	if not pid then
+		log('Error', 'Failed executing [', binary, ']: ', err)
+		fakePid = fakePid - 1
+		pid = fakePid
+		pendingExits[#pendingExits + 1] = pid
+	end
+	for _, d in ipairs(a.delays) do d.status = 'active' end
+	pids[pid] = { sync = s, agent = agent, delays = a.delays }
+	s.processes = s.processes + 1
+	total = total + 1
+end
+
+-- Back-off before a retry: lsyncd's max(delay, 1) second.
+local function retryAlarm(s, now)
+	return now + math.max(s.delay or 0, 1)
+end
+
+-- A child of ours ended: judge its exit and release or re-queue its delays.
+function runner.collect(pid, code, signo)
+	local p = pids[pid]
+	if not p then return end
+	pids[pid] = nil
+	local s = p.sync
+	s.processes = s.processes - 1
+	total = total - 1
+	local now = core.now()
+	local rc
+	local isInit = p.delays[1] and p.delays[1].etype == 'Init'
+	if signo and signo ~= 0 then
+		log('Error', s.name, ': child ', pid, ' was killed by signal ', signo)
+		if isInit and not config.settings.insist then
+			log('Error', 'Failure on startup of ', s.source, '.')
+			core.terminate(255)
+		end
+		rc = 'again'
+	elseif fading then
+		rc = 'ok'
+		pcall(s.config.collect, p.agent, code)
+	else
+		rc = s.config.collect(p.agent, code)
+	end
+	if rc == 'die' then
+		log('Error', 'Critical exitcode.')
+		core.terminate(255)
+	end
+	for _, d in ipairs(p.delays) do
+		if rc == 'again' then
+			s.delays:retry(d, retryAlarm(s, now))
+		else
+			s:removeDelay(d)
+		end
+	end
+	if isInit and rc ~= 'again' then
+		s.initDone = true
+		runner.checkStartup()
+	end
+end
+
+-- Once every sync finished its startup transfer: tell the service manager,
+-- and make later re-scans insist (as lsyncd does after a restart).
+function runner.checkStartup()
+	if startupDone then return end
+	for _, s in ipairs(syncs) do
+		if s.config.init and not s.initDone then return end
+	end
+	startupDone = true
+	config.settings.insist = true
+	if config.settings.onepass then
+		log('Normal', 'Onepass: all startup transfers done, exiting.')
+		core.terminate(0)
+	end
+	core.notify('READY=1\nSTATUS=watching ' .. #syncs .. ' sync(s)')
+end
+
+function runner.childOutput(pid, stream, line)
+	local p = pids[pid]
+	local prefix = p and (p.sync.name .. ': ') or ''
+	core.log(stream == 2 and 'Error' or 'Normal', prefix .. line)
+end
+
+function runner.signal(name)
+	if name == 'USR1' then
+		nextStatus = 0
+		return
+	end
+	if fading then
+		if name ~= 'HUP' and fading == 'HUP' then fading = name end
+		return
+	end
+	if name == 'HUP' then
+		log('Normal', '--- HUP signal, resetting ---')
+		core.notify('RELOADING=1')
+	else
+		log('Normal', '--- ', name, ' signal, fading ---')
+		core.notify('STOPPING=1')
+	end
+	fading = name
+	fadeStart = core.now()
+end
+
+-- Decides whether a directory is watched: some sync must be concerned.
+function runner.dirWanted(path)
+	for _, s in ipairs(syncs) do
+		if path .. '/' == s.source then return true end
+		local rel = s:relative(path, true)
+		if rel and s:concerns(rel) then return true end
+	end
+	return false
+end
+
+-- A full re-scan of every sync (after an inotify overflow).
+local function rescanAll(now)
+	for _, s in ipairs(syncs) do
+		if s.config.init then s.delays:push('Init', '', nil, now) end
+	end
+end
+
+function runner.inotifyEvent(etype, isdir, time, path, path2)
+	local now = core.now()
+	if etype == 'Overflow' then
+		log('Error', '--- OVERFLOW in event queue --- rescanning every sync')
+		rescanAll(now)
+		return
+	end
+	if etype == 'NoSpace' then
+		die('Terminating since out of inotify watches (could not watch ' .. path .. ').'
+			.. ' Raise fs.inotify.max_user_watches.')
+	end
+	if core.logEnabled('Inotify') then
+		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
+	end
+	for i = 1, #syncs do syncs[i]:event(etype, isdir, path, path2, now) end
+end
+
+-- Runs what one sync can run now.
+local function runSync(s, now)
+	local cap = globalMax()
+	while s.processes < s.maxProcesses and (not cap or total < cap) do
+		if s.pausedUntil and s.pausedUntil > now then return end
+		local d = s:readyDelay(now)
+		if not d then return end
+		if d.etype == 'Init' then
+			s.config.init(events.event(s, d))
+		else
+			s.config.action(s.inlet)
+		end
+		if not d.removed and d.status == 'wait' and s:readyDelay(now) == d then
+			-- the action neither spawned for nor discarded it: don't spin
+			s.pausedUntil = now + 1
+			return
+		end
+	end
+end
+
+function runner.cycle(now)
+	if fading then
+		if total == 0 or now - fadeStart > 30 then
+			if fading == 'HUP' then
+				core.reload()
+				return
+			end
+			core.terminate(fading == 'INT' and 130 or 143)
+		end
+		return
+	end
+	while #pendingExits > 0 do
+		local pid = table.remove(pendingExits, 1)
+		runner.collect(pid, 255, 0)
+	end
+	userenv.runAlarms(now)
+	local n = #syncs
+	for k = 1, n do
+		local s = syncs[(rr + k - 1) % n + 1]
+		runSync(s, now)
+	end
+	rr = rr + 1
+	if config.settings.statusFile and now >= nextStatus then
+		status.write(config.settings.statusFile, syncs)
+		nextStatus = now + (config.settings.statusInterval or 10)
+	end
+end
+
+function runner.getAlarm()
+	if fading then return total == 0 and true or (fadeStart + 30) end
+	if #pendingExits > 0 then return true end
+	local best = userenv.nextAlarm()
+	local cap = globalMax()
+	for _, s in ipairs(syncs) do
+		if s.processes < s.maxProcesses and (not cap or total < cap) then
+			local a = s.delays:nextAlarm(s.maxDelays)
+			if a == true then a = core.now() end
+			if a and s.pausedUntil and a < s.pausedUntil then a = s.pausedUntil end
+			if a and (not best or a < best) then best = a end
+		end
+	end
+	if config.settings.statusFile and (not best or nextStatus < best) then best = nextStatus end
+	return best or false
+end
+
+-- Adds the syncs given on the command line (-rsync, -rsyncssh, -direct).
+local function cliSyncs(list, sshopts)
+	config.loading = true
+	for _, c in ipairs(list) do
+		local v = c[1]
+		if c.mode == 'rsync' then
+			_G.sync { _G.default.rsync, source = v[1], target = v[2] }
+		elseif c.mode == 'rsyncssh' then
+			local t = { _G.default.rsyncssh, source = v[1], host = v[2], targetdir = v[3] }
+			if sshopts then t.ssh = { _extra = sshopts } end
+			_G.sync(t)
+		else
+			_G.sync { _G.default.direct, source = v[1], target = v[2] }
+		end
+	end
+	config.loading = false
+end
+
+local inotifyModes = { CloseWrite = 0, Modify = 1, ['CloseWrite or Modify'] = 2 }
+
+function runner.initialize(args, reloading)
+	local opts, err = cli.parse(args)
+	if not opts then die(err) end
+	for _, l in ipairs(opts.logs) do core.logEnable(l) end
+	if opts.help then
+		io.stdout:write('lsyncd-ng version: ', core.version, '\n', cli.usage)
+		io.stdout:flush()
+		core.terminate(255)
+	end
+	if opts.version then
+		io.stdout:write('Version: ', core.version, '\n')
+		io.stdout:flush()
+		core.terminate(0)
+	end
+	if opts.status then
+		status.printTable(opts.status)
+		core.terminate(0)
+	end
+	userenv.install(runner)
+	config.cliDelay = opts.delay
+	for _, f in ipairs(opts.scripts) do dofile(f) end
+	if opts.config then
+		local path = core.realpath(opts.config)
+		if not path then die("Cannot find config file at '" .. opts.config .. "'.") end
+		runner.configPath = path
+		local ok, lerr = config.loadFile(path)
+		if not ok then die(lerr) end
+	elseif #opts.syncs > 0 then
+		local ok, serr = pcall(cliSyncs, opts.syncs, opts.sshopts)
+		if not ok then die(tostring(serr)) end
+	else
+		io.stdout:write(cli.usage)
+		core.terminate(255)
+	end
+	for k, v in pairs(opts.settings) do config.settings[k] = v end
+	local settings = config.settings
+	if reloading then settings.insist = true end
+	if #config.syncConfigs == 0 then die('Nothing to watch: the config defines no sync{}.') end
+
+	for i, cfg in ipairs(config.syncConfigs) do
+		local ok, s = pcall(Sync.new, cfg, i)
+		if not ok then die((cfg._where or '') .. tostring(s)) end
+		userenv.translateLayer3(cfg)
+		syncs[i] = s
+	end
+	config.syncObjects = syncs
+
+	local mode = inotifyModes[settings.inotifyMode or 'CloseWrite']
+	if not mode then
+		die('inotifyMode "' .. tostring(settings.inotifyMode) .. '" is not known'
+			.. ' (use "CloseWrite", "Modify" or "CloseWrite or Modify")')
+	end
+
+	local ok, lerr = core.logSetup {
+		logfile = settings.logfile,
+		syslog = not settings.nodaemon and not settings.logfile,
+		ident = settings.logident or 'lsyncd', facility = settings.logfacility,
+	}
+	if not ok then die(lerr) end
+	if settings.nodaemon then
+		log('Normal', '--- Startup ---')
+		core.logSetup { phase = 'console' }
+	else
+		log('Normal', '--- Startup, daemonizing ---')
+		if not reloading then
+			local dok, derr = core.daemonize()
+			if not dok then die(derr) end
+		end
+		core.logSetup { phase = 'daemon' }
+	end
+	if settings.pidfile and not reloading then
+		local pok, perr = core.pidfile(settings.pidfile)
+		if not pok then die(perr) end
+	end
+
+	local wok, werr = core.watchInit(mode)
+	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
+	local roots = {}
+	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
+	table.sort(roots)
+	local last
+	for _, root in ipairs(roots) do
+		if not (last and root:sub(1, #last) == last) then
+			local r = root:sub(1, -2)
+			local ok2, e2, unwatched = core.watch(r)
+			if not ok2 then
+				if tostring(e2):find('No space') then
+					die('Terminating since out of inotify watches: ' .. unwatched
+						.. ' directories below ' .. r .. ' could not be watched.'
+						.. ' Raise fs.inotify.max_user_watches (see the error above).')
+				end
+				die('Cannot watch ' .. r .. ': ' .. tostring(e2))
+			end
+			last = root
+		end
+	end
+	local now = core.now()
+	for _, s in ipairs(syncs) do s:addInit(now) end
+	runner.checkStartup()
+end
+
+return runner

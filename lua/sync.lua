@@ -1,0 +1,149 @@
+-- sync.lua: one sync{}: its config, filter, queue of delays, inlet and
+-- running children; turns file system events into delays.
+
+local Delays = require 'delays'
+local Filter = require 'filter'
+local events = require 'events'
+
+local Sync = {}
+Sync.__index = Sync
+
+-- Builds a sync from a merged config table (number n for its default name).
+function Sync.new(cfg, n)
+	local s = setmetatable({}, Sync)
+	s.config = cfg
+	s.name = cfg.name or ('Sync' .. n)
+	local real, err = core.realpath(cfg.source)
+	if not real then
+		error('Cannot access source directory: ' .. cfg.source .. ' (' .. tostring(err) .. ')', 0)
+	end
+	local st = core.lstat(real)
+	if not st or st.type ~= 'directory' then
+		error('Source is not a directory: ' .. cfg.source, 0)
+	end
+	cfg._source = cfg.source
+	s.source = real:sub(-1) == '/' and real or real .. '/'
+	cfg.source = s.source
+	s.filter = Filter.new()
+	local ex = cfg.exclude
+	if type(ex) == 'string' then ex = { ex } end
+	for _, p in ipairs(ex or {}) do s.filter:addExclude(p) end
+	if cfg.excludeFrom then s.filter:loadExcludeFile(cfg.excludeFrom) end
+	local fl = cfg.filter
+	if type(fl) == 'string' then fl = { fl } end
+	for _, l in ipairs(fl or {}) do s.filter:addFilter(l) end
+	if cfg.filterFrom then s.filter:loadFilterFile(cfg.filterFrom) end
+	local userActions = type(cfg.onCreate) == 'function' or type(cfg.onModify) == 'function'
+		or type(cfg.onAttrib) == 'function' or type(cfg.onDelete) == 'function'
+	s.delays = Delays.new {
+		collapse = not userActions,
+		splitMoves = not cfg.onMove,
+	}
+	s.processes = 0
+	s.maxProcesses = cfg.maxProcesses or 1
+	s.maxDelays = cfg.maxDelays or 1000
+	s.delay = cfg.delay
+	s.subdirs = cfg.subdirs ~= false
+	s.inlet = events.inlet(s)
+	cfg._inlet = s.inlet
+	return s
+end
+
+-- The path relative to the sync root ('/a/f', dirs '/a/d/') or nil if
+-- path lies outside it.
+function Sync:relative(path, isdir)
+	local root = self.source
+	if path .. '/' == root then return nil end
+	if path:sub(1, #root) ~= root then return nil end
+	local rel = '/' .. path:sub(#root + 1)
+	if isdir then rel = rel .. '/' end
+	return rel
+end
+
+-- True if the sync cares about the relative path rel.
+function Sync:concerns(rel)
+	if not self.subdirs and rel:find('/', 2, true) and rel:find('/', 2, true) < #rel then
+		return false
+	end
+	return not self.filter:isExcluded(rel)
+end
+
+-- Alarm for an event at time now.
+function Sync:alarmFor(now)
+	if self.delay == nil then return now end
+	return now + self.delay
+end
+
+-- Queues the Init delay for the startup transfer.
+function Sync:addInit(now)
+	if self.config.init then self.delays:push('Init', '', nil, now) end
+end
+
+-- Pushes Create events for everything below a directory that moved in
+-- (only needed where rsync's "dir/***" cannot be used: excludes present).
+function Sync:scanCreates(rel, now)
+	local abs = self.source .. rel:sub(2)
+	local entries = core.readdir(abs)
+	if not entries then return end
+	for name, isdir in pairs(entries) do
+		local sub = rel .. name .. (isdir and '/' or '')
+		if self:concerns(sub) then
+			self.delays:push('Create', sub, nil, self:alarmFor(now))
+			if isdir then self:scanCreates(sub, now) end
+		end
+	end
+end
+
+-- Takes one file system event (absolute paths) if it concerns this sync.
+function Sync:event(etype, isdir, path, path2, now)
+	local rel = self:relative(path, isdir)
+	if etype == 'Move' then
+		local rel2 = self:relative(path2, isdir)
+		local c1 = rel and self:concerns(rel)
+		local c2 = rel2 and self:concerns(rel2)
+		if c1 and c2 then
+			local alarm = self:alarmFor(now)
+			if not self.config.onMove then
+				self.delays:push('Delete', rel, nil, alarm)
+				self.delays:push('Create', rel2, nil, alarm)
+				if isdir and self:needsScan() then self:scanCreates(rel2, now) end
+			else
+				self.delays:push('Move', rel, rel2, alarm)
+			end
+			return
+		elseif c1 then
+			etype, rel = 'Delete', rel
+		elseif c2 then
+			etype, rel = 'Create', rel2
+			if isdir and self:needsScan() then
+				self.delays:push('Create', rel, nil, self:alarmFor(now))
+				self:scanCreates(rel, now)
+				return
+			end
+		else
+			return
+		end
+	end
+	if not rel or not self:concerns(rel) then return end
+	self.delays:push(etype, rel, nil, self:alarmFor(now))
+end
+
+-- True when a directory's content must arrive as single events.
+function Sync:needsScan()
+	local r = self.config.rsync
+	if type(r) ~= 'table' or not r._computed then return true end
+	return self.filter:hasFilters() or #self.filter:getExcludes() > 0
+end
+
+-- The first delay ready to be handled now, or nil.
+function Sync:readyDelay(now)
+	local d = self.delays:nextReady(now or core.now(), self.maxDelays)
+	return d
+end
+
+-- Drops a delay (finished or discarded).
+function Sync:removeDelay(d)
+	self.delays:remove(d)
+end
+
+return Sync

@@ -1,0 +1,112 @@
+-- userenv.lua: the globals a config sees (lsyncd's API: settings, sync,
+-- default, spawn, spawnShell, log, terminate, now, alarm, readdir, ...),
+-- timestamps, user alarms, and the Lua 5.2/5.3 shims configs rely on.
+
+local config = require 'config'
+local default = require 'default'
+
+local M = {}
+
+-- ---- timestamps: opaque values supporting t + s, t - s, t1 - t2, <, <=, == ----
+local TS = {}
+TS.__index = function(t, k)
+	if k == 'seconds' then return rawget(t, 'v') end
+	if k == 'string' then return tostring(rawget(t, 'v')) end
+	return nil
+end
+local function ts(v) return setmetatable({ v = v }, TS) end
+local function val(x) return type(x) == 'table' and rawget(x, 'v') or x end
+TS.__add = function(a, b) return ts(val(a) + val(b)) end
+TS.__sub = function(a, b)
+	if type(a) == 'table' and type(b) == 'table' then return a.v - b.v end
+	return ts(val(a) - val(b))
+end
+TS.__lt = function(a, b) return val(a) < val(b) end
+TS.__le = function(a, b) return val(a) <= val(b) end
+TS.__eq = function(a, b) return val(a) == val(b) end
+TS.__tostring = function(t) return '(Timestamp: ' .. t.v .. ')' end
+TS.__concat = function(a, b) return tostring(a) .. tostring(b) end
+M.timestamp = ts
+
+-- ---- log(category, ...) ----
+local function show(v)
+	local t = type(v)
+	if t == 'string' or t == 'number' then return v end
+	if t == 'nil' then return '(nil)' end
+	if t == 'boolean' then return v and '(true)' or '(false)' end
+	if getmetatable(v) == TS then return tostring(v) end
+	return '(' .. tostring(v) .. ')'
+end
+
+function M.log(cat, ...)
+	if not core.logEnabled(cat) then return end
+	local n = select('#', ...)
+	local parts = { ... }
+	for i = 1, n do parts[i] = show(parts[i]) end
+	core.log(cat, table.concat(parts, '', 1, n))
+end
+
+-- ---- user alarms ----
+local alarms = {}   -- sorted by time: { t=, fn=, extra= }
+
+local function alarm(when, fn, extra)
+	local t = val(when)
+	local a = { t = t, fn = fn, extra = extra }
+	local i = #alarms + 1
+	while i > 1 and alarms[i - 1].t > t do i = i - 1 end
+	table.insert(alarms, i, a)
+end
+
+function M.runAlarms(now)
+	while alarms[1] and alarms[1].t <= now do
+		local a = table.remove(alarms, 1)
+		a.fn(ts(a.t), a.extra)
+	end
+end
+
+function M.nextAlarm()
+	return alarms[1] and alarms[1].t or nil
+end
+
+-- ---- layer 3: string commands become functions ----
+function M.translateLayer3(cfg)
+	local layer3 = require 'layer3'
+	for _, k in ipairs { 'onAttrib', 'onCreate', 'onDelete', 'onModify', 'onMove', 'onStartup' } do
+		if type(cfg[k]) == 'string' then cfg[k] = layer3.translate(cfg[k]) end
+	end
+end
+
+-- Installs the config globals; spawn comes from the runner.
+function M.install(runner)
+	local G = _G
+	G.settings = config.settingsFunc
+	G.sync = config.syncFunc
+	G.default = default
+	default.rsync = require 'default_rsync'
+	default.rsyncssh = require 'default_rsyncssh'
+	default.direct = require 'default_direct'
+	G.spawn = runner.spawn
+	G.spawnShell = function(agent, cmd, ...)
+		return runner.spawn(agent, 'sh', '-c', cmd, 'sh', ...)
+	end
+	G.log = M.log
+	G.terminate = function(code) core.terminate(code or 0) end
+	G.now = function() return ts(core.now()) end
+	G.alarm = alarm
+	G.readdir = function(path) return core.readdir(path) end
+	G.observefd = function() error('observefd is not supported by lsyncd-ng', 2) end
+	G.nonobservefd = G.observefd
+	function string.starts(s, prefix) return s:sub(1, #prefix) == prefix end
+	function string.ends(s, suffix) return suffix == '' or s:sub(-#suffix) == suffix end
+	table.unpack = table.unpack or unpack
+	table.pack = table.pack or function(...) return { n = select('#', ...), ... } end
+	-- lsyncd 2.3 exposes its core as `lsyncd`; configs call a few of these.
+	G.lsyncd = {
+		log = function(cat, msg) core.log(cat, msg) end,
+		now = G.now, readdir = G.readdir, realdir = core.realpath,
+		terminate = G.terminate, kill = core.kill,
+		splitQuotedString = require('cli').splitQuoted,
+	}
+end
+
+return M
