@@ -49,7 +49,10 @@ $(BUILD)/luabundle.c: $(LUA_BC) scripts/gen-luabundle
 $(BUILD)/luabundle.o: $(BUILD)/luabundle.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The first build on a fresh machine installs the Debian packages it needs
+# (scripts/install-deps is idempotent and quick once they are there).
 $(BUILD):
+	@sh scripts/install-deps
 	@mkdir -p $(BUILD)
 
 # C unit tests: every spec/c/*_test.c is linked with the engine objects (minus main).
