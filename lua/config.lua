@@ -106,7 +106,8 @@ M.inherit = inherit
 local function callerWhere(level)
 	local info = debug.getinfo(level, 'Sl')
 	if info and info.currentline and info.currentline > 0 then
-		return info.short_src .. ':' .. info.currentline .. ': '
+		local src = info.source:sub(1, 1) == '@' and info.source:sub(2) or info.short_src
+		return src .. ':' .. info.currentline .. ': '
 	end
 	return ''
 end
@@ -189,7 +190,12 @@ function M.loadFile(path)
 	local src = f:read('*a')
 	f:close()
 	local chunk, lerr = loadstring(src, '@' .. path)
-	if not chunk then return nil, lerr .. syntaxHint(lerr, src) end
+	if not chunk then
+		-- Lua shortens long chunk names with "...": put the whole path back.
+		local rest = lerr:match('^%.%.%.[^:]*(:%d+:.*)$')
+		if rest then lerr = path .. rest end
+		return nil, lerr .. syntaxHint(lerr, src)
+	end
 	M.loading = true
 	local ok, rerr = xpcall(chunk, function(e)
 		if type(e) == 'string' and not e:match('^[^:]+:%d+:') then
@@ -198,7 +204,12 @@ function M.loadFile(path)
 		return e
 	end)
 	M.loading = false
-	if not ok then return nil, tostring(rerr) end
+	if not ok then
+		rerr = tostring(rerr)
+		local rest = rerr:match('^%.%.%.[^:]*(:%d+:.*)$')
+		if rest then rerr = path .. rest end
+		return nil, rerr
+	end
 	-- The pre-2.2 form `settings = { ... }` replaced the function: honour it.
 	if type(_G.settings) == 'table' then
 		local old = _G.settings

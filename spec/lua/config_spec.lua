@@ -1,0 +1,47 @@
+-- Specs for lua/config.lua: settings{}, inheritance, "did you mean".
+local config = require 'config'
+
+describe('config', function()
+	before_each(function() config.settings = {} end)
+
+	it('sets settings by key and by name, and reads them back', function()
+		config.settingsFunc { logfile = '/tmp/x', 'nodaemon' }
+		assert.equal('/tmp/x', config.settingsFunc('logfile'))
+		assert.is_true(config.settingsFunc('nodaemon'))
+	end)
+
+	it('rejects an unknown setting and suggests the nearest key', function()
+		local ok, err = pcall(config.settingsFunc, { statusIntervall = 1 })
+		assert.is_false(ok)
+		assert.matches('setting "statusIntervall" unknown', err)
+		assert.matches('did you mean "statusInterval"', err)
+	end)
+
+	it('suggests nothing for a key far from every valid one', function()
+		assert.equal('', config.suggest('zzzzzzzz', { delay = true }))
+	end)
+
+	it('inherits string keys first, then integer parents, merging tables', function()
+		local base = { delay = 15, rsync = { links = true, times = true } }
+		local cfg = {}
+		config.inherit(cfg, { base, delay = 1, rsync = { compress = true } })
+		assert.equal(1, cfg.delay)
+		assert.same({ links = true, times = true, compress = true }, cfg.rsync)
+		assert.is_nil(cfg[1])
+	end)
+
+	it('keeps _merge = false tables whole and does not mix them', function()
+		local codes = { _merge = false, [0] = 'ok' }
+		local cfg = {}
+		config.inherit(cfg, { { exitcodes = codes, x = codes } })
+		assert.equal('ok', cfg.x[0])
+	end)
+
+	it('does not share table values with the parent', function()
+		local parent = { rsync = { links = true } }
+		local cfg = {}
+		config.inherit(cfg, { parent })
+		cfg.rsync.links = false
+		assert.is_true(parent.rsync.links)
+	end)
+end)
