@@ -14,7 +14,7 @@ M.settingKeys = {
 	statusInterval = true, logfacility = true, logident = true, insist = true,
 	inotifyMode = true, maxProcesses = true, maxDelays = true, onepass = true,
 	-- lsyncd-ng additions
-	jsonStatusFile = true, metricsFile = true, sshReuse = true,
+	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -118,6 +118,48 @@ local function bareMessage(msg)
 	return (msg:gsub('^[%w_]+%.lua:%d+: ', ''))
 end
 
+-- Completes one merged sync config: default keys, overrides, prepare, checks.
+local function complete(cfg)
+	local default = _G.default
+	if type(default) == 'table' and type(default._merge) == 'table' then
+		for k in pairs(default._merge) do
+			if cfg[k] == nil then cfg[k] = copy(default[k]) end
+		end
+	end
+	local s = M.settings
+	if s.maxDelays ~= nil then cfg.maxDelays = s.maxDelays end
+	if s.maxProcesses ~= nil then cfg.maxProcesses = s.maxProcesses end
+	if M.cliDelay ~= nil then cfg.delay = M.cliDelay end
+	if type(cfg.prepare) == 'function' then cfg.prepare(cfg, 4) end
+	if cfg.source == nil then error('source missing from sync.', 0) end
+	if type(cfg.source) ~= 'string' then
+		error('source must be a string, got ' .. type(cfg.source), 0)
+	end
+	if cfg.delay ~= nil and (type(cfg.delay) ~= 'number' or cfg.delay < 0) then
+		error('delay must be a number and >= 0', 0)
+	end
+end
+
+-- lsyncd-ng's fan-out: targets = {...} (rsync family) or hosts = {...}
+-- (rsyncssh) make one sync, with its own queue, per slave.
+local function expand(cfg)
+	local key = cfg.targets ~= nil and 'targets' or (cfg.hosts ~= nil and 'hosts') or nil
+	if not key then return { cfg } end
+	local list = cfg[key]
+	if type(list) ~= 'table' or #list == 0 then
+		error(key .. ' must be a non-empty list', 0)
+	end
+	cfg[key] = nil
+	local out = {}
+	for i, t in ipairs(list) do
+		local c = copy(cfg)
+		if key == 'targets' then c.target = t else c.host = t end
+		c.name = (cfg.name or ('Sync' .. (#M.syncConfigs + 1))) .. '/' .. tostring(t)
+		out[i] = c
+	end
+	return out
+end
+
 -- The sync{} global: merges, checks and records one sync definition.
 function M.syncFunc(t)
 	local where = callerWhere(3)
@@ -125,35 +167,22 @@ function M.syncFunc(t)
 		error(where .. 'Sync can only be created during initialization.', 0)
 	end
 	if type(t) ~= 'table' then error(where .. 'sync expects a table, got ' .. type(t), 0) end
-	local cfg = {}
+	local list
 	local ok, err = pcall(function()
+		local cfg = {}
 		inherit(cfg, t)
-		local default = _G.default
-		if type(default) == 'table' and type(default._merge) == 'table' then
-			for k in pairs(default._merge) do
-				if cfg[k] == nil then cfg[k] = copy(default[k]) end
-			end
-		end
-		local s = M.settings
-		if s.maxDelays ~= nil then cfg.maxDelays = s.maxDelays end
-		if s.maxProcesses ~= nil then cfg.maxProcesses = s.maxProcesses end
-		if M.cliDelay ~= nil then cfg.delay = M.cliDelay end
-		if type(cfg.prepare) == 'function' then cfg.prepare(cfg, 4) end
-		if cfg.source == nil then error('source missing from sync.', 0) end
-		if type(cfg.source) ~= 'string' then
-			error('source must be a string, got ' .. type(cfg.source), 0)
-		end
-		if cfg.delay ~= nil and (type(cfg.delay) ~= 'number' or cfg.delay < 0) then
-			error('delay must be a number and >= 0', 0)
-		end
+		list = expand(cfg)
+		for _, c in ipairs(list) do complete(c) end
 	end)
 	if not ok then error(where .. bareMessage(err), 0) end
-	cfg._where = where
-	M.syncConfigs[#M.syncConfigs + 1] = cfg
-	local index = #M.syncConfigs
+	local first = #M.syncConfigs + 1
+	for _, c in ipairs(list) do
+		c._where = where
+		M.syncConfigs[#M.syncConfigs + 1] = c
+	end
 	-- sync{} returns the inlet; it exists once the runner built the sync.
 	return setmetatable({}, { __index = function(_, k)
-		local s = M.syncObjects and M.syncObjects[index]
+		local s = M.syncObjects and M.syncObjects[first]
 		if not s then error('the inlet is usable once the daemon runs', 2) end
 		return s.inlet[k]
 	end })

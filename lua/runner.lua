@@ -81,9 +81,29 @@ function runner.spawn(agent, binary, ...)
 	total = total + 1
 end
 
--- Back-off before a retry: lsyncd's max(delay, 1) second.
+-- Back-off before a retry: exponential from max(delay, 1) s up to a cap
+-- (settings maxBackoff, default 300 s), with +-25% jitter so many slaves
+-- that failed together do not retry in lockstep.
 local function retryAlarm(s, now)
-	return now + math.max(s.delay or 0, 1)
+	local base = math.max(s.delay or 0, 1)
+	local cap = config.settings.maxBackoff or 300
+	local wait = math.min(cap, base * 2 ^ math.max(0, (s.failures or 1) - 1))
+	return now + wait * (0.75 + 0.5 * math.random())
+end
+
+-- Notes a failure or success of sync s, logging only changes of state.
+local function judged(s, rc, code)
+	if rc == 'again' then
+		s.failures = (s.failures or 0) + 1
+		if s.failures == 1 then
+			log('Error', s.name, ': transfer to ', s.config.target or '?', ' failed (exit code ',
+				code, '); retrying with back-off')
+		end
+	elseif rc == 'ok' and (s.failures or 0) > 0 then
+		log('Normal', s.name, ': ', s.config.target or '?', ' is back after ', s.failures,
+			' failed attempt(s)')
+		s.failures = 0
+	end
 end
 
 -- A child of ours ended: judge its exit and release or re-queue its delays.
@@ -113,6 +133,11 @@ function runner.collect(pid, code, signo)
 	if rc == 'die' then
 		log('Error', 'Critical exitcode.')
 		core.terminate(255)
+	end
+	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code)
+	if rc == 'ok' then
+		s.lastSuccess = core.time()
+		s.eventsDone = (s.eventsDone or 0) + #p.delays
 	end
 	for _, d in ipairs(p.delays) do
 		if rc == 'again' then
@@ -182,7 +207,7 @@ end
 -- A full re-scan of every sync (after an inotify overflow).
 local function rescanAll(now)
 	for _, s in ipairs(syncs) do
-		if s.config.init then s.delays:push('Init', '', nil, now) end
+		if s.config.init then s:push('Init', '', nil, now) end
 	end
 end
 
@@ -245,9 +270,10 @@ function runner.cycle(now)
 		runSync(s, now)
 	end
 	rr = rr + 1
-	if config.settings.statusFile and now >= nextStatus then
-		status.write(config.settings.statusFile, syncs)
-		nextStatus = now + (config.settings.statusInterval or 10)
+	local st = config.settings
+	if (st.statusFile or st.jsonStatusFile or st.metricsFile) and now >= nextStatus then
+		runner.writeStatus()
+		nextStatus = now + (st.statusInterval or 10)
 	end
 end
 
@@ -264,8 +290,21 @@ function runner.getAlarm()
 			if a and (not best or a < best) then best = a end
 		end
 	end
-	if config.settings.statusFile and (not best or nextStatus < best) then best = nextStatus end
+	local st = config.settings
+	if (st.statusFile or st.jsonStatusFile or st.metricsFile)
+	and (not best or nextStatus < best) then best = nextStatus end
 	return best or false
+end
+
+-- Rewrites every status output that is configured.
+function runner.writeStatus()
+	local st = config.settings
+	if st.statusFile then status.write(st.statusFile, syncs) end
+	if st.jsonStatusFile or st.metricsFile then
+		local snap = status.snapshot(syncs)
+		if st.jsonStatusFile then status.writeJson(st.jsonStatusFile, snap) end
+		if st.metricsFile then status.writeMetrics(st.metricsFile, snap) end
+	end
 end
 
 -- Adds the syncs given on the command line (-rsync, -rsyncssh, -direct).
@@ -303,8 +342,7 @@ function runner.initialize(args, reloading)
 		core.terminate(0)
 	end
 	if opts.status then
-		status.printTable(opts.status)
-		core.terminate(0)
+		core.terminate(status.printTable(opts.status) and 0 or 1)
 	end
 	userenv.install(runner)
 	config.cliDelay = opts.delay

@@ -74,9 +74,16 @@ function Sync:alarmFor(now)
 	return now + self.delay
 end
 
+-- Queues one event, remembering when the oldest change behind it happened.
+function Sync:push(etype, rel, rel2, now)
+	local d = self.delays:push(etype, rel, rel2, self:alarmFor(now))
+	d.created = d.created or now
+	return d
+end
+
 -- Queues the Init delay for the startup transfer.
 function Sync:addInit(now)
-	if self.config.init then self.delays:push('Init', '', nil, now) end
+	if self.config.init then self:push('Init', '', nil, now) end
 end
 
 -- Pushes Create events for everything below a directory that moved in
@@ -88,7 +95,7 @@ function Sync:scanCreates(rel, now)
 	for name, isdir in pairs(entries) do
 		local sub = rel .. name .. (isdir and '/' or '')
 		if self:concerns(sub) then
-			self.delays:push('Create', sub, nil, self:alarmFor(now))
+			self:push('Create', sub, nil, now)
 			if isdir then self:scanCreates(sub, now) end
 		end
 	end
@@ -104,11 +111,11 @@ function Sync:event(etype, isdir, path, path2, now)
 		if c1 and c2 then
 			local alarm = self:alarmFor(now)
 			if not self.config.onMove then
-				self.delays:push('Delete', rel, nil, alarm)
-				self.delays:push('Create', rel2, nil, alarm)
+				self:push('Delete', rel, nil, now)
+				self:push('Create', rel2, nil, now)
 				if isdir and self:needsScan() then self:scanCreates(rel2, now) end
 			else
-				self.delays:push('Move', rel, rel2, alarm)
+				self:push('Move', rel, rel2, now)
 			end
 			return
 		elseif c1 then
@@ -116,7 +123,7 @@ function Sync:event(etype, isdir, path, path2, now)
 		elseif c2 then
 			etype, rel = 'Create', rel2
 			if isdir and self:needsScan() then
-				self.delays:push('Create', rel, nil, self:alarmFor(now))
+				self:push('Create', rel, nil, now)
 				self:scanCreates(rel, now)
 				return
 			end
@@ -125,7 +132,7 @@ function Sync:event(etype, isdir, path, path2, now)
 		end
 	end
 	if not rel or not self:concerns(rel) then return end
-	self.delays:push(etype, rel, nil, self:alarmFor(now))
+	self:push(etype, rel, nil, now)
 end
 
 -- True when a directory's content must arrive as single events.
