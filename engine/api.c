@@ -376,6 +376,72 @@ l_terminate(lua_State *L)
 	engine_terminate((int)luaL_optinteger(L, 1, 0));
 }
 
+/* Directories made by core.rundir, removed (with their sockets) at exit. */
+static char *rundirs[8];
+static int   nrundirs;
+
+/* Removes every runtime directory core.rundir made. */
+void
+api_cleanup(void)
+{
+	for (int i = 0; i < nrundirs; i++) {
+		DIR *d = opendir(rundirs[i]);
+		struct dirent *de;
+		if (d) {
+			while ((de = readdir(d)))
+				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					unlinkat(dirfd(d), de->d_name, 0);
+			closedir(d);
+		}
+		rmdir(rundirs[i]);
+		free(rundirs[i]);
+	}
+	nrundirs = 0;
+}
+
+/* core.rundir(path) -> ok | nil, err: a private (0700) directory, removed at exit. */
+static int
+l_rundir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return fail(L, path);
+	if (lstat(path, &st) < 0)
+		return fail(L, path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: not a private directory of ours", path);
+		return 2;
+	}
+	if (nrundirs < (int)(sizeof(rundirs) / sizeof(rundirs[0])))
+		rundirs[nrundirs++] = strdup(path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.mkdir(path) -> ok | nil, err (0755; existing is fine) */
+static int
+l_mkdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return fail(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.getpid() -> pid, euid */
+static int
+l_getpid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	lua_pushinteger(L, geteuid());
+	return 2;
+}
+
 /* core.notify(text) -> sent */
 static int
 l_notify(lua_State *L)
@@ -387,18 +453,21 @@ l_notify(lua_State *L)
 static const luaL_Reg core_funcs[] = {
 	{ "childCount",  l_child_count },
 	{ "daemonize",   l_daemonize },
+	{ "getpid",      l_getpid },
 	{ "kill",        l_kill },
 	{ "log",         l_log },
 	{ "logEnable",   l_log_enable },
 	{ "logEnabled",  l_log_enabled },
 	{ "logSetup",    l_log_setup },
 	{ "lstat",       l_lstat },
+	{ "mkdir",       l_mkdir },
 	{ "notify",      l_notify },
 	{ "now",         l_now },
 	{ "pidfile",     l_pidfile },
 	{ "readdir",     l_readdir },
 	{ "realpath",    l_realpath },
 	{ "reload",      l_reload },
+	{ "rundir",      l_rundir },
 	{ "spawn",       l_spawn },
 	{ "terminate",   l_terminate },
 	{ "time",        l_time },

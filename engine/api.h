@@ -32,6 +32,9 @@
  *   core.realpath(path)     -> abs | nil, err
  *   core.daemonize()        -> ok | nil, err     double fork, setsid, chdir /
  *   core.pidfile(path)      -> ok | nil, err     written, locked, removed at exit
+ *   core.rundir(path)       -> ok | nil, err     private 0700 dir, removed at exit
+ *   core.mkdir(path)        -> ok | nil, err
+ *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
  *   core.reload()                                re-initialize after this cycle
  *   core.terminate(code)                         kills children, exits
@@ -46,6 +49,7 @@
 
 /* api.c */
 void api_register(lua_State *L);       /* sets global `core` */
+void api_cleanup(void);                /* removes core.rundir directories */
 
 /* luahost.c */
 int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */

@@ -25,19 +25,27 @@ engine_request_reload(void)
 	reload_requested = 1;
 }
 
+/* Stops every child still running: TERM, up to 2 s, then KILL. */
+static void
+stop_children(void)
+{
+	if (child_count() == 0)
+		return;
+	child_kill_all(SIGTERM);
+	for (int i = 0; i < 40 && child_count() > 0; i++) {
+		usleep(50000);
+		child_reap();
+	}
+	child_kill_all(SIGKILL);
+	child_reap();
+}
+
 /* Ends the daemon: children are stopped, the pid file is removed. */
 void
 engine_terminate(int code)
 {
-	if (child_count() > 0) {
-		child_kill_all(SIGTERM);
-		for (int i = 0; i < 40 && child_count() > 0; i++) {
-			usleep(50000);
-			child_reap();
-		}
-		child_kill_all(SIGKILL);
-		child_reap();
-	}
+	stop_children();
+	api_cleanup();
 	daemon_remove_pidfile();
 	exit(code);
 }
@@ -94,6 +102,8 @@ main(int argc, char **argv)
 				fatal("event loop failed");
 			host_cycle(loop_now());
 		}
+		stop_children();               /* ssh masters and the like */
+		api_cleanup();
 		host_stop();
 		watch_shutdown();
 		loop_shutdown();

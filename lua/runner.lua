@@ -8,11 +8,13 @@ local events = require 'events'
 local Sync = require 'sync'
 local userenv = require 'userenv'
 local status = require 'status'
+local sshmux = require 'sshmux'
 
 local runner = {}
 
 local syncs = {}          -- Sync objects in config order
 local pids = {}           -- pid -> { sync=, agent=, delays= }
+local services = {}       -- pid -> true: daemon-owned children (ssh masters)
 local pendingExits = {}   -- spawn failures, reported as exit 255 next cycle
 local total = 0           -- children running
 local fading = nil        -- nil, 'TERM', 'INT', 'HUP'
@@ -81,6 +83,17 @@ function runner.spawn(agent, binary, ...)
 	total = total + 1
 end
 
+-- Starts a child that belongs to the daemon, not to any event.
+local function spawnService(argv)
+	local pid, err = core.spawn(argv)
+	if not pid then
+		log('Error', 'Failed executing [', argv[1], ']: ', err)
+		return nil
+	end
+	services[pid] = true
+	return pid
+end
+
 -- Back-off before a retry: exponential from max(delay, 1) s up to a cap
 -- (settings maxBackoff, default 300 s), with +-25% jitter so many slaves
 -- that failed together do not retry in lockstep.
@@ -108,6 +121,11 @@ end
 
 -- A child of ours ended: judge its exit and release or re-queue its delays.
 function runner.collect(pid, code, signo)
+	if services[pid] then
+		services[pid] = nil
+		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now())
+		return
+	end
 	local p = pids[pid]
 	if not p then return end
 	pids[pid] = nil
@@ -233,6 +251,7 @@ local function runSync(s, now)
 	local cap = globalMax()
 	while s.processes < s.maxProcesses and (not cap or total < cap) do
 		if s.pausedUntil and s.pausedUntil > now then return end
+		if s.mux and not sshmux.ready(s.mux, now) then return end
 		local d = s:readyDelay(now)
 		if not d then return end
 		if d.etype == 'Init' then
@@ -264,6 +283,7 @@ function runner.cycle(now)
 		runner.collect(pid, 255, 0)
 	end
 	userenv.runAlarms(now)
+	sshmux.tick(now, spawnService)
 	local n = #syncs
 	for k = 1, n do
 		local s = syncs[(rr + k - 1) % n + 1]
@@ -281,9 +301,12 @@ function runner.getAlarm()
 	if fading then return total == 0 and true or (fadeStart + 30) end
 	if #pendingExits > 0 then return true end
 	local best = userenv.nextAlarm()
+	local mux = sshmux.nextAlarm(core.now())
+	if mux and (not best or mux < best) then best = mux end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
-		if s.processes < s.maxProcesses and (not cap or total < cap) then
+		if s.processes < s.maxProcesses and (not cap or total < cap)
+		and (not s.mux or sshmux.ready(s.mux, core.now())) then
 			local a = s.delays:nextAlarm(s.maxDelays)
 			if a == true then a = core.now() end
 			if a and s.pausedUntil and a < s.pausedUntil then a = s.pausedUntil end
@@ -399,6 +422,11 @@ function runner.initialize(args, reloading)
 	if settings.pidfile and not reloading then
 		local pok, perr = core.pidfile(settings.pidfile)
 		if not pok then die(perr) end
+	end
+
+	if sshmux.setup(settings) then
+		for _, s in ipairs(syncs) do sshmux.attach(s) end
+		sshmux.tick(core.now(), spawnService)
 	end
 
 	local wok, werr = core.watchInit(mode)
