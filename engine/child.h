@@ -26,8 +26,14 @@ void  child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud);
 pid_t child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len);
 int   child_kill(pid_t pid, int signo);   /* signals the child's process group */
 int   child_count(void);                  /* children spawned and not yet reported */
+int   child_pending(void);                /* 1 if an exited child awaits its report */
 void  child_kill_all(int signo);
 /* Reaps whatever has exited (SIGCHLD fallback); safe to call any time. */
 void  child_reap(void);
+/* Children are started through self_exe ("__lng_exec" trampoline, which
+ * sets PR_SET_PDEATHSIG) when set; NULL starts them directly. */
+void  child_set_trampoline(const char *self_exe);
+/* main() runs this when argv[1] is "__lng_exec": argv[2] is the program. */
+int   child_trampoline(int argc, char **argv);
 
 #endif

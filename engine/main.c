@@ -98,8 +98,11 @@ main(int argc, char **argv)
 				timeout = 0;           /* something is due already */
 			else
 				loop_set_alarm(t);
+			if (timeout < 0 && child_pending())
+				timeout = 100;         /* an exit waits for its output to end */
 			if (loop_once(timeout) < 0)
 				fatal("event loop failed");
+			child_reap();
 			host_cycle(loop_now());
 		}
 		stop_children();               /* ssh masters and the like */

@@ -61,10 +61,10 @@ local function notBarrier(ev)
 	local t = ev.etype
 	return t ~= 'Init' and t ~= 'Blanket' and t ~= 'Full'
 end
-rsync.notBarrier = notBarrier
+rsync._notBarrier = notBarrier
 
 -- Spawns one batched rsync for a list of events.
-function rsync.spawnList(elist, cfg, target)
+function rsync._spawnList(elist, cfg, target)
 	local inlet = cfg._inlet or elist.inlet
 	local recursive = not inlet.hasFilters() and #inlet.getExcludes() == 0
 	local entries = {}
@@ -91,7 +91,7 @@ function rsync.action(inlet)
 	local elist = inlet.getEvents(notBarrier)
 	if elist.size() == 0 then return end
 	local cfg = inlet.getConfig()
-	rsync.spawnList(elist, cfg)
+	rsync._spawnList(elist, cfg)
 end
 
 return rsync

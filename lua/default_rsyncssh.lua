@@ -25,7 +25,7 @@ rsyncssh.ssh = { binary = 'ssh', _extra = {} }
 local function quote(s)
 	return "'" .. s:gsub("'", "'\"'\"'") .. "'"
 end
-rsyncssh.quote = quote
+rsyncssh._quote = quote
 
 -- Checks host/targetdir and computes the ssh arguments.
 function rsyncssh.prepare(cfg, level)
@@ -71,10 +71,10 @@ function rsyncssh.action(inlet)
 	end
 	local elist = inlet.getEvents(function(e)
 		if e.etype == 'Move' then return 'break' end
-		return drsync.notBarrier(e)
+		return drsync._notBarrier(e)
 	end)
 	if elist.size() == 0 then return end
-	drsync.spawnList(elist, cfg)
+	drsync._spawnList(elist, cfg)
 end
 
 -- Init and lists are judged by rsync's codes, moves by ssh's.
