@@ -177,6 +177,12 @@ EOF
 	return 1
 }
 sshd_stop() { kill -TERM "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; }
+# sshd_restart: the same sshd (keys, port) again after sshd_stop.
+sshd_restart() {
+	/usr/sbin/sshd -D -f "$WS/sshd/sshd_config" -E "$SSH_LOG" &
+	SSHD_PID=$!
+	PIDS+=("$SSHD_PID")
+}
 ssh_logins() { grep -c 'Accepted publickey' "$SSH_LOG"; }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on.
