@@ -20,8 +20,8 @@ LUA_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/incl
 LUA_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine -I$(BUILD) \
-            -DLNG_VERSION='"$(VERSION)"'
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine \
+            -I$(BUILD) -DLNG_VERSION='"$(VERSION)"'
 LDLIBS   += $(LUA_LIBS) -linotifytools -lm -ldl
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
@@ -32,10 +32,10 @@ LUA_BC     := $(patsubst lua/%.lua,$(BUILD)/lua/%.h,$(LUA_SRC))
 all: $(BIN)
 
 $(BIN): $(ENGINE_OBJ) $(BUILD)/luabundle.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: engine/%.c engine/*.h | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Runtime Lua modules are compiled to LuaJIT bytecode (debug info kept, so
 # errors name file and line) and linked into the binary.
@@ -47,7 +47,7 @@ $(BUILD)/luabundle.c: $(LUA_BC) scripts/gen-luabundle
 	sh scripts/gen-luabundle $(BUILD) $(LUA_SRC) > $@
 
 $(BUILD)/luabundle.o: $(BUILD)/luabundle.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The first build on a fresh machine installs the Debian packages it needs
 # (scripts/install-deps is idempotent and quick once they are there).
@@ -62,7 +62,7 @@ ENGINE_LIB_OBJ := $(filter-out $(BUILD)/main.o,$(ENGINE_OBJ))
 
 $(BUILD)/tests/%: spec/c/%.c $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o spec/c/tap.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CFLAGS) -Ispec/c -o $@ $< $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Ispec/c -o $@ $< $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o $(LDLIBS)
 
 ctests: $(CTEST_BIN)
 

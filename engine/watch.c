@@ -2,11 +2,16 @@
  * watch.c: the inotify watch layer, the only file that touches
  * libinotifytools. See watch.h for what it adds to the library.
  *
- * Bookkeeping: the library maps wd -> directory path (and rewrites paths on
- * a directory rename). We keep our own set of live wds beside it, because
- * the library cannot forget a watch the kernel already dropped (a deleted
- * directory): its remove call fails and its entry stays. Our set is what
- * counts, enumerates and decides whether an event's wd is still ours.
+ * What the library does here: it opens the inotify instance, reads and
+ * splits the kernel's event stream (inotifytools_next_events), and tells
+ * the limits. What it does not do: keep the wd -> path table. Its table
+ * cannot forget a watch the kernel already dropped (a deleted directory:
+ * the remove call fails, and the entry, about 150 bytes, stays for the life
+ * of the process; a directory re-created under the same name then has no
+ * name in its filename tree, so a later rename would not reach it). A daemon
+ * that sees directories come and go for months cannot afford that, so the
+ * watches are added with inotify_add_watch on the library's own fd and kept
+ * in our table, which frees an entry the moment the kernel says IN_IGNORED.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -168,8 +173,11 @@ emit(enum watch_etype type, int isdir, const char *path, const char *path2)
 {
 	struct watch_event ev = { type, isdir, path, path2 };
 
+	static const char *names[] = { "Create", "Modify", "Attrib", "Delete", "Move",
+		"Overflow", "NoSpace" };
+
 	if (log_enabled("Inotify"))
-		log_msg("Inotify", "event %d %s%s%s", type, path, path2 ? " -> " : "",
+		log_msg("Inotify", "%s %s%s%s", names[type], path, path2 ? " -> " : "",
 		    path2 ? path2 : "");
 	event_fn(&ev, cb_ud);
 }
@@ -319,20 +327,15 @@ add_tree(const char *path, int emit_creates)
 	struct dirent *de;
 	int rc = 0, wd;
 
-	if (!inotifytools_watch_file(path, mask)) {
-		int e = inotifytools_error();
-		if (e == ENOSPC) {
+	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
+		if (errno == ENOSPC) {
 			unwatched += count_dirs(path);
 			errno = ENOSPC;
 			return -1;
 		}
 		return 0;                      /* vanished or unreadable: skip it */
 	}
-	/* the kernel answers the same wd for an inode already watched:
-	 * that is how we learn the wd the library just added */
-	wd = inotify_add_watch(ifd, path, mask);
-	if (wd >= 0)
-		wmap_put(&wds, wd, strdup(path));
+	wmap_put(&wds, wd, strdup(path));
 	if (!(d = opendir(path)))
 		return 0;
 	while ((de = readdir(d))) {
@@ -387,8 +390,7 @@ watch_remove(const char *path)
 	for (size_t i = 0; i < wds.cap; i++) {
 		if (wds.key[i] > 0 && is_under(wds.path[i], path, plen)) {
 			int wd = wds.key[i] - 1;
-			/* the kernel still has it: the library can free its entry */
-			inotifytools_remove_watch_by_wd(wd);
+			inotify_rm_watch(ifd, wd);
 			wmap_del(&wds, wd);
 		}
 	}
@@ -399,7 +401,6 @@ static void
 rename_tree(const char *oldp, const char *newp)
 {
 	size_t olen = strlen(oldp);
-	char *oslash, *nslash;
 
 	for (size_t i = 0; i < wds.cap; i++) {
 		if (wds.key[i] > 0 && is_under(wds.path[i], oldp, olen)) {
@@ -410,12 +411,6 @@ rename_tree(const char *oldp, const char *newp)
 			}
 		}
 	}
-	/* keep the library's own names right too (trailing slashes: see notes) */
-	if (asprintf(&oslash, "%s/", oldp) >= 0 && asprintf(&nslash, "%s/", newp) >= 0) {
-		inotifytools_replace_filename(oslash, nslash);
-		free(nslash);
-	}
-	free(oslash);
 }
 
 /* 1 if some wd of ours watches exactly path. */

@@ -1,10 +1,14 @@
--- rsyncopts.lua: the rsync command lines of the rsync family: options from
--- a config's rsync = {...} table, the startup transfer, the include list of
--- a batched transfer.
+-- rsyncopts.lua: the rsync command lines of the rsync family of syncs:
+--  * computeArgs: the option list of a config's rsync = {...} table
+--    (lsyncd's rsync._computed);
+--  * startupArgs: the recursive startup (Init) transfer;
+--  * includeList / runningArgs: the batched transfer of queued events, whose
+--    NUL-separated include list goes to rsync's stdin.
+-- Pure functions: no I/O.
 
 local M = {}
 
--- Boolean options bundled into one short-flag argument.
+-- Boolean options that become one letter of the bundled short-flag arg.
 local SHORT = {
 	acls = 'A', backup = 'b', checksum = 'c', compress = 'z', copy_dirlinks = 'k',
 	copy_links = 'L', cvs_exclude = 'C', dry_run = 'n', executability = 'E',
@@ -14,80 +18,136 @@ local SHORT = {
 	prune_empty_dirs = 'm', quiet = 'q', sparse = 'S', times = 't', update = 'u',
 	verbose = 'v', whole_file = 'W', xattrs = 'X',
 }
+M.SHORT = SHORT
 
--- Long options in lsyncd's order; true: a flag, false: takes a value.
+-- Long options, in the order they follow the short flags.  value: the
+-- option takes a value (--name=V), else it is a plain switch.
 local LONG = {
-	{ 'append', true }, { 'append_verify', true }, { 'backup_dir', false },
-	{ 'bwlimit', false }, { 'chmod', false }, { 'chown', false },
-	{ 'copy_unsafe_links', true }, { 'groupmap', false }, { 'existing', true },
-	{ 'inplace', true }, { 'password_file', false }, { 'rsh', false },
-	{ 'rsync_path', false }, { 'suffix', false }, { 'temp_dir', false },
-	{ 'timeout', false }, { 'usermap', false },
+	{ key = 'append' }, { key = 'append_verify' }, { key = 'backup_dir', value = true },
+	{ key = 'bwlimit', value = true }, { key = 'chmod', value = true },
+	{ key = 'chown', value = true }, { key = 'copy_unsafe_links' },
+	{ key = 'groupmap', value = true }, { key = 'existing' }, { key = 'inplace' },
+	{ key = 'password_file', value = true }, { key = 'rsh', value = true },
+	{ key = 'rsync_path', value = true }, { key = 'suffix', value = true },
+	{ key = 'temp_dir', value = true }, { key = 'timeout', value = true },
+	{ key = 'usermap', value = true },
 }
+for _, o in ipairs(LONG) do o.opt = '--' .. o.key:gsub('_', '-') end
 
-M.validKeys = { binary = true, _extra = true, archive = true, recursive = true,
-	devices = true, specials = true, delete_excluded = true, _computed = true }
+-- Every key an rsync = {...} table may hold (for the config checkgauge).
+-- _computed is listed so that prepare can reject it with its own message.
+M.validKeys = {
+	binary = true, _extra = true, _computed = true, archive = true, recursive = true,
+	devices = true, specials = true, delete_excluded = true,
+}
 for k in pairs(SHORT) do M.validKeys[k] = true end
-for _, l in ipairs(LONG) do M.validKeys[l[1]] = true end
+for _, o in ipairs(LONG) do M.validKeys[o.key] = true end
 
--- The argument list of an rsync = {...} table (lsyncd's rsync._computed).
+local ARCHIVE_ON = { 'recursive', 'links', 'perms', 'times', 'group', 'owner', 'devices', 'specials' }
+local ARCHIVE_OFF = { 'hard_links', 'acls', 'xattrs' }
+
+local function set(v) return v ~= nil and v ~= false end
+
+-- The argument list of an rsync = {...} table (not modified):
+--   [-LETTERS] [_extra...] [--devices] [--specials] [long options]
+-- The letters of all set boolean options are bundled into one argument,
+-- sorted by byte value (digits, then upper case, then lower case), so the
+-- result is the same on every run and Lua implementation (lsyncd's order
+-- follows pairs() and varies).  devices + specials together give 'D'.
+-- archive = true turns recursive, links, perms, times, group, owner, devices
+-- and specials on (unless given) and hard_links, acls, xattrs off (unless
+-- given).  recursive has no letter: every command line has its own -r.
 function M.computeArgs(r)
 	local t = {}
-	for k, v in pairs(r) do t[k] = v end
-	if t.archive then
-		for _, k in ipairs { 'recursive', 'links', 'perms', 'times', 'group', 'owner',
-			'devices', 'specials' } do
-			if t[k] == nil then t[k] = true end
-		end
-		for _, k in ipairs { 'hard_links', 'acls', 'xattrs' } do
-			if t[k] == nil then t[k] = false end
-		end
+	for k, v in pairs(r or {}) do t[k] = v end
+	if set(t.archive) then
+		for _, k in ipairs(ARCHIVE_ON) do if t[k] == nil then t[k] = true end end
+		for _, k in ipairs(ARCHIVE_OFF) do if t[k] == nil then t[k] = false end end
 	end
 	local letters = {}
-	for k, l in pairs(SHORT) do
-		if t[k] then letters[#letters + 1] = l end
+	for k, letter in pairs(SHORT) do
+		if set(t[k]) then letters[#letters + 1] = letter end
 	end
-	if t.devices and t.specials then letters[#letters + 1] = 'D' end
-	table.sort(letters)                -- a fixed order, unlike lsyncd's pairs()
+	local dev, spec = set(t.devices), set(t.specials)
+	if dev and spec then letters[#letters + 1] = 'D' end
+	table.sort(letters)
 	local args = {}
 	if #letters > 0 then args[1] = '-' .. table.concat(letters) end
-	if type(t._extra) == 'table' then
-		for _, x in ipairs(t._extra) do args[#args + 1] = tostring(x) end
-	elseif type(t._extra) == 'string' then
-		args[#args + 1] = t._extra
+	local extra = t._extra
+	if type(extra) == 'table' then
+		for _, x in ipairs(extra) do args[#args + 1] = tostring(x) end
+	elseif extra ~= nil and extra ~= false then
+		args[#args + 1] = tostring(extra)
 	end
-	if t.devices and not t.specials then args[#args + 1] = '--devices' end
-	if t.specials and not t.devices then args[#args + 1] = '--specials' end
-	for _, l in ipairs(LONG) do
-		local k, flag = l[1], l[2]
-		local v = t[k]
-		local name = '--' .. k:gsub('_', '-')
-		if flag then
-			if v then args[#args + 1] = name end
-		elseif v ~= nil and v ~= false then
-			args[#args + 1] = name .. '=' .. tostring(v)
+	if dev and not spec then args[#args + 1] = '--devices' end
+	if spec and not dev then args[#args + 1] = '--specials' end
+	for _, o in ipairs(LONG) do
+		local v = t[o.key]
+		if set(v) then
+			args[#args + 1] = o.value and (o.opt .. '=' .. tostring(v)) or o.opt
 		end
 	end
 	return args
 end
 
--- The startup transfer: argv (without the binary) and stdin text.
--- cfg: computed, source, target, delete, excludes, filters, deleteExcluded.
+-- An exclude pattern as a line of rsync's --exclude-from file.  rsync
+-- would read a line starting with '#' or ';' as a comment and one starting
+-- with '+ ' or '- ' as an include / an exclude of the rest; such patterns
+-- get their first character wrapped in a class ('[#]...'), which matches
+-- the same names.  (That makes the pattern a wildcard one, so a literal
+-- pattern's backslashes are doubled to keep them literal.)
+function M.excludeLine(p)
+	local c = p:sub(1, 1)
+	if c == '#' or c == ';' or ((c == '+' or c == '-') and p:sub(2, 2) == ' ') then
+		local rest = p:sub(2)
+		if not p:find('[%*%?%[]') then rest = rest:gsub('\\', '\\\\') end
+		return '[' .. c .. ']' .. rest
+	end
+	return p
+end
+
+local function deleteOn(delete, phase)
+	return delete == true or delete == phase
+end
+
+-- The startup transfer.  cfg: computed (computeArgs' list), source,
+-- target, delete (true/false/'startup'/'running'), excludes (array of
+-- patterns), filters (array of '+ pat'/'- pat' lines), deleteExcluded.
+-- Returns argv (without the rsync binary) and the stdin text (or nil):
+--   [--delete --ignore-errors] [--delete-excluded] COMPUTED -r SRC TRG
+--   --exclude-from=- [...] COMPUTED -r SRC TRG   stdin: patterns, "\n"-joined
+--   --filter=. - [...] COMPUTED -r SRC TRG       stdin: filter lines, then
+--       "- pat" for every exclude not already among them, "\n"-joined
 function M.startupArgs(cfg)
 	local argv, stdin = {}, nil
 	local excludes = cfg.excludes or {}
-	if cfg.filters and #cfg.filters > 0 then
-		argv[#argv + 1] = '--filter=. -'
-		stdin = table.concat(cfg.filters, '\n')
+	local filters = cfg.filters or {}
+	if #filters > 0 then
+		local lines, have = {}, {}
+		for _, l in ipairs(filters) do
+			lines[#lines + 1] = l
+			have[l] = true
+		end
+		for _, p in ipairs(excludes) do
+			local l = '- ' .. p
+			if not have[l] then
+				lines[#lines + 1] = l
+				have[l] = true
+			end
+		end
+		argv[1] = '--filter=. -'
+		stdin = table.concat(lines, '\n')
 	elseif #excludes > 0 then
-		argv[#argv + 1] = '--exclude-from=-'
-		stdin = table.concat(excludes, '\n')
+		local lines = {}
+		for i, p in ipairs(excludes) do lines[i] = M.excludeLine(p) end
+		argv[1] = '--exclude-from=-'
+		stdin = table.concat(lines, '\n')
 	end
-	if cfg.delete == true or cfg.delete == 'startup' then
+	if deleteOn(cfg.delete, 'startup') then
 		argv[#argv + 1] = '--delete'
 		argv[#argv + 1] = '--ignore-errors'
-		if cfg.deleteExcluded then argv[#argv + 1] = '--delete-excluded' end
 	end
+	if cfg.deleteExcluded then argv[#argv + 1] = '--delete-excluded' end
 	for _, a in ipairs(cfg.computed or {}) do argv[#argv + 1] = a end
 	argv[#argv + 1] = '-r'
 	argv[#argv + 1] = cfg.source
@@ -95,43 +155,88 @@ function M.startupArgs(cfg)
 	return argv, stdin
 end
 
--- Escapes rsync's wildcard characters (and the escape itself) in a name.
-local function escape(p)
-	return (p:gsub('[%?%*%[%]\\]', '\\%0'))
+-- The rsync include rule for one sync-relative path ('/a/f', '/a/d/');
+-- all: a directory with everything below it ('/a/d/***').  rsync compares
+-- a rule without '*', '?' or '[' literally (a backslash is an ordinary
+-- character there) and unescapes a rule with wildcards, so the path's
+-- '\ * ? [ ]' are backslash-escaped only when the rule has a wildcard.
+local function rule(path, all)
+	local wild = all or path:find('[%*%?%[]')
+	if wild then path = path:gsub('[\\%*%?%[%]]', '\\%0') end
+	if all then return path .. '***' end
+	return path
 end
-M.escape = escape
+M.includeRule = rule
 
--- The include list of a batched transfer: each entry {etype, path, path2,
--- isdir} contributes its path(s) and every ancestor directory; a directory
--- Delete or Create contributes "dir/***" (the dir and all below it).
+local ALL = { Create = true, Delete = true, Move = true }
+
+-- The include list of a batched transfer.  entries: array of
+-- { etype=, path=, path2=, isdir= } with sync-relative paths ('/a/f',
+-- directories '/a/d/'; isdir adds a missing trailing '/').  Each entry
+-- contributes its path (a Move both paths); a directory that is created,
+-- deleted or moved (either end) contributes 'dir/***' (the directory and
+-- everything below it, so a tree moved in arrives with its content);
+-- every directory above a path comes before it ('/d1/d2/f' => '/d1/',
+-- '/d1/d2/') as rsync only descends into included directories.  Duplicates
+-- are dropped, first occurrence kept.  Entries with an empty path (Init,
+-- Blanket) contribute nothing.  Cost: linear in the size of the result.
 function M.includeList(entries)
 	local list, seen = {}, {}
-	local function add(rule)
-		if not seen[rule] then
-			seen[rule] = true
-			list[#list + 1] = rule
+	local pending = {}
+	local function add(r)
+		if not seen[r] then
+			seen[r] = true
+			list[#list + 1] = r
 		end
 	end
-	local function addPath(p, etype)
-		-- ancestors first: rsync only descends into included directories
-		local i = 2
-		while true do
-			local j = p:find('/', i, true)
-			if not j or j == #p then break end
-			add(escape(p:sub(1, j)))
-			i = j + 1
+	local function addPath(p, isdir, etype)
+		if type(p) ~= 'string' or p == '' or p == '/' then return end
+		if p:sub(1, 1) ~= '/' then p = '/' .. p end
+		if isdir and p:sub(-1) ~= '/' then p = p .. '/' end
+		-- the directories above p, deepest first, up to the first one seen
+		local n = 0
+		local j = #p - 1
+		while j > 1 do
+			if p:byte(j) == 47 then -- '/'
+				local r = rule(p:sub(1, j), false)
+				if seen[r] then break end
+				n = n + 1
+				pending[n] = r
+			end
+			j = j - 1
 		end
-		if p:sub(-1) == '/' and (etype == 'Delete' or etype == 'Create') then
-			add(escape(p) .. '***')
-		else
-			add(escape(p))
-		end
+		for k = n, 1, -1 do add(pending[k]) end
+		add(rule(p, p:sub(-1) == '/' and ALL[etype] == true))
 	end
 	for _, e in ipairs(entries) do
-		if e.path and e.path ~= '' then addPath(e.path, e.etype == 'Move' and 'Delete' or e.etype) end
-		if e.path2 then addPath(e.path2, 'Create') end
+		addPath(e.path, e.isdir, e.etype)
+		if e.path2 then addPath(e.path2, e.isdir, e.etype) end
 	end
 	return list
+end
+
+-- The batched transfer.  cfg: computed, source, target, delete, and
+-- optionally includes (from includeList).  Returns argv (without the
+-- binary) and, if includes were given, the NUL-joined stdin:
+--   COMPUTED -r [--delete --ignore-errors] --force --from0
+--   --include-from=- --exclude=* SOURCE TARGET
+function M.runningArgs(cfg)
+	local argv = {}
+	for _, a in ipairs(cfg.computed or {}) do argv[#argv + 1] = a end
+	argv[#argv + 1] = '-r'
+	if deleteOn(cfg.delete, 'running') then
+		argv[#argv + 1] = '--delete'
+		argv[#argv + 1] = '--ignore-errors'
+	end
+	argv[#argv + 1] = '--force'
+	argv[#argv + 1] = '--from0'
+	argv[#argv + 1] = '--include-from=-'
+	argv[#argv + 1] = '--exclude=*'
+	argv[#argv + 1] = cfg.source
+	argv[#argv + 1] = cfg.target
+	local stdin
+	if cfg.includes then stdin = table.concat(cfg.includes, '\0') end
+	return argv, stdin
 end
 
 return M

@@ -29,7 +29,7 @@ cleanup() {
 	for r in "${RESTORE[@]}"; do
 		echo "${r#* }" > "${r%% *}"
 	done
-	rm -rf "$WS"
+	[ -n "${LNG_KEEP:-}" ] && echo "# kept $WS" || rm -rf "$WS"
 }
 trap cleanup EXIT
 
