@@ -1,112 +1,145 @@
--- layer3.lua: lsyncd's Layer-3 string actions (onCreate = "cmd ^path")
--- turned into functions. A string starting with '/' is run directly (split
--- on spaces, "double quotes" group words); anything else runs with sh -c,
--- every variable passed as a positional argument, so no value is ever
--- parsed by the shell. A leading '^' forces the shell form.
+-- layer3.lua: lsyncd's layer-3 string commands (onCreate = "cmd ^path")
+-- turned into Lua functions of (event[, event2]).
+--
+--  * A string starting with '/' is the binary form: it is split into words
+--    on whitespace ("double quotes" group words and are removed; "" is an
+--    empty word), variables are substituted inside the words (a value with
+--    spaces stays one word), and spawn(event, word1, word2, ...) runs it
+--    without a shell.
+--  * A string starting with '^' is the shell form of the rest (the first
+--    '^' dropped: a way to start a shell command with a variable).
+--  * Any other string is the shell form: each variable occurrence becomes
+--    "$N" and its value the N-th positional argument:
+--    spawnShell(event, script, value1, value2, ...), so values are never
+--    parsed by the shell.
+--
+-- Variables (each is the event field of the same name; longest name wins):
+--   ^pathname ^pathdir ^path ^sourcePathname ^sourcePathdir ^sourcePath
+--   ^source ^targetPathname ^targetPathdir ^targetPath ^target
+-- and for moves, from the origin (^o.) or the destination (^d.) event:
+--   pathname path sourcePathname sourcePathdir sourcePath targetPathname
+--   targetPathdir targetPath
+-- A '^' that starts no variable is kept as it is.  ^d. falls back to the
+-- first event when no second one is given.
+--
+-- spawn, spawnShell and log are the config globals, looked up in _G on
+-- every call (as a config sees them).  Each call logs at Normal level
+-- 'Event ETYPE spawns shell "SCRIPT"' or 'Event ETYPE spawns action "ARGV"'.
 
 local M = {}
 
--- Variables, longest first so ^pathname wins over ^path.
-local VARS = {
-	'sourcePathname', 'sourcePathdir', 'sourcePath', 'source',
-	'targetPathname', 'targetPathdir', 'targetPath', 'target',
-	'pathname', 'pathdir', 'path',
+local PLAIN = {
+	'pathname', 'pathdir', 'path', 'sourcePathname', 'sourcePathdir', 'sourcePath',
+	'source', 'targetPathname', 'targetPathdir', 'targetPath', 'target',
+}
+local MOVE = {
+	'pathname', 'path', 'sourcePathname', 'sourcePathdir', 'sourcePath',
+	'targetPathname', 'targetPathdir', 'targetPath',
 }
 
--- Splits cmd into literal text and variable references:
--- { {text=...}, {var='path', side=nil|'o'|'d'}, ... }
-local function tokenize(cmd)
-	local parts, i, n = {}, 1, #cmd
-	local lit = {}
-	local function flush()
-		if #lit > 0 then parts[#parts + 1] = { text = table.concat(lit) }; lit = {} end
-	end
+-- { name = 'o.path', field = 'path', second = false }, longest name first
+local VARS = {}
+for _, f in ipairs(PLAIN) do VARS[#VARS + 1] = { name = f, field = f, second = false } end
+for _, f in ipairs(MOVE) do
+	VARS[#VARS + 1] = { name = 'o.' .. f, field = f, second = false }
+	VARS[#VARS + 1] = { name = 'd.' .. f, field = f, second = true }
+end
+table.sort(VARS, function(a, b)
+	if #a.name ~= #b.name then return #a.name > #b.name end
+	return a.name < b.name
+end)
+
+M.variables = {}
+for i, v in ipairs(VARS) do M.variables[i] = '^' .. v.name end
+
+-- Splits str into parts: { text = '...' } or { var = VARS entry }.
+local function tokenize(str)
+	local parts, buf = {}, {}
+	local i, n = 1, #str
 	while i <= n do
-		local c = cmd:sub(i, i)
-		local matched = false
-		if c == '^' then
-			local side
-			local j = i + 1
-			local pre = cmd:sub(j, j + 1)
-			if pre == 'o.' or pre == 'd.' then side = pre:sub(1, 1); j = j + 2 end
+		local found
+		if str:byte(i) == 94 then -- '^'
 			for _, v in ipairs(VARS) do
-				if cmd:sub(j, j + #v - 1) == v then
-					flush()
-					parts[#parts + 1] = { var = v, side = side }
-					i = j + #v
-					matched = true
+				if str:sub(i + 1, i + #v.name) == v.name then
+					found = v
 					break
 				end
 			end
 		end
-		if not matched then
-			lit[#lit + 1] = c
+		if found then
+			if #buf > 0 then
+				parts[#parts + 1] = { text = table.concat(buf) }
+				buf = {}
+			end
+			parts[#parts + 1] = { var = found }
+			i = i + 1 + #found.name
+		else
+			buf[#buf + 1] = str:sub(i, i)
 			i = i + 1
 		end
 	end
-	flush()
+	if #buf > 0 then parts[#parts + 1] = { text = table.concat(buf) } end
 	return parts
 end
 M.tokenize = tokenize
 
-local function value(part, event, event2)
+local function value(v, event, event2)
 	local ev = event
-	if part.side == 'd' then ev = event2 or event end
-	return ev[part.var]
+	if v.second and event2 ~= nil then ev = event2 end
+	return ev[v.field]
 end
 
--- Returns the function for a Layer-3 command string.
-function M.translate(str)
-	local shell = true
-	local cmd = str
-	if cmd:sub(1, 1) == '/' then
-		shell = false
-	elseif cmd:sub(1, 1) == '^' then
-		cmd = cmd:sub(2)
-	end
-	local parts = tokenize(cmd)
-	if shell then
-		-- each variable becomes "$N", its value a positional argument
-		local script, vars = {}, {}
-		for _, p in ipairs(parts) do
-			if p.text then
-				script[#script + 1] = p.text
-			else
-				vars[#vars + 1] = p
-				script[#script + 1] = '"$' .. #vars .. '"'
-			end
-		end
-		local text = table.concat(script)
-		return function(event, event2)
-			local args = {}
-			for i, p in ipairs(vars) do args[i] = value(p, event, event2) end
-			_G.log('Normal', 'Event ', event.etype, ' spawns shell "', text, '"')
-			_G.spawnShell(event, text, unpack(args, 1, #vars))
-		end
-	end
-	-- direct form: words split on spaces, "..." groups a word
-	local words, cur, inq = {}, {}, false
-	local function endWord()
-		if #cur > 0 then words[#words + 1] = cur; cur = {} end
-	end
-	for _, p in ipairs(parts) do
-		if p.var then
-			cur[#cur + 1] = p
+local function shellForm(str)
+	local script, vars = {}, {}
+	for _, p in ipairs(tokenize(str)) do
+		if p.text then
+			script[#script + 1] = p.text
 		else
-			local t = p.text
-			local buf = {}
+			vars[#vars + 1] = p.var
+			script[#script + 1] = '"$' .. #vars .. '"'
+		end
+	end
+	script = table.concat(script)
+	local nv = #vars
+	return function(event, event2)
+		local args = {}
+		for k = 1, nv do args[k] = value(vars[k], event, event2) end
+		_G.log('Normal', 'Event ', event.etype, ' spawns shell "', script, '"')
+		return _G.spawnShell(event, script, unpack(args, 1, nv))
+	end
+end
+
+local function binaryForm(str)
+	-- words: arrays of parts; substitution happens after the split
+	local words = {}
+	local cur, started, quoted = {}, false, false
+	local function endWord()
+		if started then words[#words + 1] = cur end
+		cur, started = {}, false
+	end
+	for _, p in ipairs(tokenize(str)) do
+		if p.var then
+			cur[#cur + 1] = p.var
+			started = true
+		else
+			local t, buf = p.text, {}
+			local function flush()
+				if #buf > 0 then cur[#cur + 1] = table.concat(buf); buf = {} end
+			end
 			for k = 1, #t do
 				local c = t:sub(k, k)
 				if c == '"' then
-					inq = not inq
-				elseif c == ' ' and not inq then
-					if #buf > 0 then cur[#cur + 1] = { text = table.concat(buf) }; buf = {} end
+					quoted = not quoted
+					started = true
+				elseif not quoted and c:match('%s') then
+					flush()
 					endWord()
 				else
 					buf[#buf + 1] = c
+					started = true
 				end
 			end
-			if #buf > 0 then cur[#cur + 1] = { text = table.concat(buf) } end
+			flush()
 		end
 	end
 	endWord()
@@ -114,12 +147,27 @@ function M.translate(str)
 		local argv = {}
 		for i, w in ipairs(words) do
 			local s = {}
-			for _, p in ipairs(w) do s[#s + 1] = p.text or tostring(value(p, event, event2)) end
+			for k, part in ipairs(w) do
+				if type(part) == 'string' then
+					s[k] = part
+				else
+					s[k] = tostring(value(part, event, event2))
+				end
+			end
 			argv[i] = table.concat(s)
 		end
 		_G.log('Normal', 'Event ', event.etype, ' spawns action "', table.concat(argv, ' '), '"')
-		_G.spawn(event, argv[1], unpack(argv, 2))
+		return _G.spawn(event, unpack(argv, 1, #words))
 	end
+end
+
+-- The function for a layer-3 command string.
+function M.translate(str)
+	if type(str) ~= 'string' then error('layer-3 commands must be strings', 2) end
+	local c = str:sub(1, 1)
+	if c == '/' then return binaryForm(str) end
+	if c == '^' then return shellForm(str:sub(2)) end
+	return shellForm(str)
 end
 
 return M
