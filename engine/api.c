@@ -329,7 +329,7 @@ l_realpath(lua_State *L)
 static int
 l_daemonize(lua_State *L)
 {
-	if (daemon_detach() < 0)
+	if (daemon_detach() < 0 || loop_reopen_signals() < 0)
 		return fail(L, "daemonize");
 	lua_pushboolean(L, 1);
 	return 1;
@@ -442,6 +442,27 @@ l_getpid(lua_State *L)
 	return 2;
 }
 
+/* core.setReloadArgs(argv): the arguments a reload (HUP) starts over with
+ * (the config path made absolute, since the daemon changed to /). */
+static int
+l_set_reload_args(lua_State *L)
+{
+	int n;
+	char **argv;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = (int)lua_objlen(L, 1);
+	argv = calloc(n + 2, sizeof(*argv));
+	argv[0] = strdup("lsyncd-ng");
+	for (int i = 1; i <= n; i++) {
+		lua_rawgeti(L, 1, i);
+		argv[i] = strdup(luaL_checkstring(L, -1));
+		lua_pop(L, 1);
+	}
+	engine_set_reload_args(n + 1, argv);
+	return 0;
+}
+
 /* core.notify(text) -> sent */
 static int
 l_notify(lua_State *L)
@@ -468,6 +489,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "realpath",    l_realpath },
 	{ "reload",      l_reload },
 	{ "rundir",      l_rundir },
+	{ "setReloadArgs", l_set_reload_args },
 	{ "spawn",       l_spawn },
 	{ "terminate",   l_terminate },
 	{ "time",        l_time },

@@ -37,6 +37,7 @@
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
  *   core.reload()                                re-initialize after this cycle
+ *   core.setReloadArgs(argv)                     the arguments a reload uses
  *   core.terminate(code)                         kills children, exits
  *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
  *   core.version            string
@@ -64,6 +65,7 @@ double host_get_alarm(void);           /* <0 none, else monotonic time */
 
 /* main.c */
 void engine_request_reload(void);
+void engine_set_reload_args(int argc, char **argv);  /* takes ownership */
 void engine_terminate(int code) __attribute__((noreturn));
 
 #endif

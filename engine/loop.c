@@ -141,6 +141,20 @@ loop_init(loop_signal_fn *on_signal, void *ud)
 	return 0;
 }
 
+/*
+ * Opens the signalfd again after a fork: the epoll wake-up of a signalfd is
+ * tied to the process that created it, so the daemonized child needs its own.
+ */
+int
+loop_reopen_signals(void)
+{
+	loop_unwatch_fd(sfd);
+	close(sfd);
+	if ((sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return -1;
+	return loop_watch_fd(sfd, LOOP_READ, NULL, NULL);
+}
+
 /* Waits once (timeout_ms, -1 forever) and dispatches; 1 if the alarm fired. */
 int
 loop_once(int timeout_ms)

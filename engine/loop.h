@@ -29,5 +29,7 @@ void   loop_set_alarm(double t);
  * -1 on error. */
 int    loop_once(int timeout_ms);
 void   loop_shutdown(void);
+/* After a fork (daemonizing): a signalfd of our own process. */
+int    loop_reopen_signals(void);
 
 #endif

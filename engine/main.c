@@ -16,7 +16,22 @@
 #include "loop.h"
 #include "watch.h"
 
-static int reload_requested;
+static int    reload_requested;
+static int    reload_argc;
+static char **reload_argv;
+
+/* Remembers the arguments a reload starts over with. */
+void
+engine_set_reload_args(int argc, char **argv)
+{
+	if (reload_argv) {
+		for (int i = 0; i < reload_argc; i++)
+			free(reload_argv[i]);
+		free(reload_argv);
+	}
+	reload_argc = argc;
+	reload_argv = argv;
+}
 
 /* Asks the main loop to re-initialize once the current call returns. */
 void
@@ -88,6 +103,10 @@ main(int argc, char **argv)
 			fatal("cannot set up the event loop");
 		child_init(on_child_exit, on_child_output, NULL);
 		reload_requested = 0;
+		if (reloading && reload_argv) {
+			argc = reload_argc;
+			argv = reload_argv;
+		}
 		if (host_start(argc, argv, reloading) < 0)
 			engine_terminate(255);
 		while (!reload_requested) {

@@ -374,6 +374,9 @@ function runner.initialize(args, reloading)
 		local path = core.realpath(opts.config)
 		if not path then die("Cannot find config file at '" .. opts.config .. "'.") end
 		runner.configPath = path
+		local again = {}
+		for i, a in ipairs(args) do again[i] = (a == opts.config) and path or a end
+		core.setReloadArgs(again)
 		local ok, lerr = config.loadFile(path)
 		if not ok then die(lerr) end
 	elseif #opts.syncs > 0 then

@@ -9,5 +9,6 @@ static int tap_n, tap_failed;
 	else { tap_failed++; printf("not ok %d - ", tap_n); } printf(__VA_ARGS__); printf("\n"); fflush(stdout); } while (0)
 #define tap_done() (printf("1..%d\n", tap_n), tap_failed ? 1 : 0)
 void engine_request_reload(void) {}
+void engine_set_reload_args(int argc, char **argv) { (void)argc; (void)argv; }
 void engine_terminate(int code) { exit(code); }
 #endif
