@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Running as a daemon: detaching (the starter exits 0), pid file with a lock,
+# logfile, status files (lsyncd's, JSON, Prometheus), HUP reloads the config
+# (also when it was given as a relative path), TERM stops it and removes the
+# pid file, a second instance on the same pid file is refused.
+. "$(dirname "$0")/lib.sh"
+
+S=$WS/s T=$WS/t
+mkdir -p "$S/d" "$T"
+echo a > "$S/d/a"
+cat > "$WS/d.lua" <<EOF
+settings { logfile = '$WS/log', pidfile = '$WS/pid', statusFile = '$WS/status',
+           jsonStatusFile = '$WS/status.json', metricsFile = '$WS/metrics.prom',
+           statusInterval = 1 }
+sync { default.rsync, source = '$S', target = '$T', delay = 0.5, exclude = { '*.tmp' } }
+EOF
+(cd "$WS" && "$LNG_BIN" d.lua); rc=$?
+check "the starting process exits 0 when daemonizing" test "$rc" = 0
+for _ in $(seq 1 50); do [ -s "$WS/pid" ] && break; sleep 0.1; done
+pid=$(cat "$WS/pid" 2>/dev/null)
+[ -n "$pid" ] && PIDS+=("$pid")
+check "the pid file names a running daemon" kill -0 "${pid:-0}"
+check "the daemon is a session leader's child, detached from the terminal" \
+	test "$(ps -o tty= -p "${pid:-0}" | tr -d ' ')" = "?"
+expect_equal "the daemon syncs" "$S" "$T"
+
+out=$(cd "$WS" && "$LNG_BIN" -pidfile "$WS/pid" -nodaemon d.lua 2>&1); rc=$?
+check "a second instance on the same pid file is refused (rc $rc)" test "$rc" -ne 0
+echo "$out" | grep -qi 'pidfile' && tap_ok "and says why" || tap_fail "and says why" "$out"
+
+sleep 1.5
+grep -q "^Sync1 source=$S/" "$WS/status" && grep -q '^Inotify watching' "$WS/status" \
+	&& tap_ok "lsyncd's status file is written" || tap_fail "lsyncd's status file is written" "$(cat "$WS/status")"
+grep -q '"state":"ok"' "$WS/status.json" && grep -q '"queue":0' "$WS/status.json" \
+	&& tap_ok "the JSON status says ok with an empty queue" || tap_fail "the JSON status says ok with an empty queue" "$(cat "$WS/status.json")"
+grep -q '^lsyncd_ng_queue_length{sync="Sync1",target="'"$T"'/"} 0$' "$WS/metrics.prom" \
+	&& grep -q 'lsyncd_ng_state{sync="Sync1",target="'"$T"'/",state="ok"} 1' "$WS/metrics.prom" \
+	&& tap_ok "the Prometheus textfile has per-slave gauges" || tap_fail "the Prometheus textfile has per-slave gauges" "$(cat "$WS/metrics.prom")"
+table=$("$LNG_BIN" -status "$WS/status.json"); rc=$?
+echo "$table" | grep -q "^Sync1 .* ok " && [ "$rc" = 0 ] \
+	&& tap_ok "-status prints a per-slave table" || tap_fail "-status prints a per-slave table" "$table"
+
+# HUP: the config is read again (a new exclude takes effect) without a restart of the process.
+sed -i "s/exclude = { '\*.tmp' }/exclude = { '*.tmp', '*.bak' }/" "$WS/d.lua"
+kill -HUP "$pid"
+sleep 1.5
+echo x > "$S/new.bak"; echo y > "$S/new.txt"
+for _ in $(seq 1 50); do [ -e "$T/new.txt" ] && break; sleep 0.1; done
+sleep 1
+check "after HUP the same process runs" kill -0 "$pid"
+check "after HUP the re-read config applies (new exclude)" test -e "$T/new.txt" -a ! -e "$T/new.bak"
+grep -q 'HUP signal' "$WS/log" && tap_ok "HUP is logged to the logfile" || tap_fail "HUP is logged to the logfile"
+
+kill -TERM "$pid"
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "TERM stops the daemon" test ! -e "/proc/$pid"
+check "the pid file is removed" test ! -e "$WS/pid"
+grep -q 'TERM signal' "$WS/log" && tap_ok "TERM is logged" || tap_fail "TERM is logged"
+
+tap_done
