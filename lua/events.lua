@@ -150,7 +150,11 @@ function M.inlet(s)
 	function funcs.getConfig() return s.config end
 	function funcs.getSync() return s end
 	function funcs.addExclude(pat) s.filter:addExclude(pat) end
-	function funcs.rmExclude(pat) s.filter:rmExclude(pat) end
+	function funcs.rmExclude(pat)
+		if s.filter:rmExclude(pat) == false then
+			core.log('Normal', 'Did not remove exclude "' .. tostring(pat) .. '" as it was not set.')
+		end
+	end
 	function funcs.appendFilter(a, b) s.filter:addFilter(b or a) end
 	function funcs.getExcludes() return s.filter:getExcludes() end
 	function funcs.getFilters() return s.filter:getFilters() end
