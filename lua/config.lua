@@ -15,6 +15,7 @@ M.settingKeys = {
 	inotifyMode = true, maxProcesses = true, maxDelays = true, onepass = true,
 	-- lsyncd-ng additions
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
+	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
 }
 
 -- Levenshtein distance, for "did you mean".

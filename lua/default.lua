@@ -110,12 +110,15 @@ function default.collect(agent, exitcode)
 		if rc == 'ok' then
 			log('Normal', 'Startup of ', agent.source, ' -> ', target, ' finished.')
 			return 'ok'
-		elseif rc == 'again' and _G.settings('insist') then
+		elseif rc == 'again' and (_G.settings('insist') or default.othersAlive) then
+			-- with insist, or when other syncs run (one dead slave must not
+			-- take the others down), the startup is retried with back-off
 			log('Normal', 'Retrying startup of ', agent.source, ' -> ', target, ': ', exitcode)
 			return 'again'
 		end
 		log('Error', 'Failure on startup of ', agent.source, ' -> ', target,
 			' (exitcode ', exitcode, ')')
+		if rc == 'die' and default.othersAlive then return 'die' end
 		_G.terminate(-1)
 	end
 	if rc == 'ok' then

@@ -54,7 +54,8 @@ function rsync.init(event)
 		deleteExcluded = cfg.rsync.delete_excluded,
 	}
 	log('Normal', 'recursive startup rsync: ', event.source, ' -> ', event.target)
-	spawn(event, cfg.rsync.binary, '<', stdin or '', argv)
+	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
+	spawn(event, cfg.rsync.binary, '<', stdin or '', stats, argv)
 end
 
 local function notBarrier(ev)
@@ -80,7 +81,11 @@ function rsync._spawnList(elist, cfg, target)
 	log('Normal', 'Calling rsync with filter-list of new/modified files/dirs\n',
 		table.concat(list, '\n'))
 	local delete = cfg.delete == true or cfg.delete == 'running'
-	spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, '-r',
+	-- Paths that had an event are compared in full (-I): rsync's quick check
+	-- (size and mtime) would miss a same-size rewrite within one second.
+	local full = not settings('quickCheck') and '--ignore-times' or nil
+	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
+	spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, full, stats, '-r',
 		delete and '--delete' or nil, delete and '--ignore-errors' or nil,
 		'--force', '--from0', '--include-from=-', '--exclude=*',
 		inlet.getSync().source, target or cfg.target)

@@ -78,7 +78,7 @@ function runner.spawn(agent, binary, ...)
 		pendingExits[#pendingExits + 1] = pid
 	end
 	for _, d in ipairs(a.delays) do d.status = 'active' end
-	pids[pid] = { sync = s, agent = agent, delays = a.delays }
+	pids[pid] = { sync = s, agent = agent, delays = a.delays, stats = runner.wantStats }
 	s.processes = s.processes + 1
 	total = total + 1
 end
@@ -146,16 +146,24 @@ function runner.collect(pid, code, signo)
 		rc = 'ok'
 		pcall(s.config.collect, p.agent, code)
 	else
+		-- tells default.collect whether a failed startup may stay local
+		-- to this sync (another sync lives) or must end the daemon (lsyncd)
+		local alive = 0
+		for _, o in ipairs(syncs) do if not o.stopped then alive = alive + 1 end end
+		_G.default.othersAlive = alive > 1
 		rc = s.config.collect(p.agent, code)
 	end
 	if rc == 'die' then
-		log('Error', 'Critical exitcode.')
-		core.terminate(255)
+		runner.stopSync(s, code)
+		return
 	end
 	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code)
 	if rc == 'ok' then
 		s.lastSuccess = core.time()
 		s.eventsDone = (s.eventsDone or 0) + #p.delays
+		if code == 23 and p.agent and events.agents[p.agent] and events.agents[p.agent].isList then
+			runner.requeueFailed(s, p, now)
+		end
 	end
 	for _, d in ipairs(p.delays) do
 		if rc == 'again' then
@@ -168,6 +176,74 @@ function runner.collect(pid, code, signo)
 		s.initDone = true
 		runner.checkStartup()
 	end
+end
+
+-- A slave's ssh master came back after failures: retry what waits for it now
+-- instead of at the end of its back-off.
+function runner.linkBack(m)
+	local now = core.now()
+	for _, s in ipairs(syncs) do
+		if s.mux == m and (s.failures or 0) > 0 then
+			local d = s.delays.head
+			while d do
+				if d.status ~= 'active' and d.alarm and d.alarm > now then d.alarm = now end
+				d = d.next
+			end
+			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
+		end
+	end
+end
+
+-- A sync whose child said its config cannot work (rsync usage errors and
+-- the like): it stops, the others go on; the daemon ends only when no sync
+-- is left.
+function runner.stopSync(s, code)
+	s.stopped = true
+	log('Error', s.name, ': stopped: ', s.config.target or s.source,
+		' failed with exit code ', code, ', which retrying cannot fix (see the lines above).',
+		' The other syncs go on; fix the config and reload (HUP).')
+	local d = s.delays.head
+	while d do
+		local nx = d.next
+		if d.status ~= 'active' then s.delays:remove(d) end
+		d = nx
+	end
+	s.initDone = true
+	for _, o in ipairs(syncs) do
+		if not o.stopped then
+			runner.checkStartup()
+			return
+		end
+	end
+	log('Error', 'Critical exitcode: no sync is left.')
+	core.terminate(255)
+end
+
+-- After a partial transfer (rsync exit 23) the paths rsync named as failed
+-- go back into the queue, with back-off: an unreadable file is retried
+-- until it can be read, never silently left behind.
+function runner.requeueFailed(s, p, now)
+	local src = s.source
+	local again = {}
+	for _, line in ipairs(p.stderr or {}) do
+		for q in line:gmatch('"([^"]+)"') do
+			if q:sub(1, #src) == src then again[#again + 1] = '/' .. q:sub(#src + 1) end
+		end
+	end
+	if #again == 0 then
+		-- nothing we could read: retry the whole list rather than lose a path
+		for _, d in ipairs(p.delays) do
+			if d.path ~= '' then again[#again + 1] = d.path end
+		end
+	end
+	s.failures = (s.failures or 0) + 1
+	local alarm = retryAlarm(s, now)
+	for _, rel in ipairs(again) do
+		local d = s.delays:push('Modify', rel, nil, alarm)
+		d.created = d.created or now
+	end
+	log('Warn', s.name, ': ', #again, ' path(s) could not be transferred (rsync exit 23);',
+		' they are retried with back-off')
 end
 
 -- Once every sync finished its startup transfer: tell the service manager,
@@ -186,8 +262,34 @@ function runner.checkStartup()
 	core.notify('READY=1\nSTATUS=watching ' .. #syncs .. ' sync(s)')
 end
 
+-- rsync --stats lines we read (and keep out of the log).
+local STATS = {
+	['Number of regular files transferred'] = 'files',
+	['Total transferred file size'] = 'bytes',
+}
+
 function runner.childOutput(pid, stream, line)
 	local p = pids[pid]
+	if p and stream == 1 then
+		local key, num = line:match('^([%a ]+): ([%d,]+)')
+		if key and STATS[key] then
+			local s = p.sync
+			local n = tonumber((num:gsub(',', ''))) or 0
+			if STATS[key] == 'files' then s.filesSent = (s.filesSent or 0) + n
+			else s.bytesSent = (s.bytesSent or 0) + n end
+			return
+		end
+		if p.stats and (line == '' or line:match('^[%a ]+: ') or line:match('^sent %d')
+			or line:match('^total size is')) then
+			if core.logEnabled('Exec') then core.log('Exec', line) end
+			return
+		end
+	end
+	if p and stream == 2 then
+		local e = p.stderr
+		if not e then e = {}; p.stderr = e end
+		if #e < 1000 then e[#e + 1] = line end
+	end
 	local prefix = p and (p.sync.name .. ': ') or ''
 	core.log(stream == 2 and 'Error' or 'Normal', prefix .. line)
 end
@@ -237,8 +339,8 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 		return
 	end
 	if etype == 'NoSpace' then
-		die('Terminating since out of inotify watches (could not watch ' .. path .. ').'
-			.. ' Raise fs.inotify.max_user_watches.')
+		runner.outOfWatches(path)
+		return
 	end
 	if core.logEnabled('Inotify') then
 		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
@@ -246,8 +348,47 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 	for i = 1, #syncs do syncs[i]:event(etype, isdir, path, path2, now) end
 end
 
+-- Out of inotify watches: by default keep syncing, degraded: the error
+-- names the sysctl (logged by the engine), the status says "degraded" with
+-- the count of unwatched directories, and every sync is re-scanned
+-- (a full rsync) every rescanInterval seconds so nothing stays stale.
+-- settings{ outOfWatches = 'exit' } makes it fatal instead.
+function runner.outOfWatches(where)
+	if config.settings.outOfWatches == 'exit' then
+		die('Terminating since out of inotify watches (' .. where .. ').'
+			.. ' Raise fs.inotify.max_user_watches.')
+	end
+	local _, unwatched = core.watchCount()
+	if not runner.degraded then
+		log('Error', 'Out of inotify watches: ', unwatched, ' directories below ', where,
+			' are not watched. Continuing DEGRADED: every sync is re-scanned every ',
+			config.settings.rescanInterval or 60, ' s until fs.inotify.max_user_watches is',
+			' raised and the daemon reloaded (HUP).')
+	end
+	runner.degraded = true
+	runner.nextRescan = runner.nextRescan or (core.now() + (config.settings.rescanInterval or 60))
+end
+
+-- A periodic full re-scan while degraded.
+local function rescanDue(now)
+	if not runner.degraded or now < runner.nextRescan then return end
+	runner.nextRescan = now + (config.settings.rescanInterval or 60)
+	for _, s in ipairs(syncs) do
+		if s.config.init and not s.stopped then
+			local queued = false
+			local d = s.delays.head
+			while d do
+				if d.etype == 'Init' then queued = true; break end
+				d = d.next
+			end
+			if not queued then s:push('Init', '', nil, now) end
+		end
+	end
+end
+
 -- Runs what one sync can run now.
 local function runSync(s, now)
+	if s.stopped then return end
 	local cap = globalMax()
 	while s.processes < s.maxProcesses and (not cap or total < cap) do
 		if s.pausedUntil and s.pausedUntil > now then return end
@@ -283,7 +424,8 @@ function runner.cycle(now)
 		runner.collect(pid, 255, 0)
 	end
 	userenv.runAlarms(now)
-	sshmux.tick(now, spawnService)
+	rescanDue(now)
+	sshmux.tick(now, spawnService, runner.linkBack)
 	local n = #syncs
 	for k = 1, n do
 		local s = syncs[(rr + k - 1) % n + 1]
@@ -303,9 +445,10 @@ function runner.getAlarm()
 	local best = userenv.nextAlarm()
 	local mux = sshmux.nextAlarm(core.now())
 	if mux and (not best or mux < best) then best = mux end
+	if runner.degraded and (not best or runner.nextRescan < best) then best = runner.nextRescan end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
-		if s.processes < s.maxProcesses and (not cap or total < cap)
+		if s.processes < s.maxProcesses and (not cap or total < cap) and not s.stopped
 		and (not s.mux or sshmux.ready(s.mux, core.now())) then
 			local a = s.delays:nextAlarm(s.maxDelays)
 			if a == true then a = core.now() end
@@ -327,6 +470,18 @@ function runner.writeStatus()
 		local snap = status.snapshot(syncs)
 		if st.jsonStatusFile then status.writeJson(st.jsonStatusFile, snap) end
 		if st.metricsFile then status.writeMetrics(st.metricsFile, snap) end
+	end
+end
+
+-- lsyncd-ng's defaults on top of a sync's rsync arguments: an I/O timeout
+-- for remote slaves (lsyncd sets none, so a dead link stalls a slave until
+-- TCP gives up), unless the config sets its own.
+function runner.tune(s)
+	local r = s.config.rsync
+	if type(r) ~= 'table' or type(r._computed) ~= 'table' then return end
+	if r.timeout == nil and sshmux.remoteOf(s.config.target) then
+		local t = config.settings.rsyncTimeout or 30
+		if t and t > 0 then r._computed[#r._computed + 1] = '--timeout=' .. t end
 	end
 end
 
@@ -427,6 +582,8 @@ function runner.initialize(args, reloading)
 		if not pok then die(perr) end
 	end
 
+	runner.wantStats = (settings.jsonStatusFile or settings.metricsFile) and true or false
+	for _, s in ipairs(syncs) do runner.tune(s) end
 	if sshmux.setup(settings) then
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
 		sshmux.tick(core.now(), spawnService)
@@ -444,11 +601,10 @@ function runner.initialize(args, reloading)
 			local ok2, e2, unwatched = core.watch(r)
 			if not ok2 then
 				if tostring(e2):find('No space') then
-					die('Terminating since out of inotify watches: ' .. unwatched
-						.. ' directories below ' .. r .. ' could not be watched.'
-						.. ' Raise fs.inotify.max_user_watches (see the error above).')
+					runner.outOfWatches(r)
+				else
+					die('Cannot watch ' .. r .. ': ' .. tostring(e2))
 				end
-				die('Cannot watch ' .. r .. ': ' .. tostring(e2))
 			end
 			last = root
 		end

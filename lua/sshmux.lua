@@ -118,7 +118,8 @@ function M.attach(s)
 end
 
 -- Starts masters that are down and due; spawnService(argv) -> pid|nil.
-function M.tick(now, spawnService)
+-- Calls onUp(master) for every master that just came up.
+function M.tick(now, spawnService, onUp)
 	for _, m in pairs(masters) do
 		if m.state == 'down' and now >= m.retryAt then
 			local argv = { m.binary }
@@ -135,6 +136,7 @@ function M.tick(now, spawnService)
 			end
 		elseif m.state == 'starting' and core.lstat(m.path) then
 			m.state = 'up'
+			if m.failures > 0 and onUp then onUp(m) end
 			m.failures = 0
 			core.log('Normal', 'ssh master connection to ' .. m.dest .. ' is up')
 		end
@@ -168,7 +170,9 @@ function M.exited(pid, code, now)
 	m.pid = nil
 	m.failures = m.failures + 1
 	m.state = 'down'
-	m.retryAt = now + math.min(60, 2 ^ math.min(m.failures - 1, 6))
+	-- a master attempt is also the cheapest probe of a dead link: keep
+	-- probing every few seconds, so a slave that returns is caught up at once
+	m.retryAt = now + math.min(5, 2 ^ math.min(m.failures - 1, 6))
 	core.log(m.failures == 1 and 'Warn' or 'Delay', 'ssh master connection to ' .. m.dest
 		.. ' ended (exit ' .. tostring(code) .. '); transfers connect directly until it is back')
 	return true

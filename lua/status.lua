@@ -50,6 +50,7 @@ end
 
 -- The state of one sync: startup, ok, retrying, down or degraded.
 local function stateOf(s, unwatched)
+	if s.stopped then return 'down' end
 	if (s.failures or 0) >= 5 then return 'down' end
 	if (s.failures or 0) > 0 then return 'retrying' end
 	if unwatched > 0 then return 'degraded' end
@@ -74,6 +75,8 @@ function M.snapshot(syncs)
 			failures = s.failures or 0,
 			processes = s.processes,
 			events_synced = s.eventsDone or 0,
+			files_sent = s.filesSent or 0,
+			bytes_sent = s.bytesSent or 0,
 		}
 	end
 	return out
@@ -99,6 +102,8 @@ function M.writeMetrics(path, snap)
 		{ 'consecutive_failures', 'Failed transfers since the last success.', 'gauge', 'failures' },
 		{ 'running_processes', 'Children running for this slave.', 'gauge', 'processes' },
 		{ 'events_synced_total', 'Events transferred successfully.', 'counter', 'events_synced' },
+		{ 'files_sent_total', 'Files rsync transferred.', 'counter', 'files_sent' },
+		{ 'bytes_sent_total', 'Bytes of file data rsync transferred.', 'counter', 'bytes_sent' },
 	}
 	for _, m in ipairs(per) do
 		metric(m[1], m[2], m[3])
