@@ -87,9 +87,11 @@ expect_equal() {
 }
 
 # start_daemon LOG ARGS...: runs the binary in the background; DAEMON_PID.
-start_daemon() {
+start_daemon() { local log=$1; shift; start_cmd "$log" "$LNG_BIN" "$@"; }
+# start_cmd LOG CMD...: any command in the background, tracked like the daemon.
+start_cmd() {
 	local log=$1; shift
-	"$LNG_BIN" "$@" >"$log" 2>&1 &
+	"$@" >"$log" 2>&1 &
 	DAEMON_PID=$!
 	PIDS+=("$DAEMON_PID")
 }
