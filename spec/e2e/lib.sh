@@ -15,6 +15,7 @@ TAP_N=0
 TAP_FAILED=0
 PIDS=()          # processes this test started
 RESTORE=()       # "path value" of sysctls to restore
+NETNS=()         # network namespaces this test made
 
 cleanup() {
 	local p
@@ -25,6 +26,7 @@ cleanup() {
 		for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null
 	done
+	[ ${#NETNS[@]} -gt 0 ] && netns_cleanup
 	local r
 	for r in "${RESTORE[@]}"; do
 		echo "${r#* }" > "${r%% *}"
@@ -186,6 +188,56 @@ sshd_restart() {
 	PIDS+=("$SSHD_PID")
 }
 ssh_logins() { grep -c 'Accepted publickey' "$SSH_LOG"; }
+
+# ---- slaves in network namespaces of our own ----
+# netns_slave N: namespace lng<pid>s<N> joined to the root namespace by a veth
+# pair: host side 10.213.N.1/30, slave side 10.213.N.2/30 (addresses that
+# exist only inside namespaces this test made), with its own sshd on port 22
+# using the same throwaway keys as sshd_start (call sshd_start first).
+# Sets SLAVE_IP[N], SLAVE_LOG[N]. Everything is removed at exit.
+declare -A SLAVE_IP SLAVE_LOG SLAVE_NS
+netns_cleanup() {
+	local n
+	for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for n in "${!SLAVE_IP[@]}"; do ip route del unreachable "${SLAVE_IP[$n]}/32" 2>/dev/null; done
+}
+netns_slave() {
+	local n=$1 ns="lng$$s$1" host="lng$$h$1"
+	ip netns add "$ns" || return 1
+	NETNS+=("$ns")
+	ip link add "$host" type veth peer name eth0 netns "$ns" || return 1
+	ip addr add "10.213.$n.1/30" dev "$host"
+	ip link set "$host" up
+	ip -n "$ns" addr add "10.213.$n.2/30" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" link set lo up
+	SLAVE_IP[$n]=10.213.$n.2
+	SLAVE_NS[$n]=$ns
+	local d=$WS/sshd
+	sed -e "s/^ListenAddress .*/ListenAddress 10.213.$n.2/" -e 's/^Port .*/Port 22/' \
+		-e "s|^PidFile .*|PidFile $d/sshd$n.pid|" "$d/sshd_config" > "$d/sshd$n.config"
+	SLAVE_LOG[$n]=$d/sshd$n.log
+	ip netns exec "$ns" /usr/sbin/sshd -D -f "$d/sshd$n.config" -E "${SLAVE_LOG[$n]}" &
+	PIDS+=("$!")
+	echo "10.213.$n.2 $(cut -d' ' -f1,2 "$d/host_key.pub")" >> "$SSH_KNOWN"
+	local i
+	for i in $(seq 1 50); do
+		ssh -i "$SSH_KEY" -o UserKnownHostsFile="$SSH_KNOWN" -o BatchMode=yes \
+			-o ConnectTimeout=2 "10.213.$n.2" true 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# link_down N / link_up N: cut a slave off (veth down and an unreachable
+# route, so nothing for it can leave by the default route) and back.
+link_down() {
+	ip link set "lng$$h$1" down
+	ip route add unreachable "${SLAVE_IP[$1]}/32" 2>/dev/null
+}
+link_up() {
+	ip route del unreachable "${SLAVE_IP[$1]}/32" 2>/dev/null
+	ip link set "lng$$h$1" up
+}
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on.
 free_port() {
