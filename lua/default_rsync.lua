@@ -91,12 +91,61 @@ function rsync._spawnList(elist, cfg, target)
 		inlet.getSync().source, target or cfg.target)
 end
 
--- Takes every ready event and syncs them in one rsync.
+-- Wraps s in single quotes for the slave's shell (exact for every byte).
+local function quote(str)
+	return "'" .. str:gsub("'", "'\"'\"'") .. "'"
+end
+
+-- Exit status of the remote move command when mv failed (and the origin was
+-- removed): the destination is then sent again by rsync.
+local MOVE_FAILED = 97
+
+-- Runs a Move as `mv` on an ssh slave.
+local function remoteMove(inlet, ev, ev2, cfg)
+	local s = inlet.getSync()
+	local td = cfg.target:match('^[^:]*:(.*)$') or ''
+	local from, to = td .. ev.path, td .. ev2.path
+	log('Normal', 'Moving ', ev.path, ' -> ', ev2.path, ' on ', s.ssh.dest)
+	spawn(ev, s.ssh.binary, s.ssh.args, s.ssh.dest,
+		'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
+		'exit', tostring(MOVE_FAILED) .. ';', '}')
+end
+
+-- Takes every ready event and syncs them in one rsync; with moves done on
+-- the slave, the batch stops at the first move so order is kept.
 function rsync.action(inlet)
+	local cfg = inlet.getConfig()
+	local s = inlet.getSync()
+	if s.remoteMoves then
+		local ev, ev2 = inlet.getEvent()
+		if not ev then return end
+		if ev.etype == 'Move' then return remoteMove(inlet, ev, ev2, cfg) end
+		local elist = inlet.getEvents(function(e)
+			if e.etype == 'Move' then return 'break' end
+			return notBarrier(e)
+		end)
+		if elist.size() > 0 then rsync._spawnList(elist, cfg) end
+		return
+	end
 	local elist = inlet.getEvents(notBarrier)
 	if elist.size() == 0 then return end
-	local cfg = inlet.getConfig()
 	rsync._spawnList(elist, cfg)
+end
+
+-- Judges exits; a failed remote move falls back to sending the change the
+-- way lsyncd would have: a delete of the origin and the destination anew.
+function rsync.collect(agent, exitcode)
+	if agent.isList or agent.etype ~= 'Move' then return default.collect(agent, exitcode) end
+	if exitcode == 0 then return 'ok' end
+	if exitcode == 255 then return 'again' end       -- ssh could not reach the slave
+	local d = require('events').agents[agent].delay
+	local s = agent.inlet.getSync()
+	local now = core.now()
+	log('Warn', 'Moving ', d.path, ' on the slave failed (', exitcode, '); sending it again')
+	s:push('Delete', d.path, nil, now)
+	s:push('Create', d.path2, nil, now)
+	if d.isdir and s:needsScan() then s:scanCreates(d.path2, now) end
+	return 'ok'
 end
 
 return rsync

@@ -239,15 +239,40 @@ function Delays:push(etype, path, path2, alarm)
 		self:pushSimple('Delete', path, alarm)
 		return self:pushSimple('Create', path2, alarm)
 	end
-	local touched = false
-	local function seen() touched = true end
+	-- a chained rename (a -> b, then b -> c) collapses into a -> c
+	local node = self:node(path, false)
+	if node and node.delays then
+		for i = #node.delays, 1, -1 do
+			local q = node.delays[i]
+			if q.etype == 'Move' and q.path2 == path and q.status == 'wait'
+			and not q.blocks and q.path ~= path2 then
+				unindex(self, q, q.path2)
+				q.path2 = path2
+				index(self, q, path2)
+				return q
+			end
+		end
+	end
+	-- Anything queued on either end splits the move, except an earlier move
+	-- whose destination is this move's origin (a chain already under way):
+	-- this one then waits for it.
+	local touched, chain = false, {}
+	local function seen(q, rel)
+		if q.etype == 'Move' and rel == 'same' and q.path2 == path then
+			chain[#chain + 1] = q
+		else
+			touched = true
+		end
+	end
 	interacting(self, path, path:sub(-1) == '/', seen)
 	if not touched then interacting(self, path2, path2:sub(-1) == '/', seen) end
 	if touched then
 		self:pushSimple('Delete', path, alarm)
 		return self:pushSimple('Create', path2, alarm)
 	end
-	return enqueue(self, newDelay('Move', path, path2, alarm))
+	local d = enqueue(self, newDelay('Move', path, path2, alarm))
+	for i = 1, #chain do block(d, chain[i]) end
+	return d
 end
 
 -- Removes a finished or discarded delay and releases what it blocked.

@@ -67,13 +67,11 @@ local function clientOpts(m)
 	return { '-o', 'ControlMaster=no', '-o', 'ControlPath=' .. m.path }
 end
 
--- Routes sync s's transfers through a master, if reuse is on and the
--- target is reached with ssh. Rewrites the sync's computed arguments.
-function M.attach(s)
-	if not dir then return end
-	local cfg = s.config
+-- How sync s reaches its slave with ssh: binary, args, dest; nil when the
+-- target is local or reached otherwise (rsync daemon, sshpass, ...).
+function M.sshOf(cfg)
 	local r = cfg.rsync
-	if type(r) ~= 'table' or type(r._computed) ~= 'table' then return end
+	if type(r) ~= 'table' or type(r._computed) ~= 'table' then return nil end
 	local dest
 	local sshBinary, sshArgs = 'ssh', {}
 	if type(cfg.ssh) == 'table' and cfg.host then
@@ -82,20 +80,31 @@ function M.attach(s)
 		sshArgs = cfg.ssh._computed or {}
 	else
 		dest = M.remoteOf(cfg.target)
-		if not dest then return end
+		if not dest then return nil end
 	end
 	-- an rsh given by the user (the last --rsh wins in rsync) decides the ssh
-	local computed = r._computed
 	local rshIndex
-	for i, a in ipairs(computed) do
+	for i, a in ipairs(r._computed) do
 		if a:sub(1, 6) == '--rsh=' then rshIndex = i end
 	end
 	if rshIndex then
-		local words = cli.splitQuoted(computed[rshIndex]:sub(7))
-		if #words == 0 or not words[1]:match('ssh$') then return end  -- not ssh (sshpass...)
+		local words = cli.splitQuoted(r._computed[rshIndex]:sub(7))
+		if #words == 0 or not words[1]:match('ssh$') then return nil end
 		sshBinary = table.remove(words, 1)
 		sshArgs = words
 	end
+	return sshBinary, sshArgs, dest, rshIndex
+end
+
+-- Routes sync s's transfers through a master, if reuse is on and the
+-- target is reached with ssh. Rewrites the sync's computed arguments and
+-- sets s.ssh = { binary, args, dest } for commands run on the slave.
+function M.attach(s)
+	local cfg = s.config
+	local sshBinary, sshArgs, dest, rshIndex = M.sshOf(cfg)
+	if not sshBinary then return end
+	s.ssh = { binary = sshBinary, args = sshArgs, dest = dest }
+	if not dir then return end
 	local m = master(sshBinary, sshArgs, dest)
 	local opts = clientOpts(m)
 	local rsh = { sshBinary }
@@ -106,14 +115,14 @@ function M.attach(s)
 		-- rsync splits --rsh on spaces; quotes keep a word, '' is a quote
 		quoted[i] = w:find('[%s\'"]') and ("'" .. w:gsub("'", "''") .. "'") or w
 	end
+	local computed = cfg.rsync._computed
 	local rshArg = '--rsh=' .. table.concat(quoted, ' ')
 	if rshIndex then computed[rshIndex] = rshArg else computed[#computed + 1] = rshArg end
-	if type(cfg.ssh) == 'table' and cfg.host then
-		local sc = {}
-		for _, a in ipairs(sshArgs) do sc[#sc + 1] = a end
-		for _, a in ipairs(opts) do sc[#sc + 1] = a end
-		cfg.ssh._computed = sc
-	end
+	local sc = {}
+	for _, a in ipairs(sshArgs) do sc[#sc + 1] = a end
+	for _, a in ipairs(opts) do sc[#sc + 1] = a end
+	if type(cfg.ssh) == 'table' and cfg.host then cfg.ssh._computed = sc end
+	s.ssh.args = sc
 	s.mux = m
 end
 
@@ -172,7 +181,8 @@ function M.exited(pid, code, now)
 	m.state = 'down'
 	-- a master attempt is also the cheapest probe of a dead link: keep
 	-- probing every few seconds, so a slave that returns is caught up at once
-	m.retryAt = now + math.min(5, 2 ^ math.min(m.failures - 1, 6))
+	-- (every 2 s for the first two minutes, then every 10 s)
+	m.retryAt = now + (m.failures > 60 and 10 or math.min(2, 2 ^ (m.failures - 1)))
 	core.log(m.failures == 1 and 'Warn' or 'Delay', 'ssh master connection to ' .. m.dest
 		.. ' ended (exit ' .. tostring(code) .. '); transfers connect directly until it is back')
 	return true

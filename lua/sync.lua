@@ -4,6 +4,7 @@
 local Delays = require 'delays'
 local Filter = require 'filter'
 local events = require 'events'
+local config = require 'config'
 
 local Sync = {}
 Sync.__index = Sync
@@ -33,11 +34,15 @@ function Sync.new(cfg, n)
 	if type(fl) == 'string' then fl = { fl } end
 	for _, l in ipairs(fl or {}) do s.filter:addFilter(l) end
 	if cfg.filterFrom then s.filter:loadFilterFile(cfg.filterFrom) end
+	-- default.rsync to an ssh slave: renames become `mv` on the slave
+	-- (lsyncd sends them as a delete plus a full re-send)
+	s.remoteMoves = not cfg.onMove and cfg.action == require('default_rsync').action
+		and config.settings.moves ~= false and require('sshmux').sshOf(cfg) ~= nil
 	local userActions = type(cfg.onCreate) == 'function' or type(cfg.onModify) == 'function'
 		or type(cfg.onAttrib) == 'function' or type(cfg.onDelete) == 'function'
 	s.delays = Delays.new {
 		collapse = not userActions,
-		splitMoves = not cfg.onMove,
+		splitMoves = not cfg.onMove and not s.remoteMoves,
 	}
 	s.processes = 0
 	s.maxProcesses = cfg.maxProcesses or 1
@@ -110,7 +115,7 @@ function Sync:event(etype, isdir, path, path2, now)
 		local c2 = rel2 and self:concerns(rel2)
 		if c1 and c2 then
 			local alarm = self:alarmFor(now)
-			if not self.config.onMove then
+			if not self.config.onMove and not self.remoteMoves then
 				self:push('Delete', rel, nil, now)
 				self:push('Create', rel2, nil, now)
 				if isdir and self:needsScan() then self:scanCreates(rel2, now) end

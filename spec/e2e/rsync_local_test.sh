@@ -1,116 +1,211 @@
 #!/usr/bin/env bash
-# default.rsync to a local directory through real rsync: startup (stale files
-# removed), bursts of create/modify/delete/rename of files and directories,
-# the new-dir race, a 5,000-file burst, symlinks, hostile names, every
-# delete mode, excludes and filters, SIGTERM -> 143 with no child left.
+# default.rsync to a local directory, through real rsync.
+#   A  config file (settings{logfile, nodaemon}, delay = 1): stale files
+#      removed at startup; bursts of create/modify/delete/rename of files and
+#      directories; a same-size rewrite with the mtime kept; the new-dir race;
+#      a 5,000-file burst and its removal; symlinks (also dangling, retargeted,
+#      replaced); hostile names; SIGTERM -> 143, no child left.
+#   B  the -rsync one-liner (-nodaemon -delay 1 -rsync SRC TGT): startup with
+#      stale files, a burst, SIGTERM.
+#   C  SIGTERM while a transfer runs: 143 and no child process of the daemon left.
+#   D  delete = true | false | 'startup' | 'running': exact target trees at
+#      startup and after runtime deletes/renames.
+#   E  exclude = {'*.tmp','cache/','/rootonly'} + excludeFrom, at startup and
+#      at runtime; F  filter = {'- /ab**','+ /a**','- /**'} likewise.
+# Every case ends with an exact tree comparison (names as bytes, types,
+# sizes, contents, symlink targets) of the target against the source or
+# against an expected tree.
 . "$(dirname "$0")/lib.sh"
 
-# run_cfg NAME LUA: writes a config and starts the daemon on it.
-run_cfg() {
-	CFG=$WS/$1.lua
-	printf '%s\n' "$2" > "$CFG"
-	start_daemon "$WS/$1.log" "$CFG"
-}
+# cfg NAME LUA: writes $WS/NAME.lua, sets CFG.
+cfg() { CFG=$WS/$1.lua; printf '%s\n' "$2" > "$CFG"; }
 
-# ---- one-liner: stale files, bursts, race, symlinks, hostile names ----
-S=$WS/s1 T=$WS/t1
-mkdir -p "$S/keep/deep" "$T/stale-dir"
-echo a > "$S/keep/deep/a"; echo old > "$T/stale"; echo x > "$T/stale-dir/x"
-start_daemon "$WS/one.log" -nodaemon -delay 1 -rsync "$S" "$T"
-expect_equal "startup sync removes stale files and copies the tree" "$S" "$T"
+# ===== A: config file =====
+S=$WS/a/src T=$WS/a/trg
+mkdir -p "$S/keep/deep" "$S/empty" "$S/typeclash" "$T/stale-dir/sub" "$T/keep"
+echo a > "$S/keep/deep/a"; echo same > "$S/keep/b"; echo src > "$S/differs"
+ln -s keep/b "$S/link-at-start"
+echo old > "$T/stale"; echo x > "$T/stale-dir/sub/x"; echo trg > "$T/differs"
+echo file-on-target > "$T/typeclash"           # a directory in the source
+mkdir "$T/link-at-start"                        # a symlink in the source
+cfg a "settings { logfile = '$WS/a.file.log', nodaemon = true }
+sync { default.rsync, source = '$S', target = '$T', delay = 1 }"
+start_daemon "$WS/a.log" "$CFG"
+expect_equal "config: startup removes stale entries, fixes type clashes, copies the tree" "$S" "$T"
+check "config: settings.logfile is written" test -s "$WS/a.file.log"
 
 for i in $(seq 1 20); do echo "$i" > "$S/f$i"; done
-mkdir -p "$S/d1/d2"; echo deep > "$S/d1/d2/f"
-expect_equal "burst of file and directory creates" "$S" "$T"
+mkdir -p "$S/d1/d2/d3" "$S/emptynew"; echo deep > "$S/d1/d2/d3/f"; : > "$S/zero"
+expect_equal "config: burst of file and directory creates (incl. empty ones)" "$S" "$T"
 
-for i in $(seq 1 10); do echo "changed $i" >> "$S/f$i"; done
+for i in $(seq 1 5); do echo "changed $i" >> "$S/f$i"; done
+: > "$S/f6"; printf 'longer content now\n' > "$S/f7"
 for i in $(seq 11 15); do rm "$S/f$i"; done
-mv "$S/f16" "$S/f16-renamed"; mv "$S/d1" "$S/d1-renamed"; rm -r "$S/keep"
-expect_equal "modify, delete, rename of files and directories" "$S" "$T"
+mv "$S/f16" "$S/f16-renamed"                     # file rename
+mv "$S/f17" "$S/f18"                             # rename over an existing file
+mv "$S/f19" "$S/swap.tmp"; mv "$S/f20" "$S/f19"; mv "$S/swap.tmp" "$S/f20"   # swap
+mv "$S/d1" "$S/d1-renamed"; echo new > "$S/d1-renamed/d2/added-after-rename"
+mkdir "$S/holder"; mv "$S/emptynew" "$S/holder/moved-in"   # dir into another dir
+rm -r "$S/keep"                                  # a directory tree
+echo gone > "$S/transient"; rm "$S/transient"    # created and deleted in one burst
+mkdir -p "$S/tdir/x"; rm -r "$S/tdir"
+expect_equal "config: modify, delete, rename, swap, dir rename/move, transient entries" "$S" "$T"
+
+# A rewrite with the same size whose mtime is put back (tools like cp -p,
+# tar, rsync itself do this): the content must still arrive.
+printf 'aaaa\n' > "$S/samesize"
+wait_equal "$S" "$T" 20
+m=$(stat -c %y "$S/samesize"); printf 'bbbb\n' > "$S/samesize"; touch -d "$m" "$S/samesize"
+expect_equal "config: same-size rewrite with the old mtime restored arrives" "$S" "$T" 10
 
 for i in $(seq 1 50); do mkdir -p "$S/race$i/b/c" && echo "x$i" > "$S/race$i/b/c/f"; done
-expect_equal "mkdir -p and an immediate write, 50 times (new-dir race)" "$S" "$T"
+expect_equal "config: mkdir -p a/b/c && write a/b/c/f, 50 times (new-dir race)" "$S" "$T"
+for i in $(seq 1 30); do rm -rf "$S/again"; mkdir -p "$S/again/b/c" && echo "round $i" > "$S/again/b/c/f"; done
+expect_equal "config: rm -rf + mkdir -p + write on the same path, 30 times" "$S" "$T"
 
 mkdir -p "$S/many"
-for d in $(seq 1 50); do mkdir "$S/many/$d"; for f in $(seq 1 100); do echo "$d-$f" > "$S/many/$d/$f"; done; done
-expect_equal "5,000-file burst" "$S" "$T" 60
+for d in $(seq 1 50); do
+	mkdir "$S/many/$d"
+	for f in $(seq 1 100); do echo "$d-$f" > "$S/many/$d/$f"; done
+done
+expect_equal "config: 5,000-file burst" "$S" "$T" 90
+rm -r "$S/many"
+expect_equal "config: removal of the 5,000 files" "$S" "$T" 60
 
-ln -s f1 "$S/link-to-f1"; ln -s /nonexistent "$S/dangling"; ln -s d1-renamed "$S/dirlink"
-if wait_equal "$S" "$T" 20 && [ "$(readlink "$T/dangling")" = /nonexistent ] && [ -L "$T/dirlink" ]; then
-	tap_ok "symlinks (also dangling) arrive as symlinks"
-else
-	tap_fail "symlinks (also dangling) arrive as symlinks" "$(tree_diff "$S" "$T")"
-fi
+ln -s f1 "$S/link-to-f1"; ln -s /nonexistent/lng "$S/dangling-abs"; ln -s missing "$S/dangling-rel"
+ln -s d1-renamed "$S/dirlink"; mkdir "$S/newdir-with-link"; ln -s ../f2 "$S/newdir-with-link/up"
+ln -s nowhere "$S/newdir-with-link/dangling"
+expect_equal "config: symlinks (to file, to dir, dangling, inside a new dir)" "$S" "$T"
+ok=1
+for l in link-to-f1 dangling-abs dangling-rel dirlink newdir-with-link/up newdir-with-link/dangling; do
+	[ -L "$T/$l" ] && [ "$(readlink "$T/$l")" = "$(readlink "$S/$l")" ] || { ok=0; note "bad: $l"; }
+done
+check "config: every symlink arrived as a symlink with the same target" test $ok = 1
+ln -sfn f3 "$S/link-to-f1"; ln -sfn /elsewhere "$S/dangling-abs"
+rm "$S/dangling-rel"; echo now-a-file > "$S/dangling-rel"
+rm "$S/f4"; ln -s f5 "$S/f4"
+rm "$S/link-at-start"; mkdir "$S/link-at-start"
+expect_equal "config: symlinks retargeted, replaced by a file/dir, a file replaced by a symlink" "$S" "$T"
 
 make_hostile_names "$S/hostile"
-expect_equal "hostile names (newline, quotes, \$(...), leading dash, non-UTF-8) replicate" "$S" "$T"
+expect_equal "config: hostile names (newline, quotes, \$(...), leading dash, non-UTF-8, 255 bytes)" "$S" "$T"
 mv "$S/hostile/-rf" "$S/hostile/--rf moved"; rm "$S/hostile/"$'new\nline'
-expect_equal "hostile names renamed and deleted" "$S" "$T"
-check "no file name reached a shell" no_pwned
+mv "$S/hostile/--delete dir" "$S/hostile/-renamed dir;x"; mv "$S/hostile/star*" "$S/hostile/[star]?"
+rm -r "$S/hostile/"$'dir\nnl'; echo more >> "$S/hostile/\$(touch lng-pwned)"
+expect_equal "config: hostile names renamed, deleted, modified" "$S" "$T"
+check "config: no file name was evaluated by a shell" no_pwned
+check_stop "config"
 
-kids=$(children_of "$DAEMON_PID")
-stop_daemon
-check "SIGTERM exits with 143 (got $DAEMON_RC)" test "$DAEMON_RC" = 143
-# shellcheck disable=SC2086
-if any_alive $kids; then tap_fail "no child process left after SIGTERM"; else tap_ok "no child process left after SIGTERM"; fi
+# ===== B: -rsync one-liner =====
+S=$WS/b/src T=$WS/b/trg
+mkdir -p "$S/d/e" "$T/stale-dir"
+echo a > "$S/d/e/a"; echo b > "$S/b"; echo old > "$T/stale"; echo x > "$T/stale-dir/x"
+start_daemon "$WS/b.log" -nodaemon -delay 1 -rsync "$S" "$T"
+expect_equal "one-liner: startup removes stale entries and copies the tree" "$S" "$T"
+for i in $(seq 1 10); do echo "$i" > "$S/n$i"; done
+echo more >> "$S/b"; rm "$S/n3"; mv "$S/n4" "$S/n4b"; mv "$S/d" "$S/d2"; mkdir -p "$S/x/y"; echo z > "$S/x/y/z"
+expect_equal "one-liner: create/modify/delete/rename burst" "$S" "$T"
+check_stop "one-liner"
 
-# ---- delete modes ----
+# ===== C: SIGTERM while a transfer runs =====
+S=$WS/c/src T=$WS/c/trg
+mkdir -p "$S" "$T"; echo small > "$S/small"
+cfg c "settings { nodaemon = true }
+sync { default.rsync, source = '$S', target = '$T', delay = 0.2, rsync = { bwlimit = 100 } }"
+start_daemon "$WS/c.log" "$CFG"
+wait_equal "$S" "$T" 20
+head -c 600000 /dev/urandom > "$S/big"        # about 6 s at 100 KiB/s
+busy=0
+for _ in $(seq 1 100); do [ -n "$(children_of "$DAEMON_PID")" ] && { busy=1; break; }; sleep 0.1; done
+check "SIGTERM during a transfer: a transfer is running (children: $(children_of "$DAEMON_PID" | tr '\n' ' '))" test $busy = 1
+check_stop "SIGTERM during a transfer" 40
+rm -f "$S/big"; find "$T" -name '.big.*' -delete
+check "SIGTERM during a transfer: the target holds no more than the source" tree_equal "$S" "$T"
+
+# ===== D: delete modes, four daemons side by side =====
+# Startup: source {keep, gone, gonedir/x, sub/keep2}, target {stale,
+# staledir/y, sub/stale2}. Runtime: rm gone, rm -r gonedir, rm sub/keep2,
+# mv keep -> keep-renamed, new file "new".
 for mode in true false startup running; do
-	S=$WS/del-$mode/s T=$WS/del-$mode/t
-	mkdir -p "$S" "$T"
-	echo keep > "$S/keep"; echo gone > "$S/gone"; echo stale > "$T/stale"
-	q=$mode; [ "$mode" = startup ] || [ "$mode" = running ] && q="'$mode'"
-	run_cfg "del-$mode" "settings { nodaemon = true, logfile = '$WS/del-$mode.file.log' }
-sync { default.rsync, source = '$S', target = '$T', delay = 0.5, delete = $q }"
-	sleep 0.3
-	for _ in $(seq 1 100); do [ -e "$T/gone" ] && break; sleep 0.1; done
-	rm "$S/gone"; echo new > "$S/new"
-	for _ in $(seq 1 100); do [ -e "$T/new" ] && break; sleep 0.1; done
-	sleep 1
-	got=$(cd "$T" && ls | tr '\n' ' ')
-	case $mode in
-		true)    want="keep new " ;;
-		false)   want="gone keep new stale " ;;
-		startup) want="gone keep new " ;;
-		running) want="keep new stale " ;;
+	S=$WS/del-$mode/src T=$WS/del-$mode/trg
+	mkdir -p "$S/gonedir" "$S/sub" "$T/staledir" "$T/sub"
+	echo keep > "$S/keep"; echo gone > "$S/gone"; echo x > "$S/gonedir/x"; echo k2 > "$S/sub/keep2"
+	echo stale > "$T/stale"; echo y > "$T/staledir/y"; echo s2 > "$T/sub/stale2"
+	# expected trees
+	E=$WS/del-$mode/exp-start
+	mkdir -p "$E"; cp -a "$S/." "$E/"
+	case $mode in false|running) cp -a "$T/." "$E/" ;; esac
+	q=$mode; case $mode in startup|running) q="'$mode'" ;; esac
+	cfg "del-$mode" "settings { nodaemon = true, logfile = '$WS/del-$mode.file.log' }
+sync { default.rsync, source = '$S', target = '$T', delay = 1, delete = $q }"
+	start_daemon "$WS/del-$mode.log" "$CFG"
+	DPID[$mode]=$DAEMON_PID; DRUN[$mode]=$DAEMON_RUN
+done
+for mode in true false startup running; do
+	expect_equal "delete = $mode: the target tree after startup" "$WS/del-$mode/exp-start" "$WS/del-$mode/trg"
+done
+for mode in true false startup running; do
+	S=$WS/del-$mode/src T=$WS/del-$mode/trg E=$WS/del-$mode/exp-end
+	rm "$S/gone"; rm -r "$S/gonedir"; rm "$S/sub/keep2"; mv "$S/keep" "$S/keep-renamed"; echo new > "$S/new"
+	mkdir -p "$E"; cp -a "$S/." "$E/"
+	case $mode in                                   # what must survive on the target
+		false)   cp -a "$WS/del-$mode/exp-start/." "$E/" ;;
+		startup) cp -a "$WS/del-$mode/exp-start/." "$E/" ;;
+		running) cp -a "$WS/del-$mode/exp-start/stale" "$WS/del-$mode/exp-start/staledir" "$E/"
+		         cp -a "$WS/del-$mode/exp-start/sub/stale2" "$E/sub/" ;;
 	esac
-	check "delete = $mode: target holds [$want] (got [$got])" test "$got" = "$want"
-	stop_daemon
+done
+for mode in true false startup running; do
+	expect_stays_equal "delete = $mode: the target tree after runtime deletes and renames (and 2 s later)" \
+		"$WS/del-$mode/exp-end" "$WS/del-$mode/trg" 2
+done
+for mode in true false startup running; do
+	DAEMON_PID=${DPID[$mode]} DAEMON_RUN=${DRUN[$mode]}
+	check_stop "delete = $mode"
 done
 
-# ---- excludes, excludeFrom, filters ----
-S=$WS/ex/s T=$WS/ex/t
-mkdir -p "$S/cache" "$S/sub/cache" "$T"
+# ===== E: excludes and excludeFrom =====
+S=$WS/ex/src T=$WS/ex/trg E=$WS/ex/exp
+mkdir -p "$S/cache" "$S/sub/cache" "$S/other" "$T/cache"
 echo 1 > "$S/a.tmp"; echo 2 > "$S/keep"; echo 3 > "$S/cache/c"; echo 4 > "$S/rootonly"
 echo 5 > "$S/sub/rootonly"; echo 6 > "$S/sub/cache/c"; echo 7 > "$S/fromfile"
-printf '# comment\n\nfromfile\n' > "$WS/excludes.txt"
-run_cfg ex "settings { nodaemon = true }
-sync { default.rsync, source = '$S', target = '$T', delay = 0.5,
+echo 8 > "$S/sub/fromfile"; echo 9 > "$S/sub/x.tmp"; echo 10 > "$S/other/cache"   # a FILE named cache
+echo stale > "$T/stale"; echo t > "$T/t.tmp"; echo old > "$T/cache/old"          # excluded: protected
+printf '# a comment\n\nfromfile\n' > "$WS/excludes.txt"
+mkdir -p "$E/sub" "$E/other" "$E/cache"
+echo 2 > "$E/keep"; echo 5 > "$E/sub/rootonly"; echo 10 > "$E/other/cache"
+echo t > "$E/t.tmp"; echo old > "$E/cache/old"
+cfg ex "settings { nodaemon = true }
+sync { default.rsync, source = '$S', target = '$T', delay = 1,
   exclude = { '*.tmp', 'cache/', '/rootonly' }, excludeFrom = '$WS/excludes.txt' }"
-sleep 0.3
-for _ in $(seq 1 100); do [ -e "$T/keep" ] && break; sleep 0.1; done
-echo 8 > "$S/b.tmp"; echo 9 > "$S/cache/d"; echo 10 > "$S/sub/new"; mkdir -p "$S/newdir/cache"
-echo 11 > "$S/newdir/cache/x"; echo 12 > "$S/newdir/y.tmp"; echo 13 > "$S/newdir/z"
-for _ in $(seq 1 100); do [ -e "$T/newdir/z" ] && break; sleep 0.1; done
-sleep 1
-got=$(cd "$T" && find . -type f | sort | tr '\n' ' ')
-want="./keep ./newdir/z ./sub/new ./sub/rootonly "
-check "excludes at startup and at runtime (got [$got])" test "$got" = "$want"
-stop_daemon
+start_daemon "$WS/ex.log" "$CFG"
+expect_equal "exclude: the target tree after startup (excluded entries neither sent nor deleted)" "$E" "$T"
+echo 11 > "$S/b.tmp"; echo 12 > "$S/cache/d"; echo 13 > "$S/sub/new"; echo 14 >> "$S/rootonly"
+echo 15 >> "$S/sub/rootonly"; echo 16 >> "$S/fromfile"; echo 17 >> "$S/sub/fromfile"
+mkdir -p "$S/newdir/cache"; echo 18 > "$S/newdir/cache/x"; echo 19 > "$S/newdir/y.tmp"; echo 20 > "$S/newdir/z"
+mv "$S/keep" "$S/keep.tmp"; mv "$S/a.tmp" "$S/a.txt"; rm "$S/other/cache"; mkdir "$S/other/cache"
+echo 21 > "$S/other/cache/in-excluded-dir"
+mkdir -p "$E/newdir"; echo 13 > "$E/sub/new"; printf '5\n15\n' > "$E/sub/rootonly"; echo 20 > "$E/newdir/z"
+rm "$E/keep"; echo 1 > "$E/a.txt"; rm "$E/other/cache"
+expect_stays_equal "exclude: the target tree after runtime changes (and 2 s later)" "$E" "$T" 2
+check_stop "exclude"
 
-S=$WS/fi/s T=$WS/fi/t
+# ===== F: filters =====
+S=$WS/fi/src T=$WS/fi/trg E=$WS/fi/exp
 mkdir -p "$S/acx" "$S/abx" "$S/bx" "$T"
-echo > "$S/acc"; echo > "$S/abc"; echo > "$S/b"; echo > "$S/acx/x"; echo > "$S/abx/y"; echo > "$S/bx/z"
-run_cfg fi "settings { nodaemon = true }
-sync { default.rsync, source = '$S', target = '$T', delay = 0.5,
+echo 1 > "$S/acc"; echo 2 > "$S/abc"; echo 3 > "$S/b"; echo 4 > "$S/acx/x"; echo 5 > "$S/abx/y"; echo 6 > "$S/bx/z"
+mkdir -p "$E/acx"; echo 1 > "$E/acc"; echo 4 > "$E/acx/x"
+cfg fi "settings { nodaemon = true }
+sync { default.rsync, source = '$S', target = '$T', delay = 1,
   filter = { '- /ab**', '+ /a**', '- /**' } }"
-for _ in $(seq 1 100); do [ -e "$T/acx/x" ] && break; sleep 0.1; done
-echo > "$S/acd"; echo > "$S/abd"; echo > "$S/c"; mkdir "$S/acy"; echo > "$S/acy/w"
-for _ in $(seq 1 100); do [ -e "$T/acy/w" ] && break; sleep 0.1; done
-sleep 1
-got=$(cd "$T" && find . -type f | sort | tr '\n' ' ')
-want="./acc ./acd ./acx/x ./acy/w "
-check "filters at startup and at runtime (got [$got])" test "$got" = "$want"
-stop_daemon
+start_daemon "$WS/fi.log" "$CFG"
+expect_equal "filter: the target tree after startup" "$E" "$T"
+echo 7 > "$S/acd"; echo 8 > "$S/abd"; echo 9 > "$S/c"; mkdir "$S/acy"; echo 10 > "$S/acy/w"
+echo 11 >> "$S/abc"; echo 12 >> "$S/acx/x"; mv "$S/acc" "$S/bcc"
+mv "$S/bx" "$S/acz"                               # from filtered out to filtered in
+echo 7 > "$E/acd"; mkdir "$E/acy" "$E/acz"; echo 10 > "$E/acy/w"; printf '4\n12\n' > "$E/acx/x"
+rm "$E/acc"; echo 6 > "$E/acz/z"
+expect_stays_equal "filter: the target tree after runtime changes (and 2 s later)" "$E" "$T" 2
+check_stop "filter"
 
 tap_done

@@ -23,6 +23,20 @@ expect_equal "rsync over ssh: create/modify/delete/rename burst" "$S" "$T"
 make_hostile_names "$S/hostile"
 expect_equal "rsync over ssh: hostile names" "$S" "$T"
 check "rsync over ssh: no file name reached a shell" no_pwned
+head -c 2000000 /dev/urandom > "$S/bigfile"; mkdir -p "$S/mvdir/in"; echo q > "$S/mvdir/in/q"
+expect_equal "rsync over ssh: files for the move cases arrive" "$S" "$T"
+ino_f=$(stat -c %i "$T/bigfile"); ino_d=$(stat -c %i "$T/mvdir")
+mv "$S/bigfile" "$S/bigfile2"; mv "$S/mvdir" "$S/mvdir2"
+expect_equal "rsync over ssh: file and directory renames" "$S" "$T"
+check "rsync over ssh: a renamed file is moved on the slave (same inode), not re-sent" \
+	test "$(stat -c %i "$T/bigfile2" 2>/dev/null)" = "$ino_f"
+check "rsync over ssh: a renamed directory is moved on the slave (same inode)" \
+	test "$(stat -c %i "$T/mvdir2" 2>/dev/null)" = "$ino_d"
+mv "$S/bigfile2" "$S/c1"; mv "$S/c1" "$S/c2"; mv "$S/c2" "$S/c3"
+expect_equal "rsync over ssh: chained renames a->b->c" "$S" "$T"
+check "rsync over ssh: the chained rename kept the inode" test "$(stat -c %i "$T/c3" 2>/dev/null)" = "$ino_f"
+mkdir -p "$S/newparent/x"; mv "$S/c3" "$S/newparent/x/c4"
+expect_equal "rsync over ssh: a rename into a new directory" "$S" "$T"
 logins_before=$(ssh_logins)
 for i in $(seq 1 10); do echo "again $i" > "$S/g$i"; sleep 0.7; done
 expect_equal "rsync over ssh: ten spaced changes" "$S" "$T"

@@ -114,6 +114,26 @@ describe('delays', function()
 			assert.same({ 'wait Move /a>/b' }, etypes(q))
 		end)
 
+		it('collapses chained renames a -> b -> c into a -> c', function()
+			local q = Delays.new {}
+			q:push('Move', '/a', '/b', 1)
+			q:push('Move', '/b', '/c', 2)
+			assert.same({ 'wait Move /a>/c' }, etypes(q))
+			q:push('Create', '/b', nil, 3)
+			assert.same({ 'wait Move /a>/c', 'wait Create /b' }, etypes(q))
+		end)
+
+		it('queues a rename of an active rename\'s destination behind it', function()
+			local q = Delays.new {}
+			local first = q:push('Move', '/a', '/b', 1)
+			first.status = 'active'
+			local second = q:push('Move', '/b', '/c', 2)
+			assert.equal('Move', second.etype)
+			assert.equal('block', second.status)
+			q:remove(first)
+			assert.equal('wait', second.status)
+		end)
+
 		it('splits a move that touches a queued event', function()
 			local q = Delays.new {}
 			q:push('Modify', '/a', nil, 1)
