@@ -32,6 +32,8 @@ OPTIONS:
   -pidfile FILE       Writes Lsyncd's PID into FILE
   -sshopts "OPTS"     ssh options for -rsyncssh syncs
   -status [FILE]      Prints a per-slave table from a JSON status file
+  -init [FILE]        Asks for source, slaves and options; writes a config
+  -check FILE         Checks a config and every slave (ssh key, rsync, dir)
   -version            Prints versions and exits
 
 LICENSE:
@@ -65,6 +67,7 @@ local options = {
 	c = 1, delay = 1, help = 0, insist = 0, log = 1, logfile = 1, nodaemon = 0,
 	onepass = 0, pidfile = 1, rsync = 2, rsyncssh = 3, direct = 2, version = 0,
 	runner = 1, script = 1, sshopts = 1, monitor = -1, status = -1,
+	init = -1, check = 1,
 }
 
 -- Parses args; returns a table { settings=, syncs=, logs=, config=, ... }
@@ -76,6 +79,13 @@ function M.parse(args)
 		local a = args[i]
 		if a:sub(1, 1) == '-' and #a > 1 then
 			local name = a:gsub('^%-%-?', '')
+			if name == 'init' then
+				-- everything after -init is the generator's (lua/setup.lua)
+				r.init = true
+				if args[i + 1] and args[i + 1]:sub(1, 1) ~= '-' then r.init = args[i + 1] end
+				r.initArgs = { unpack(args, i + 1) }
+				return r
+			end
 			local n = options[name]
 			if n == nil then return nil, 'unknown option command line option ' .. a end
 			local vals = {}
@@ -110,6 +120,8 @@ function M.parse(args)
 			elseif name == 'runner' then r.runner = vals[1]
 			elseif name == 'monitor' then r.monitor = vals[1] or true
 			elseif name == 'status' then r.status = vals[1] or true
+			elseif name == 'init' then r.init = vals[1] or true
+			elseif name == 'check' then r.check = vals[1]
 			else
 				r.syncs[#r.syncs + 1] = { mode = name, vals }
 			end

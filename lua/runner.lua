@@ -519,6 +519,15 @@ function runner.initialize(args, reloading)
 		io.stdout:flush()
 		core.terminate(0)
 	end
+	if opts.init or opts.check then
+		-- operator tooling (lua/setup.lua): the config generator, slave checks
+		userenv.install(runner)
+		local setup = require 'setup'
+		local code
+		if opts.init then code = setup.init(opts, args) else code = setup.check(opts, args) end
+		io.stdout:flush()
+		core.terminate(code or 0)
+	end
 	if opts.status then
 		core.terminate(status.printTable(opts.status) and 0 or 1)
 	end
