@@ -16,6 +16,7 @@ M.settingKeys = {
 	-- lsyncd-ng additions
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
+	moves = true,
 }
 
 -- Levenshtein distance, for "did you mean".
