@@ -32,7 +32,9 @@ function M.write(path, syncs)
 			d = d.next
 		end
 		out[#out + 1] = 'Filtering:\n'
-		local filters = s.filter:hasFilters() and s.filter:getFilters() or {}
+		-- filter lines, then "- pattern" for each exclude (lsyncd means to
+		-- list excludes here too, but never does)
+		local filters = s.filter:getFilters()
 		if #filters == 0 then
 			out[#out + 1] = '  nothing.\n'
 		else
