@@ -88,11 +88,13 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples
 	install -m 0644 configs/*.lua $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples/
 	install -D -m 0644 configs/lsyncd-ng.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service
+	install -D -m 0644 configs/lsyncd-ng@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng@.service
 	install -D -m 0755 configs/lsyncd-ng.init $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/lsyncd-ng $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1 \
-	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng@.service $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng
 
 clean:

@@ -36,9 +36,6 @@ OPTIONS:
   -check FILE         Checks a config and every slave (ssh key, rsync, dir)
   -version            Prints versions and exits
 
-LICENSE:
-  GPLv2 or any later version.
-
 SEE:
   `man lsyncd-ng` or the README for further information.
 ]]

@@ -12,6 +12,9 @@ local sshmux = require 'sshmux'
 
 local runner = {}
 
+runner.DEFAULT_CONFIG = '/etc/lsyncd-ng/lsyncd-ng.conf.lua'
+runner.LSYNCD_CONFIG = '/etc/lsyncd/lsyncd.conf.lua'
+
 local syncs = {}          -- Sync objects in config order
 local pids = {}           -- pid -> { sync=, agent=, delays= }
 local services = {}       -- pid -> true: daemon-owned children (ssh masters)
@@ -425,6 +428,10 @@ function runner.cycle(now)
 	end
 	userenv.runAlarms(now)
 	rescanDue(now)
+	if runner.watchdog and now >= runner.nextWatchdog then
+		core.notify('WATCHDOG=1')
+		runner.nextWatchdog = now + runner.watchdog
+	end
 	sshmux.tick(now, spawnService, runner.linkBack)
 	local n = #syncs
 	for k = 1, n do
@@ -446,6 +453,7 @@ function runner.getAlarm()
 	local mux = sshmux.nextAlarm(core.now())
 	if mux and (not best or mux < best) then best = mux end
 	if runner.degraded and (not best or runner.nextRescan < best) then best = runner.nextRescan end
+	if runner.watchdog and (not best or runner.nextWatchdog < best) then best = runner.nextWatchdog end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
 		if s.processes < s.maxProcesses and (not cap or total < cap) and not s.stopped
@@ -534,6 +542,17 @@ function runner.initialize(args, reloading)
 	userenv.install(runner)
 	config.cliDelay = opts.delay
 	for _, f in ipairs(opts.scripts) do dofile(f) end
+	if not opts.config and #opts.syncs == 0 then
+		-- the default config, or lsyncd's when lsyncd-ng has none yet
+		if core.lstat(runner.DEFAULT_CONFIG) then
+			opts.config = runner.DEFAULT_CONFIG
+		elseif core.lstat(runner.LSYNCD_CONFIG) then
+			opts.config = runner.LSYNCD_CONFIG
+			core.log('Normal', 'No ' .. runner.DEFAULT_CONFIG .. '; running lsyncd\'s '
+				.. runner.LSYNCD_CONFIG)
+		end
+		if opts.config then args[#args + 1] = opts.config end
+	end
 	if opts.config then
 		local path = core.realpath(opts.config)
 		if not path then die("Cannot find config file at '" .. opts.config .. "'.") end
@@ -619,6 +638,13 @@ function runner.initialize(args, reloading)
 		end
 	end
 	local now = core.now()
+	-- systemd's watchdog (WatchdogSec=): a keep-alive at half its interval
+	local wd = tonumber(os.getenv('WATCHDOG_USEC') or '')
+	local wdpid = tonumber(os.getenv('WATCHDOG_PID') or '')
+	if wd and wd > 0 and (not wdpid or wdpid == core.getpid()) then
+		runner.watchdog = wd / 2e6
+		runner.nextWatchdog = now
+	end
 	for _, s in ipairs(syncs) do s:addInit(now) end
 	runner.checkStartup()
 end

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Running at boot: the systemd units pass systemd-analyze verify; the notify
+# protocol (READY=1 after the startup sync, RELOADING=1/READY=1 around HUP,
+# STOPPING=1 on TERM, WATCHDOG=1 keep-alives) seen by a listener on
+# NOTIFY_SOCKET; the SysV init script starts, reports and stops the daemon;
+# make install puts every file in place.
+. "$(dirname "$0")/lib.sh"
+
+# ---- units ----
+for u in lsyncd-ng.service lsyncd-ng@.service; do
+	sed "s|/usr/local/bin/lsyncd-ng|$LNG_BIN|" "$LNG_ROOT/configs/$u" > "$WS/$u"
+done
+out=$(cd "$WS" && systemd-analyze verify --man=no "$WS/lsyncd-ng.service" 2>&1); rc=$?
+check "systemd-analyze verify accepts lsyncd-ng.service" test "$rc" = 0 -a -z "$out"
+[ -n "$out" ] && echo "$out" | sed 's/^/# /'
+out=$(cd "$WS" && systemd-analyze verify --man=no "$WS/lsyncd-ng@www.service" 2>&1); rc=$?
+check "systemd-analyze verify accepts the template lsyncd-ng@.service" test "$rc" = 0 -a -z "$out"
+grep -q '^Type=notify' "$WS/lsyncd-ng.service" && grep -q '^ExecReload=.*HUP' "$WS/lsyncd-ng.service" \
+	&& tap_ok "the unit is Type=notify and reloads with HUP" || tap_fail "the unit is Type=notify and reloads with HUP"
+
+# ---- notify protocol ----
+S=$WS/s T=$WS/t
+mkdir -p "$S" "$T"
+for i in $(seq 1 200); do echo "$i" > "$S/f$i"; done
+cat > "$WS/listen.py" <<'PY'
+import socket, sys, time, os
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.2)
+end = time.time() + float(sys.argv[3])
+with open(sys.argv[2], 'w', buffering=1) as out:
+    while time.time() < end:
+        try:
+            msg = s.recv(4096).decode()
+        except socket.timeout:
+            continue
+        # a line per message, with whether the target held the whole tree
+        n = len(os.listdir(sys.argv[4]))
+        out.write('%s|%d\n' % (msg.replace('\n', ' '), n))
+PY
+python3 "$WS/listen.py" "$WS/notify.sock" "$WS/notify.log" 40 "$T" &
+PIDS+=("$!")
+for _ in $(seq 1 50); do [ -S "$WS/notify.sock" ] && break; sleep 0.1; done
+printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s", delay = 0.3 }\n' "$S" "$T" > "$WS/n.lua"
+NOTIFY_SOCKET=$WS/notify.sock WATCHDOG_USEC=1000000 start_daemon "$WS/n.log" "$WS/n.lua"
+for _ in $(seq 1 100); do grep -q READY=1 "$WS/notify.log" 2>/dev/null && break; sleep 0.1; done
+check "READY=1 is sent" grep -q 'READY=1' "$WS/notify.log"
+ready_n=$(grep -m1 'READY=1' "$WS/notify.log" | cut -d'|' -f2)
+check "READY=1 comes after the startup sync (target held $ready_n of 200 files)" test "${ready_n:-0}" = 200
+sleep 1.5
+check "WATCHDOG=1 keep-alives are sent" test "$(grep -c 'WATCHDOG=1' "$WS/notify.log")" -ge 2
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 100); do [ "$(grep -c 'READY=1' "$WS/notify.log")" -ge 2 ] && break; sleep 0.1; done
+check "HUP: RELOADING=1 is sent" grep -q 'RELOADING=1' "$WS/notify.log"
+check "HUP: READY=1 again after the reload" test "$(grep -c 'READY=1' "$WS/notify.log")" -ge 2
+stop_daemon
+sleep 0.3
+check "TERM: STOPPING=1 is sent" grep -q 'STOPPING=1' "$WS/notify.log"
+check "TERM: exit status 143" test "$DAEMON_RC" = 143
+
+# ---- SysV init script ----
+export DAEMON=$LNG_BIN CONFIG=$WS/init.lua PIDFILE=$WS/init.pid
+printf 'settings { logfile = "%s/init.log" }\nsync { default.rsync, source = "%s", target = "%s/t2", delay = 0.3 }\n' \
+	"$WS" "$S" "$WS" > "$CONFIG"
+mkdir -p "$WS/t2"
+out=$(sh "$LNG_ROOT/configs/lsyncd-ng.init" start 2>&1); rc=$?
+check "init script: start ($out)" test "$rc" = 0
+[ -s "$PIDFILE" ] && PIDS+=("$(cat "$PIDFILE")")
+out=$(sh "$LNG_ROOT/configs/lsyncd-ng.init" status 2>&1); rc=$?
+check "init script: status says running ($out)" test "$rc" = 0
+expect_equal "init script: the daemon it started syncs" "$S" "$WS/t2"
+out=$(sh "$LNG_ROOT/configs/lsyncd-ng.init" stop 2>&1); rc=$?
+check "init script: stop ($out)" test "$rc" = 0
+out=$(sh "$LNG_ROOT/configs/lsyncd-ng.init" status 2>&1); rc=$?
+check "init script: status says not running, LSB status 3 (got $rc)" test "$rc" = 3
+check "init script: the pid file is gone" test ! -e "$PIDFILE"
+
+# ---- make install ----
+make -s -C "$LNG_ROOT" install DESTDIR="$WS/root" PREFIX=/usr/local >/dev/null 2>&1
+for f in /usr/local/bin/lsyncd-ng /usr/local/share/man/man1/lsyncd-ng.1 \
+	/usr/local/lib/systemd/system/lsyncd-ng.service /usr/local/lib/systemd/system/lsyncd-ng@.service \
+	/etc/init.d/lsyncd-ng /usr/local/share/doc/lsyncd-ng/examples/rsyncssh-slaves.lua; do
+	check "make install DESTDIR=...: $f" test -s "$WS/root$f"
+done
+check "the installed binary runs" "$WS/root/usr/local/bin/lsyncd-ng" -version
+tap_done
