@@ -29,6 +29,7 @@ struct outbuf {
 	int    fd;
 	char  *buf;
 	size_t len;
+	int    after_cr;                /* the last line ended with '\r' */
 };
 
 struct child {
@@ -137,7 +138,17 @@ emit_lines(struct child *c, int stream, int flush)
 	size_t start = 0;
 
 	for (size_t i = 0; i < ob->len; i++) {
-		if (ob->buf[i] == '\n') {
+		if (ob->buf[i] != '\n' && ob->buf[i] != '\r')
+			ob->after_cr = 0;
+		/* '\r' too: progress output rewrites one line with carriage returns */
+		char ch = ob->buf[i];
+		if (ch == '\n' || ch == '\r') {
+			int after_cr = ob->after_cr;
+			ob->after_cr = ch == '\r';
+			if (ch == '\n' && after_cr && i == start) {
+				start = i + 1;         /* the \n of a \r\n pair */
+				continue;
+			}
 			ob->buf[i] = 0;
 			if (output_fn)
 				output_fn(c->pid, stream, ob->buf + start, cb_ud);

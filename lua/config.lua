@@ -16,7 +16,7 @@ M.settingKeys = {
 	-- lsyncd-ng additions
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
-	moves = true,
+	moves = true, progressInterval = true,
 }
 
 -- Levenshtein distance, for "did you mean".

@@ -55,7 +55,9 @@ function rsync.init(event)
 	}
 	log('Normal', 'recursive startup rsync: ', event.source, ' -> ', event.target)
 	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
-	spawn(event, cfg.rsync.binary, '<', stdin or '', stats, argv)
+	-- overall progress of the startup transfer, for the log and the status
+	local prog = not cfg.rsync.quiet and '--info=progress2' or nil
+	spawn(event, cfg.rsync.binary, '<', stdin or '', stats, prog, argv)
 end
 
 local function notBarrier(ev)

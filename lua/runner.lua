@@ -177,6 +177,7 @@ function runner.collect(pid, code, signo)
 	end
 	if isInit and rc ~= 'again' then
 		s.initDone = true
+		s.progress = nil
 		runner.checkStartup()
 	end
 end
@@ -271,8 +272,31 @@ local STATS = {
 	['Total transferred file size'] = 'bytes',
 }
 
+-- rsync --info=progress2 of a startup transfer:
+-- "  1,234,567  45%   12.34MB/s    0:01:10 (xfr#12, ir-chk=100/2000)"
+local function progress(p, line)
+	local bytes, pct, rate, eta = line:match('^%s*([%d,]+)%s+(%d+)%%%s+(%S+)%s+(%d+:%d%d:%d%d)')
+	if not bytes then return false end
+	local s = p.sync
+	local files = tonumber(line:match('xfr#(%d+)') or '') or (s.progress and s.progress.files) or 0
+	local left, total = line:match('%-chk=(%d+)/(%d+)')
+	s.progress = { bytes = tonumber((bytes:gsub(',', ''))), percent = tonumber(pct), rate = rate,
+		eta = eta, files = files, checked = total and (tonumber(total) - tonumber(left)) or nil,
+		total = tonumber(total or '') }
+	local now = core.now()
+	if not s.progressLogged or now - s.progressLogged >= (config.settings.progressInterval or 10) then
+		s.progressLogged = now
+		log('Normal', s.name, ': startup transfer to ', s.config.target or '?', ': ', pct, '%, ',
+			s.progress.bytes, ' bytes, ', files, ' files sent, ', rate, ', ETA ', eta)
+	end
+	return true
+end
+
 function runner.childOutput(pid, stream, line)
 	local p = pids[pid]
+	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init' and progress(p, line) then
+		return
+	end
 	if p and stream == 1 then
 		local key, num = line:match('^([%a ]+): ([%d,]+)')
 		if key and STATS[key] then

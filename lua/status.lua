@@ -78,6 +78,7 @@ function M.snapshot(syncs)
 			processes = s.processes,
 			events_synced = s.eventsDone or 0,
 			files_sent = s.filesSent or 0,
+			progress = s.progress,
 			bytes_sent = s.bytesSent or 0,
 		}
 	end

@@ -81,7 +81,9 @@ end
 
 -- Queues one event, remembering when the oldest change behind it happened.
 function Sync:push(etype, rel, rel2, now)
-	local d = self.delays:push(etype, rel, rel2, self:alarmFor(now))
+	-- Init (startup and re-scans) is due at once; events wait their delay
+	local alarm = etype == 'Init' and now or self:alarmFor(now)
+	local d = self.delays:push(etype, rel, rel2, alarm)
 	d.created = d.created or now
 	return d
 end

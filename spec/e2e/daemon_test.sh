@@ -57,4 +57,12 @@ check "TERM stops the daemon" test ! -e "/proc/$pid"
 check "the pid file is removed" test ! -e "$WS/pid"
 grep -q 'TERM signal' "$WS/log" && tap_ok "TERM is logged" || tap_fail "TERM is logged"
 
+# The startup transfer does not wait for the sync's delay (15 s by default).
+mkdir -p "$WS/s15" "$WS/t15"; echo x > "$WS/s15/x"
+printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s" }\n' \
+	"$WS/s15" "$WS/t15" > "$WS/d15.lua"
+start_daemon "$WS/d15.log" "$WS/d15.lua"
+expect_equal "the startup transfer runs at once, not after the default 15 s delay" "$WS/s15" "$WS/t15" 5
+stop_daemon
+
 tap_done
