@@ -16,7 +16,11 @@ set_sysctl "$QUEUE" 64                # read when the daemon opens inotify
 start_daemon "$WS/ov.log" -nodaemon -delay 1 -rsync "$S" "$T"
 sleep 1
 echo "${RESTORE[-1]#* }" > "$QUEUE"    # the daemon keeps its small queue
-for d in $(seq 1 20); do mkdir "$S/d$d"; for f in $(seq 1 50); do echo "$f" > "$S/d$d/$f"; done; done
+for d in $(seq 1 20); do mkdir "$S/d$d"; done
+sleep 1.5                              # the new dirs are watched
+kill -STOP "$DAEMON_PID"               # it cannot read: the kernel queue overflows
+for d in $(seq 1 20); do for f in $(seq 1 50); do echo "$f" > "$S/d$d/$f"; done; done
+kill -CONT "$DAEMON_PID"
 expect_equal "overflow: a burst that overflows the queue still converges" "$S" "$T" 60
 check "overflow: reported in the log" grep -q OVERFLOW "$WS/ov.log"
 check "overflow: the daemon was not restarted (same pid, running)" kill -0 "$DAEMON_PID"
