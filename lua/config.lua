@@ -50,11 +50,24 @@ function M.suggest(key, keys)
 	return ''
 end
 
+-- The `settings` global: callable like lsyncd's function, and also a table
+-- so that old configs' `settings.nodaemon = true` works (lsyncd 2.1+ fails).
+M.settingsObject = setmetatable({}, {
+	__call = function(_, t) return M.settingsFunc(t) end,
+	__index = function(_, k) return M.settings[k] end,
+	__newindex = function(_, k, v)
+		if not M.settingKeys[k] then
+			error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 2)
+		end
+		M.settings[k] = v
+	end,
+})
+
 -- settings{...} sets keys, settings{'nodaemon'} sets names to true,
 -- settings('key') reads one.
 function M.settingsFunc(t)
 	if type(t) == 'string' then return M.settings[t] end
-	if type(t) ~= 'table' then error('settings expects a table, got ' .. type(t), 2) end
+	if type(t) ~= 'table' then error('settings expects a table, got ' .. type(t), 3) end
 	for k, v in pairs(t) do
 		if type(k) == 'number' then k, v = v, true end
 		if not M.settingKeys[k] then
@@ -242,9 +255,9 @@ function M.loadFile(path)
 		return nil, rerr
 	end
 	-- The pre-2.2 form `settings = { ... }` replaced the function: honour it.
-	if type(_G.settings) == 'table' then
+	if type(_G.settings) == 'table' and _G.settings ~= M.settingsObject then
 		local old = _G.settings
-		_G.settings = M.settingsFunc
+		_G.settings = M.settingsObject
 		core.log('Warn', path .. ': "settings = { ... }" is the old form; write "settings { ... }"'
 			.. ' (without the equal sign). Its values are used.')
 		local sok, serr = pcall(M.settingsFunc, old)

@@ -177,7 +177,7 @@ function runner.collect(pid, code, signo)
 	end
 	if isInit and rc ~= 'again' then
 		s.initDone = true
-		s.progress = nil
+		s.progress, s.progressLogged = nil, nil
 		runner.checkStartup()
 	end
 end
@@ -284,7 +284,9 @@ local function progress(p, line)
 		eta = eta, files = files, checked = total and (tonumber(total) - tonumber(left)) or nil,
 		total = tonumber(total or '') }
 	local now = core.now()
-	if not s.progressLogged or now - s.progressLogged >= (config.settings.progressInterval or 10) then
+	if not s.progressLogged then
+		s.progressLogged = now                 -- the first line after an interval
+	elseif now - s.progressLogged >= (config.settings.progressInterval or 10) then
 		s.progressLogged = now
 		log('Normal', s.name, ': startup transfer to ', s.config.target or '?', ': ', pct, '%, ',
 			s.progress.bytes, ' bytes, ', files, ' files sent, ', rate, ', ETA ', eta)
@@ -294,7 +296,8 @@ end
 
 function runner.childOutput(pid, stream, line)
 	local p = pids[pid]
-	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init' and progress(p, line) then
+	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init'
+	and (line == '' or progress(p, line)) then
 		return
 	end
 	if p and stream == 1 then

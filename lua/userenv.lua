@@ -79,7 +79,7 @@ end
 -- Installs the config globals; spawn comes from the runner.
 function M.install(runner)
 	local G = _G
-	G.settings = config.settingsFunc
+	G.settings = config.settingsObject
 	G.sync = config.syncFunc
 	G.default = default
 	default.rsync = require 'default_rsync'
