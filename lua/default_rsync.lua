@@ -79,6 +79,23 @@ function rsync._spawnList(elist, cfg, target)
 		entries[#entries + 1] = { etype = etype, path = d.path, path2 = d.path2, isdir = d.isdir }
 	end
 	local list = rsyncopts.includeList(entries)
+	-- A deleted path that came back as another type which the sync excludes
+	-- (a file replaced by an excluded dir 'cache/'): its include rule would
+	-- match the new, excluded entry too, so that entry is excluded first.
+	local guards = {}
+	local s = inlet.getSync()
+	for _, e in ipairs(entries) do
+		if e.etype == 'Delete' then
+			local bare = e.path:gsub('/$', '')
+			local st = core.lstat(s.source .. bare:sub(2))
+			if st then
+				local now = bare .. (st.type == 'directory' and '/' or '')
+				if now ~= e.path and s.filter:isExcluded(now) then
+					guards[#guards + 1] = '--exclude=' .. rsyncopts.includeRule(now, false)
+				end
+			end
+		end
+	end
 	local stdin = table.concat(list, '\000')
 	log('Normal', 'Calling rsync with filter-list of new/modified files/dirs\n',
 		table.concat(list, '\n'))
@@ -89,7 +106,7 @@ function rsync._spawnList(elist, cfg, target)
 	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
 	spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, full, stats, '-r',
 		delete and '--delete' or nil, delete and '--ignore-errors' or nil,
-		'--force', '--from0', '--include-from=-', '--exclude=*',
+		'--force', '--from0', guards, '--include-from=-', '--exclude=*',
 		inlet.getSync().source, target or cfg.target)
 end
 

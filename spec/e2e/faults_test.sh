@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Faults on the master side: inotify queue overflow (rescan, no restart),
 # running out of watches (clear error, degraded status, periodic rescan),
-# kill -9 during churn then restart (exact convergence, no orphan child),
+# kill -9 during churn then restart (exact convergence, no orphan child), a
+# same-size rewrite that rsync's quick check would skip,
 # an unreadable file (rsync exit 23: retried until it arrives), a
 # misconfigured slave that must not stop a good one. Sysctls are restored.
 . "$(dirname "$0")/lib.sh"
@@ -92,6 +93,19 @@ chmod 644 "$S/locked"
 for _ in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.1; done
 check "exit 23: once readable, the file is retried and arrives" test -e "$T/locked"
 check "exit 23: the retry was logged" grep -q 'exit 23' "$WS/ur.log"
+stop_daemon
+
+# ---- a same-size rewrite that keeps the mtime (rsync's quick check) ----
+S=$WS/qc/s T=$WS/qc/t
+mkdir -p "$S" "$T"
+start_daemon "$WS/qc.log" -nodaemon -delay 0.3 -rsync "$S" "$T"
+sleep 0.5
+echo aaaa > "$S/same"; touch -d '2020-01-01 00:00:00' "$S/same"
+expect_equal "quick check: the first version arrives" "$S" "$T"
+echo bbbb > "$S/same"; touch -d '2020-01-01 00:00:00' "$S/same"   # same size, same mtime
+for _ in $(seq 1 50); do [ "$(cat "$T/same" 2>/dev/null)" = bbbb ] && break; sleep 0.1; done
+check "quick check: a same-size rewrite with the same mtime still arrives" \
+	test "$(cat "$T/same" 2>/dev/null)" = bbbb
 stop_daemon
 
 # ---- a misconfigured slave does not stop a good one ----

@@ -124,13 +124,14 @@ wait_equal() {
 	done
 }
 # expect_equal NAME SRC DST [timeout]: a TAP line for convergence; on
-# failure the differences are printed as TAP comments.
+# failure the differences are printed as TAP comments (and status 1).
 expect_equal() {
 	local name=$1
 	if wait_equal "$2" "$3" "${4:-20}"; then
 		tap_ok "$name (${WAITED}s)"
 	else
 		tap_fail "$name" "trees still differ after ${4:-20}s:" "$(tree_diff "$2" "$3" | head -30)"
+		return 1
 	fi
 }
 # expect_stays_equal NAME SRC DST SECONDS: equal now and still equal after
@@ -141,6 +142,7 @@ expect_stays_equal() {
 		tap_ok "$name"
 	else
 		tap_fail "$name" "differences:" "$(tree_diff "$2" "$3" | head -30)"
+		return 1
 	fi
 }
 
@@ -373,7 +375,7 @@ ssh_logins() { grep -c 'Accepted publickey' "$SSH_LOG"; }
 # exist only inside namespaces this test made), with its own sshd on port 22
 # using the same throwaway keys as sshd_start (call sshd_start first).
 # Sets SLAVE_IP[N], SLAVE_LOG[N]. Everything is removed at exit.
-declare -A SLAVE_IP SLAVE_LOG SLAVE_NS
+declare -A SLAVE_IP SLAVE_LOG SLAVE_NS SLAVE_SSHD
 netns_cleanup() {
 	local n
 	for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
@@ -396,6 +398,7 @@ netns_slave() {
 		-e "s|^PidFile .*|PidFile $d/sshd$n.pid|" "$d/sshd_config" > "$d/sshd$n.config"
 	SLAVE_LOG[$n]=$d/sshd$n.log
 	ip netns exec "$ns" /usr/sbin/sshd -D -f "$d/sshd$n.config" -E "${SLAVE_LOG[$n]}" &
+	SLAVE_SSHD[$n]=$!
 	PIDS+=("$!")
 	echo "10.213.$n.2 $(cut -d' ' -f1,2 "$d/host_key.pub")" >> "$SSH_KNOWN"
 	local i

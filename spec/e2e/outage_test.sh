@@ -7,7 +7,8 @@
 # The other two keep receiving changes with no growing lag; the cut slave
 # catches up within seconds of its link returning; all three trees end equal
 # to the source. ssh logins are counted: one per slave connection, not one
-# per transfer.
+# per transfer. Then slave 3's sshd is killed (-9) in the middle of a
+# transfer and started again: slave 3 converges.
 . "$(dirname "$0")/lib.sh"
 OUTAGE=${LNG_OUTAGE_SECONDS:-60}
 
@@ -84,6 +85,20 @@ partial=$(find "$WS/t3" -name '.big.bin.*' | head -1)
 [ -n "$partial" ] && tap_ok "a large transfer to slave 3 is under way when its link is cut" \
 	|| tap_fail "a large transfer to slave 3 is under way when its link is cut"
 outage midtransfer
+
+# sshd killed (-9) in the middle of a transfer, started again 5 s later
+head -c 16000000 /dev/urandom > "$S/big2.bin"
+for n in 1 2; do expect_equal "the second large file reaches healthy slave $n" "$S" "$WS/t$n" 60; done
+sleep 1
+sessions=$(children_of "${SLAVE_SSHD[3]}")            # the sshd we started, and its sessions
+# shellcheck disable=SC2086
+kill -KILL "${SLAVE_SSHD[3]}" $sessions
+sleep 5
+ip netns exec "${SLAVE_NS[3]}" /usr/sbin/sshd -D -f "$WS/sshd/sshd3.config" -E "${SLAVE_LOG[3]}" &
+PIDS+=("$!")
+echo "after the sshd kill" > "$S/after-kill"
+expect_equal "sshd killed mid-transfer: slave 3 converges after sshd is back" "$S" "$WS/t3" 40
+for n in 1 2; do expect_equal "sshd killed: slave $n still equals the source" "$S" "$WS/t$n"; done
 
 for n in 1 2 3; do
 	l=$(grep -c 'Accepted publickey' "${SLAVE_LOG[$n]}")
