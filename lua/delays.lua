@@ -39,16 +39,13 @@ function Delays.new(opts)
 	}, Delays)
 end
 
-local function components(path)
-	local list = {}
-	for c in path:gmatch('[^/]+') do list[#list + 1] = c end
-	return list
-end
-
 -- Returns the trie node of path, creating it (and its ancestors) if asked.
 function Delays:node(path, create)
 	local node = self.root
-	for c in path:gmatch('[^/]+') do
+	local pos, len = 2, #path
+	while pos <= len do
+		local slash = path:find('/', pos, true)
+		local c = path:sub(pos, (slash or len + 1) - 1)
 		local kids = node.kids
 		if not kids then
 			if not create then return nil end
@@ -61,6 +58,8 @@ function Delays:node(path, create)
 			kids[c] = k
 		end
 		node = k
+		if not slash then break end
+		pos = slash + 1
 	end
 	return node
 end
@@ -93,6 +92,7 @@ end
 local function link(self, d)
 	self.seq = self.seq + 1
 	d.seq = self.seq
+	if not self.hint then self.hint = d end
 	d.prev = self.tail
 	if self.tail then self.tail.next = d else self.head = d end
 	self.tail = d
@@ -100,6 +100,7 @@ local function link(self, d)
 end
 
 local function unlink(self, d)
+	if self.hint == d then self.hint = d.next end
 	if d.prev then d.prev.next = d.next else self.head = d.next end
 	if d.next then d.next.prev = d.prev else self.tail = d.prev end
 	d.prev, d.next = nil, nil
@@ -123,21 +124,25 @@ end
 -- parent/child rule or the same path: delays on path's ancestors that are
 -- directories, delays on path itself, and (if path is a dir) everything below.
 local function interacting(self, path, isdir, fn)
-	local comps = components(path)
-	local n = #comps
-	if n == 0 then return end
 	local node = self.root
-	for i = 1, n do
-		node = node.kids and node.kids[comps[i]]
+	local pos, len = 2, #path
+	if len < 2 then return end
+	while pos <= len do
+		local slash = path:find('/', pos, true)
+		local c = path:sub(pos, (slash or len + 1) - 1)
+		node = node.kids and node.kids[c]
 		if not node then return end
+		local last = not slash or slash == len
 		local at = node.delays
 		if at then
-			if i < n then
+			if not last then
 				for j = 1, #at do if at[j].isdir then fn(at[j], 'parent') end end
 			else
 				for j = 1, #at do fn(at[j], 'same') end
 			end
 		end
+		if last then break end
+		pos = slash + 1
 	end
 	if isdir and node.kids then
 		local stack = {}
@@ -288,7 +293,10 @@ function Delays:remove(d)
 		for i = 1, #blocks do
 			local b = blocks[i]
 			b.nblock = b.nblock - 1
-			if b.nblock == 0 and b.status == 'block' then b.status = 'wait' end
+			if b.nblock == 0 and b.status == 'block' then
+				b.status = 'wait'
+				self:waiting(b)
+			end
 		end
 		d.blocks = nil
 	end
@@ -298,6 +306,7 @@ end
 function Delays:retry(d, alarm)
 	d.status = (d.nblock or 0) > 0 and 'block' or 'wait'
 	d.alarm = alarm
+	if d.status == 'wait' then self:waiting(d) end
 end
 
 -- True if d's alarm is due at time now (or the queue is over its limit).
@@ -305,10 +314,27 @@ local function due(d, now, full)
 	return full or d.alarm == nil or d.alarm <= now
 end
 
+-- Notes that d became 'wait': the scan hint must not be behind it.
+-- (The hint is never after the first waiting delay, so finding that delay
+-- skips the active and blocked ones in front without walking them again:
+-- while a batch of thousands is in flight, every loop cycle would.)
+function Delays:waiting(d)
+	local h = self.hint
+	if not h or d.seq < h.seq then self.hint = d end
+end
+
+-- The first delay whose status is 'wait' (advancing the hint), or nil.
+function Delays:firstWait()
+	local d = self.hint or self.head
+	while d and d.status ~= 'wait' do d = d.next end
+	self.hint = d
+	return d
+end
+
 -- The first waiting delay that is due, or nil.
 function Delays:nextReady(now, maxDelays)
 	local full = maxDelays and self.size >= maxDelays
-	local d = self.head
+	local d = self:firstWait()
 	while d do
 		if d.status == 'wait' then
 			if due(d, now, full) then return d end
@@ -343,19 +369,12 @@ function Delays:collect(test)
 	return list
 end
 
--- The earliest alarm among waiting delays (nil: none; true: at once).
+-- The alarm of the first waiting delay (nil: none; true: at once).
 function Delays:nextAlarm(maxDelays)
-	if maxDelays and self.size >= maxDelays then
-		local d = self.head
-		while d do if d.status == 'wait' then return true end; d = d.next end
-		return nil
-	end
-	local d = self.head
-	while d do
-		if d.status == 'wait' then return d.alarm or true end
-		d = d.next
-	end
-	return nil
+	local d = self:firstWait()
+	if not d then return nil end
+	if maxDelays and self.size >= maxDelays then return true end
+	return d.alarm or true
 end
 
 return Delays

@@ -372,7 +372,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 		runner.outOfWatches(path)
 		return
 	end
-	if core.logEnabled('Inotify') then
+	if runner.logInotify then
 		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
 	end
 	for i = 1, #syncs do syncs[i]:event(etype, isdir, path, path2, now) end
@@ -544,6 +544,7 @@ function runner.initialize(args, reloading)
 	local opts, err = cli.parse(args)
 	if not opts then die(err) end
 	for _, l in ipairs(opts.logs) do core.logEnable(l) end
+	runner.logInotify = core.logEnabled('Inotify')   -- asked once: per event it costs
 	if opts.help then
 		io.stdout:write('lsyncd-ng version: ', core.version, '\n', cli.usage)
 		io.stdout:flush()
