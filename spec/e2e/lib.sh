@@ -44,6 +44,14 @@ RUN_N=0          # run markers handed out
 RESTORE=()       # "path value" of sysctls to restore
 NETNS=()         # network namespaces this test made
 
+# forget_pid PID: PID was waited for (reaped): its number may be reused by
+# another process from now on, so cleanup must not signal it.
+forget_pid() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do
@@ -218,6 +226,7 @@ stop_daemon() {
 		wait "$DAEMON_PID" 2>/dev/null
 		DAEMON_RC=$?
 	fi
+	forget_pid "$DAEMON_PID"
 	daemon_leftovers
 	[ "$DAEMON_RC" = hung ] && return 255
 	return "$DAEMON_RC"
@@ -346,7 +355,7 @@ EOF
 			ssh -F "$SSH_CONFIG" 127.0.0.1 true </dev/null 2>/dev/null && return 0
 			sleep 0.1
 		done
-		kill -KILL "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null
+		kill -KILL "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; forget_pid "$SSHD_PID"
 		[ -n "${1:-}" ] && break      # a port was asked for: no other try
 	done
 	echo "# sshd did not come up on port $SSH_PORT:" >&2
@@ -356,6 +365,7 @@ EOF
 sshd_stop() {
 	kill -TERM "$SSHD_PID" 2>/dev/null
 	wait "$SSHD_PID" 2>/dev/null
+	forget_pid "$SSHD_PID"
 	return 0
 }
 # sshd_restart: the same sshd (keys, port) again, e.g. after sshd_stop.

@@ -224,7 +224,7 @@ S=$WS/fi/src T=$WS/fi/trg E=$WS/fi/exp
 mkdir -p "$S/acx" "$S/abx" "$S/bx" "$T"
 echo 1 > "$S/acc"; echo 2 > "$S/abc"; echo 3 > "$S/b"; echo 4 > "$S/acx/x"; echo 5 > "$S/abx/y"; echo 6 > "$S/bx/z"
 mkdir -p "$E/acx"; echo 1 > "$E/acc"; echo 4 > "$E/acx/x"
-cfg fi "settings { nodaemon = true }
+cfg filter "settings { nodaemon = true }
 sync { default.rsync, source = '$S', target = '$T', delay = 1,
   filter = { '- /ab**', '+ /a**', '- /**' } }"
 start_daemon "$WS/fi.log" "$CFG"
