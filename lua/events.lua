@@ -52,19 +52,23 @@ local eventMeta = {
 	end,
 }
 
--- An event object for delay d of sync s (move: nil, 'Fr' or 'To').
+-- The event object of delay d of sync s (move: nil, 'Fr' or 'To'). It is
+-- made once per delay, so fields a config stores in it stay there
+-- (lsyncd's lpostcmd example marks its blanket event and reads it back).
 function M.event(s, d, move)
-	local ev = setmetatable({}, eventMeta)
+	local key = move == 'To' and 'evTo' or 'ev'
+	local ev = d[key]
+	if ev then return ev end
+	ev = setmetatable({}, eventMeta)
 	agents[ev] = { sync = s, delay = d, delays = { d }, move = move }
+	d[key] = ev
 	return ev
 end
 
 -- The one or two event objects of a delay (origin and destination of a Move).
 function M.events(s, d)
 	if d.etype == 'Move' then
-		local o, t = M.event(s, d, 'Fr'), M.event(s, d, 'To')
-		agents[o].delays, agents[t].delays = { d }, { d }
-		return o, t
+		return M.event(s, d, 'Fr'), M.event(s, d, 'To')
 	end
 	return M.event(s, d)
 end

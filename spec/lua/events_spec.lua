@@ -87,3 +87,20 @@ describe('events', function()
 		assert.same({ '*.tmp' }, s.inlet.getExcludes())
 	end)
 end)
+
+describe('event identity', function()
+	it('gives the same object for a delay each time, keeping stored fields', function()
+		_G.core = _G.core or { now = function() return 100 end, log = function() end }
+		local Delays2 = require 'delays'
+		local ev2 = require 'events'
+		local s = { source = '/s/', config = { target = '/t/' }, delays = Delays2.new {} }
+		function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
+		function s:removeDelay(d) self.delays:remove(d) end
+		s.inlet = ev2.inlet(s)
+		local b = s.inlet.createBlanketEvent()
+		b.isPostcmd = true
+		local again = s.inlet.getEvent()
+		assert.equal(b, again)
+		assert.is_true(rawget(again, 'isPostcmd'))
+	end)
+end)
