@@ -38,8 +38,13 @@ function Sync.new(cfg, n)
 	-- (lsyncd sends them as a delete plus a full re-send)
 	s.remoteMoves = not cfg.onMove and cfg.action == require('default_rsync').action
 		and config.settings.moves ~= false and require('sshmux').sshOf(cfg) ~= nil
-	local userActions = type(cfg.onCreate) == 'function' or type(cfg.onModify) == 'function'
-		or type(cfg.onAttrib) == 'function' or type(cfg.onDelete) == 'function'
+	-- Layer 2/3 handlers (functions or command strings) see every event as
+	-- lsyncd 2.2 delivers them; the default layers get the full collapse table
+	local userActions = false
+	for _, k in ipairs { 'onCreate', 'onModify', 'onAttrib', 'onDelete' } do
+		local t = type(cfg[k])
+		if t == 'function' or t == 'string' then userActions = true end
+	end
 	s.delays = Delays.new {
 		collapse = not userActions,
 		splitMoves = not cfg.onMove and not s.remoteMoves,
