@@ -48,7 +48,7 @@ function direct.action(inlet)
 	elseif etype == 'Move' then
 		local from, to = ev.targetPathname, ev2.targetPathname
 		if deletes then
-			spawn(ev, 'sh', '-c', 'mv -- "$1" "$2" || rm -rf -- "$1"', 'sh', from, to)
+			spawn(ev, 'sh', '-c', 'mv -- "$1" "$2" || { rm -rf -- "$1"; exit 1; }', 'sh', from, to)
 		else
 			spawn(ev, 'mv', '--', from, to)
 		end
@@ -68,7 +68,18 @@ function direct.collect(agent, exitcode)
 		return rc
 	end
 	if exitcode ~= 0 then
-		log('Warn', 'direct: ', agent.isList and 'list' or agent.etype, ' exited with ', exitcode)
+		-- A cp/mv/rm that failed (a parent not there yet, a file gone meanwhile)
+		-- is repaired, not forgotten as lsyncd does: one full rsync of the
+		-- tree is queued (behind what is queued already), unless one waits.
+		local s = agent.inlet.getSync()
+		log('Warn', 'direct: ', agent.etype, ' on ', agent.path, ' failed (exit ', exitcode,
+			'); a full sync will repair the target')
+		local d = s.delays.head
+		while d do
+			if d.etype == 'Init' and d.status ~= 'active' then return 'ok' end
+			d = d.next
+		end
+		s:push('Init', '', nil, core.now())
 	end
 	return 'ok'
 end
