@@ -65,8 +65,12 @@ function rsyncssh.action(inlet)
 		local from = cfg.targetdir .. ev.path
 		local to = cfg.targetdir .. ev2.path
 		log('Normal', 'Moving ', ev.path, ' -> ', ev2.path)
+		-- lsyncd runs `mv A B || rm -rf A`, which loses B when mv fails (its
+		-- parent not there yet); here the failure is reported (exit 97) and
+		-- the destination is sent again by rsync (see default_rsync's collect)
 		spawn(ev, cfg.ssh.binary, cfg.ssh._computed, cfg.host,
-			'mv', quote(from), quote(to), '||', 'rm', '-rf', quote(from))
+			'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
+			'exit', '97;', '}')
 		return
 	end
 	local elist = inlet.getEvents(function(e)
@@ -79,6 +83,9 @@ end
 
 -- Init and lists are judged by rsync's codes, moves by ssh's.
 function rsyncssh.collect(agent, exitcode)
+	if not agent.isList and agent.etype == 'Move' then
+		return drsync.collect(agent, exitcode)   -- 0 ok, 255 again, else re-send
+	end
 	local cfg = agent.config
 	if agent.isList or agent.etype == 'Init' then
 		cfg.exitcodes = cfg.rsyncExitCodes

@@ -83,6 +83,11 @@ step "rsyncssh: hostile names moved (files and directories) through ssh mv"
 rm "$S/h/semi;touch lng-pwned" "$S/h/-e sh" "$S/h/star*"; rm -r "$S/h/"$'dir\nnl'
 step "rsyncssh: hostile names deleted through ssh rm"
 check "rsyncssh: no file name was evaluated by a shell (local or on the slave)" no_pwned
+mkdir "$S/keep"
+step "rsyncssh: an empty directory arrives"
+rm -rf "$T/keep"                        # the slave loses it behind our back
+mv "$S/big-renamed" "$S/keep/big4"
+step "rsyncssh: a move whose destination dir is gone on the slave is re-sent (lsyncd's mv || rm -rf loses it)"
 check_stop "rsyncssh"
 
 sshd_stop
