@@ -4,6 +4,7 @@
 #   make asan         build ./lsyncd-ng with AddressSanitizer + UBSan
 #   make check-asan   the same suite against that build
 #   make demo         a built-in demo: one local and one ssh slave
+#   make bench        lsyncd-ng vs lsyncd benchmark (< 60 min); make bench-quick (< 10 min)
 #   make install PREFIX=/usr/local DESTDIR=
 
 VERSION   := 0.1.0
@@ -82,6 +83,13 @@ check-asan:
 demo: $(BIN)
 	bash scripts/demo
 
+# Side by side with Debian's lsyncd (needs root; see bench/run and BENCHMARKS.md).
+bench: $(BIN)
+	bench/run
+
+bench-quick: $(BIN)
+	bench/run --quick
+
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lsyncd-ng
 	install -D -m 0644 doc/lsyncd-ng.1 $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1
@@ -100,4 +108,4 @@ uninstall:
 clean:
 	rm -rf build build-asan lsyncd-ng lsyncd-ng-asan
 
-.PHONY: all check ctests asan check-asan demo install uninstall clean
+.PHONY: all check ctests asan check-asan demo install uninstall clean bench bench-quick

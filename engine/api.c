@@ -21,6 +21,7 @@
 #include "child.h"
 #include "daemon.h"
 #include "log.h"
+#include "run.h"
 #include "loop.h"
 #include "watch.h"
 
@@ -36,37 +37,83 @@ fail(lua_State *L, const char *what)
 }
 
 /* core.spawn(argv, stdin) -> pid | nil, err */
-static int
-l_spawn(lua_State *L)
+/* argv from the array at index idx; free() the result (the strings stay
+ * owned by the table). */
+static char **
+argv_of(lua_State *L, int idx)
 {
-	size_t n, inlen = 0;
-	const char *in = NULL;
+	size_t n;
 	char **argv;
-	pid_t pid;
 
-	luaL_checktype(L, 1, LUA_TTABLE);
-	n = lua_objlen(L, 1);
-	luaL_argcheck(L, n > 0, 1, "empty argv");
-	if (!lua_isnoneornil(L, 2))
-		in = luaL_checklstring(L, 2, &inlen);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	n = lua_objlen(L, idx);
+	luaL_argcheck(L, n > 0, idx, "empty argv");
 	argv = calloc(n + 1, sizeof(*argv));
 	if (!argv)
-		return luaL_error(L, "out of memory");
+		luaL_error(L, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		lua_rawgeti(L, 1, (int)i + 1);
+		lua_rawgeti(L, idx, (int)i + 1);
 		if (!lua_isstring(L, -1)) {
 			free(argv);
-			return luaL_error(L, "argv[%d] is a %s, not a string",
+			luaL_error(L, "argv[%d] is a %s, not a string",
 			    (int)i + 1, luaL_typename(L, -1));
 		}
 		argv[i] = (char *)lua_tostring(L, -1);  /* kept alive by the table */
 		lua_pop(L, 1);
 	}
+	return argv;
+}
+
+static int
+l_spawn(lua_State *L)
+{
+	size_t inlen = 0;
+	const char *in = NULL;
+	char **argv;
+	pid_t pid;
+
+	if (!lua_isnoneornil(L, 2))
+		in = luaL_checklstring(L, 2, &inlen);
+	argv = argv_of(L, 1);
 	pid = child_spawn(argv, in, inlen);
 	free(argv);
 	if (pid < 0)
 		return fail(L, "spawn");
 	lua_pushinteger(L, pid);
+	return 1;
+}
+
+/* core.run(argv, stdin, timeout) -> status, output, timedOut | nil, err
+ * Runs to completion (the operator tools; never inside the event loop). */
+static int
+l_run(lua_State *L)
+{
+	size_t inlen = 0;
+	const char *in = NULL;
+	double timeout = luaL_optnumber(L, 3, 30);
+	struct run_result r;
+	char **argv;
+	int rc;
+
+	if (!lua_isnoneornil(L, 2))
+		in = luaL_checklstring(L, 2, &inlen);
+	argv = argv_of(L, 1);
+	rc = run_command(argv, in, inlen, timeout, &r);
+	free(argv);
+	if (rc < 0)
+		return fail(L, "run");
+	lua_pushinteger(L, r.status);
+	lua_pushlstring(L, r.out, r.len);
+	lua_pushboolean(L, r.timed_out);
+	free(r.out);
+	return 3;
+}
+
+/* core.isatty(fd) -> bool */
+static int
+l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
 	return 1;
 }
 
@@ -475,6 +522,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "childCount",  l_child_count },
 	{ "daemonize",   l_daemonize },
 	{ "getpid",      l_getpid },
+	{ "isatty",      l_isatty },
 	{ "kill",        l_kill },
 	{ "log",         l_log },
 	{ "logEnable",   l_log_enable },
@@ -489,6 +537,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "realpath",    l_realpath },
 	{ "reload",      l_reload },
 	{ "rundir",      l_rundir },
+	{ "run",         l_run },
 	{ "setReloadArgs", l_set_reload_args },
 	{ "spawn",       l_spawn },
 	{ "terminate",   l_terminate },

@@ -17,6 +17,9 @@
  *
  * ---- Lua -> C: the `core` table (api.c registers it) ----
  *   core.spawn(argv, stdin) -> pid | nil, err    argv: array; stdin: string|nil
+ *   core.run(argv, stdin, timeout) -> status, output, timedOut | nil, err
+ *                                        runs to completion (operator tools only)
+ *   core.isatty(fd)         -> bool
  *   core.kill(pid, signo)   -> ok                signals the child's group
  *   core.now()              -> seconds           CLOCK_MONOTONIC, double
  *   core.time()             -> seconds           wall clock (time(2))

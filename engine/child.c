@@ -1,19 +1,21 @@
 /*
  * child.c: children started from argv arrays with posix_spawn (never a
- * shell), fed stdin through a non-blocking pipe, their output collected line
- * by line, their exit noticed through a pidfd, and reported exactly once.
+ * shell), fed stdin through a non-blocking pipe, their stdout and stderr
+ * read by the loop and handed on line by line, their exit noticed through a
+ * pidfd (SIGCHLD as the fallback) and reported exactly once, after their
+ * output. How a child is started (posix_spawn attributes, the PDEATHSIG
+ * trampoline) is child-exec.c's part.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,151 +23,44 @@
 #include "log.h"
 #include "loop.h"
 
-#define LINE_MAX_BYTES 65536
+#define LINE_CAP      65536   /* a longer line is handed on in pieces */
+#define READS_PER_CB  16      /* reads per wake-up (<= 1 MiB), so a chatty child cannot starve the loop */
+#define GRACE         1.0     /* s after exit to wait for the output pipes to close */
 
-extern char **environ;
+enum state { RUNNING, EXITED, QUIET };
 
-struct outbuf {
-	int    fd;
-	char  *buf;
+struct stream {
+	int    fd;              /* our read end, -1 once closed */
+	char  *buf;             /* the unfinished line (LINE_CAP + 1), made on first data */
 	size_t len;
-	int    after_cr;                /* the last line ended with '\r' */
+	int    after_cr;        /* the last terminator was '\r': a '\n' right after it is its pair */
 };
 
 struct child {
 	pid_t          pid;
+	enum state     state;   /* QUIET: left over from before a re-init, reaped silently */
+	int            status, signo;
+	double         deadline;        /* exit time + GRACE */
+	int            busy;            /* output callback running: do not free */
 	int            pidfd;
 	int            in_fd;           /* our end of its stdin, -1 when done */
 	char          *in_text;
 	size_t         in_len, in_off;
-	struct outbuf  out[2];          /* stdout, stderr */
-	int            exited, status, signo;
-	double         exit_time;
+	struct stream  out[2];          /* stdout, stderr */
 	struct child  *next;
 };
 
 static struct child    *children;
-static int              nchildren;
 static child_exit_fn   *exit_fn;
 static child_output_fn *output_fn;
 static void            *cb_ud;
-static char            *trampoline;
+static int              grace_fd = -1;  /* timerfd: the earliest grace deadline */
 
-/* Sets the callbacks for exits and output lines. */
-void
-child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
-{
-	exit_fn = on_exit;
-	output_fn = on_output;
-	cb_ud = ud;
-	children = NULL;
-	nchildren = 0;
-}
+static void report_ready(void);
 
-/* Chooses whether children start through the PDEATHSIG trampoline. */
-void
-child_set_trampoline(const char *self_exe)
-{
-	free(trampoline);
-	trampoline = self_exe ? strdup(self_exe) : NULL;
-}
+/* -------------------------------------------------------------- helpers */
 
-/* The "__lng_exec" entry: die with the parent, then become the program. */
-int
-child_trampoline(int argc, char **argv)
-{
-	if (argc < 3)
-		return 127;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		_exit(255);                    /* the daemon is already gone */
-	execv(argv[2], argv + 2);
-	fprintf(stderr, "lsyncd-ng: cannot execute %s: %s\n", argv[2], strerror(errno));
-	_exit(127);
-}
-
-int
-child_count(void)
-{
-	return nchildren;
-}
-
-int
-child_pending(void)
-{
-	for (struct child *c = children; c; c = c->next)
-		if (c->exited)
-			return 1;
-	return 0;
-}
-
-/* Finds a program through PATH as execvp would; NULL with errno if none. */
-static char *
-resolve(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	if (strchr(name, '/')) {
-		if (access(name, X_OK) < 0)
-			return NULL;
-		return strdup(name);
-	}
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	errno = ENOENT;
-	while (*path) {
-		const char *end = strchrnul(path, ':');
-		int n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - path),
-		    end == path ? "." : path, name);
-		if (n > 0 && n < (int)sizeof(buf) && access(buf, X_OK) == 0)
-			return strdup(buf);
-		path = *end ? end + 1 : end;
-	}
-	errno = ENOENT;
-	return NULL;
-}
-
-static void on_output_ready(int fd, int mask, void *ud);
-static void on_stdin_ready(int fd, int mask, void *ud);
-static void on_pidfd(int fd, int mask, void *ud);
-
-/* Hands complete lines of ob to the callback; flush: the rest as well. */
-static void
-emit_lines(struct child *c, int stream, int flush)
-{
-	struct outbuf *ob = &c->out[stream - 1];
-	size_t start = 0;
-
-	for (size_t i = 0; i < ob->len; i++) {
-		if (ob->buf[i] != '\n' && ob->buf[i] != '\r')
-			ob->after_cr = 0;
-		/* '\r' too: progress output rewrites one line with carriage returns */
-		char ch = ob->buf[i];
-		if (ch == '\n' || ch == '\r') {
-			int after_cr = ob->after_cr;
-			ob->after_cr = ch == '\r';
-			if (ch == '\n' && after_cr && i == start) {
-				start = i + 1;         /* the \n of a \r\n pair */
-				continue;
-			}
-			ob->buf[i] = 0;
-			if (output_fn)
-				output_fn(c->pid, stream, ob->buf + start, cb_ud);
-			start = i + 1;
-		}
-	}
-	if ((flush || ob->len - start >= LINE_MAX_BYTES) && start < ob->len) {
-		ob->buf[ob->len] = 0;
-		if (output_fn)
-			output_fn(c->pid, stream, ob->buf + start, cb_ud);
-		start = ob->len;
-	}
-	memmove(ob->buf, ob->buf + start, ob->len - start);
-	ob->len -= start;
-}
-
-/* Closes and forgets one of the child's fds. */
+/* Unwatches and closes *fd, then marks it closed. */
 static void
 drop_fd(int *fd)
 {
@@ -176,115 +71,366 @@ drop_fd(int *fd)
 	}
 }
 
-/* Reports the exit once output is drained (or after 1 s of grace). */
+/* Opens /dev/null on any of fds 0-2 that is closed. */
 static void
-maybe_report(struct child *c)
+ensure_stdio(void)
 {
-	struct child **pp;
+	/* Otherwise pipe2 could hand out fd 0, 1 or 2 and a spawn's dup2
+	 * would shuffle the child's stdio into the wrong places. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			if (open("/dev/null", O_RDWR) < 0)
+				break;
+}
 
-	if (!c->exited)
-		return;
-	if ((c->out[0].fd >= 0 || c->out[1].fd >= 0) && loop_now() - c->exit_time < 1.0)
-		return;
-	for (int s = 0; s < 2; s++) {
-		if (c->out[s].fd >= 0) {
-			char tmp[4096];
-			ssize_t n;
-			while ((n = read(c->out[s].fd, tmp, sizeof(tmp))) > 0)
-				;                      /* a grandchild holds it: give up */
+/* Finds a child of the current runner by pid. */
+static struct child *
+find(pid_t pid)
+{
+	for (struct child *c = children; c; c = c->next)
+		if (c->pid == pid && c->state != QUIET)
+			return c;
+	return NULL;
+}
+
+/* Unlinks c from the list (it stays allocated). */
+static void
+unlink_child(struct child *c)
+{
+	for (struct child **pp = &children; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			return;
 		}
-		emit_lines(c, s + 1, 1);
+}
+
+/* Closes every fd of c and frees its buffers (c itself stays). */
+static void
+release(struct child *c)
+{
+	for (int s = 0; s < 2; s++) {
 		drop_fd(&c->out[s].fd);
 		free(c->out[s].buf);
+		c->out[s].buf = NULL;
 	}
 	drop_fd(&c->in_fd);
 	drop_fd(&c->pidfd);
 	free(c->in_text);
-	for (pp = &children; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	nchildren--;
-	if (exit_fn)
-		exit_fn(c->pid, c->status, c->signo, cb_ud);
-	free(c);
+	c->in_text = NULL;
 }
 
-/* Reads what the child wrote on stdout or stderr. */
+/* ------------------------------------------------------------- settings */
+
+/* Sets the callbacks; children of an earlier loop are reaped silently. */
+void
+child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
+{
+	exit_fn = on_exit;
+	output_fn = on_output;
+	cb_ud = ud;
+	ensure_stdio();
+	/* After a reload the loop is new and the runner that spawned these
+	 * is gone: their fds are closed and their exit is not reported, but
+	 * they are still reaped (child_reap) so no zombie stays behind. */
+	for (struct child *c = children; c; c = c->next) {
+		c->state = QUIET;
+		release(c);
+	}
+	/* The grace timer may belong to an old epoll set: start afresh. */
+	drop_fd(&grace_fd);
+}
+
+/* ----------------------------------------------------------- the output */
+
+/* Hands one line of stream s of c to the output callback. */
 static void
-on_output_ready(int fd, int mask, void *ud)
+emit(struct child *c, int s, const char *line)
+{
+	if (output_fn)
+		output_fn(c->pid, s + 1, line, cb_ud);
+}
+
+/*
+ * Splits what is buffered for stream s into lines, starting the search for
+ * terminators at from (bytes before it were searched already). '\n', '\r'
+ * and "\r\n" all end a line: rsync's progress output rewrites one line with
+ * carriage returns. flush also hands on an unfinished last line.
+ */
+static void
+split_lines(struct child *c, int s, size_t from, int flush)
+{
+	struct stream *st = &c->out[s];
+	size_t start = 0;
+
+	for (size_t i = from; i < st->len; i++) {
+		char ch = st->buf[i];
+
+		if (ch != '\n' && ch != '\r') {
+			st->after_cr = 0;
+			continue;
+		}
+		if (ch == '\n' && st->after_cr && i == start) {
+			st->after_cr = 0;               /* the '\n' of "\r\n" */
+			start = i + 1;
+			continue;
+		}
+		st->after_cr = ch == '\r';
+		st->buf[i] = 0;
+		emit(c, s, st->buf + start);
+		start = i + 1;
+	}
+	if (st->len - start >= LINE_CAP || (flush && start < st->len)) {
+		st->buf[st->len] = 0;
+		emit(c, s, st->buf + start);
+		start = st->len;
+	}
+	memmove(st->buf, st->buf + start, st->len - start);
+	st->len -= start;
+}
+
+/* Reads stream s of c (a bounded number of reads); returns 1 at EOF. */
+static int
+read_stream(struct child *c, int s)
+{
+	struct stream *st = &c->out[s];
+
+	if (!st->buf && !(st->buf = malloc(LINE_CAP + 1)))
+		fatal("out of memory");
+	for (int i = 0; i < READS_PER_CB; i++) {
+		size_t before = st->len;
+		/* split_lines always leaves room: len < LINE_CAP here. */
+		ssize_t n = read(st->fd, st->buf + st->len, LINE_CAP - st->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return 1;
+		st->len += (size_t)n;
+		split_lines(c, s, before, 0);
+	}
+	return 0;
+}
+
+/* Loop callback: c wrote on stdout or stderr (or closed it). */
+static void
+on_output(int fd, int mask, void *ud)
 {
 	struct child *c = ud;
 	int s = c->out[0].fd == fd ? 0 : 1;
-	struct outbuf *ob = &c->out[s];
 
-	for (;;) {
-		ssize_t n = read(fd, ob->buf + ob->len, LINE_MAX_BYTES - ob->len);
-		if (n > 0) {
-			ob->len += n;
-			emit_lines(c, s + 1, 0);
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		emit_lines(c, s + 1, 1);      /* EOF */
-		drop_fd(&ob->fd);
-		maybe_report(c);
-		return;
+	(void)mask;
+	c->busy++;
+	if (read_stream(c, s)) {
+		split_lines(c, s, c->out[s].len, 1);
+		drop_fd(&c->out[s].fd);
 	}
+	c->busy--;
+	report_ready();
 }
 
-/* Writes as much of the stdin text as the pipe takes. */
+/* Loop callback: c's stdin pipe has room; writes what it takes. */
 static void
-on_stdin_ready(int fd, int mask, void *ud)
+on_stdin(int fd, int mask, void *ud)
 {
 	struct child *c = ud;
 
+	(void)mask;
 	while (c->in_off < c->in_len) {
 		ssize_t n = write(fd, c->in_text + c->in_off, c->in_len - c->in_off);
+
 		if (n > 0) {
-			c->in_off += n;
+			c->in_off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		break;                         /* EPIPE: the child stopped reading */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;                 /* the loop calls again when there is room */
+		break;                          /* EPIPE: the child stopped reading */
 	}
+	/* All written (or no one listens): closing gives the child its EOF. */
 	drop_fd(&c->in_fd);
+	free(c->in_text);
+	c->in_text = NULL;
 }
 
-/* Collects the status of an exited child (its pidfd became readable). */
+/* ------------------------------------------------------ exit and report */
+
+/* Converts monotonic seconds to a timespec. */
+static struct timespec
+to_timespec(double t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999)
+		ts.tv_nsec = 999999999;
+	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
+		ts.tv_nsec = 1;
+	return ts;
+}
+
+/* Loop callback: a grace deadline passed. */
+static void
+on_grace(int fd, int mask, void *ud)
+{
+	uint64_t n;
+
+	(void)mask;
+	(void)ud;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	report_ready();
+}
+
+/* Arms the grace timer for the earliest exited child still awaiting EOF. */
+static void
+arm_grace(void)
+{
+	struct itimerspec its;
+	double first = -1;
+
+	memset(&its, 0, sizeof(its));
+	for (struct child *c = children; c; c = c->next)
+		if (c->state == EXITED && (first < 0 || c->deadline < first))
+			first = c->deadline;
+	if (first < 0 && grace_fd < 0)
+		return;
+	if (grace_fd < 0) {
+		grace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (grace_fd < 0)
+			return;         /* main's child_pending() poll still covers it */
+		if (loop_watch_fd(grace_fd, LOOP_READ, on_grace, NULL) < 0) {
+			close(grace_fd);
+			grace_fd = -1;
+			return;
+		}
+	}
+	if (first >= 0)
+		its.it_value = to_timespec(first);
+	timerfd_settime(grace_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Takes c's exit status from si (filled by waitid). */
+static void
+set_exited(struct child *c, const siginfo_t *si)
+{
+	c->status = si->si_status;      /* the exit code, or the signal */
+	c->signo = si->si_code == CLD_EXITED ? 0 : si->si_status;
+	c->state = EXITED;
+	c->deadline = loop_now() + GRACE;
+	drop_fd(&c->pidfd);
+}
+
+/*
+ * Reaps c if it has exited (a QUIET c is freed). Only this one pid is
+ * waited for: waitpid(-1) would also steal the status of children other
+ * code waits for (io.popen or os.execute in a user config).
+ */
 static void
 collect(struct child *c)
 {
 	siginfo_t si;
+	int rc;
 
-	if (c->exited)
+	if (c->state == EXITED)
 		return;
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, c->pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	rc = -1;
+	errno = EINVAL;
+	if (c->pidfd >= 0)
+		rc = waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
+	if (rc < 0 && errno == EINVAL)  /* no pidfd, or a kernel before 5.4 */
+		rc = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG);
+	if ((rc < 0 && errno == EINTR) || (rc == 0 && si.si_pid == 0))
+		return;                         /* still running */
+	if (c->state == QUIET) {
+		unlink_child(c);
+		release(c);
+		free(c);
 		return;
-	c->exited = 1;
-	c->exit_time = loop_now();
-	if (si.si_code == CLD_EXITED) {
-		c->status = si.si_status;
-		c->signo = 0;
-	} else {
-		c->status = 0;
-		c->signo = si.si_status;
 	}
-	drop_fd(&c->pidfd);
-	maybe_report(c);
+	if (rc < 0) {
+		/* Someone else reaped it: the status is lost, but the runner
+		 * must still hear of the exit or it waits for it forever. */
+		log_msg("Error", "child %d was reaped elsewhere: %s", (int)c->pid,
+		    strerror(errno));
+		si.si_code = CLD_EXITED;
+		si.si_status = 255;
+	}
+	set_exited(c, &si);
 }
 
+/* Loop callback: c's pidfd became readable, it has exited. */
 static void
 on_pidfd(int fd, int mask, void *ud)
 {
+	(void)fd;
+	(void)mask;
 	collect(ud);
+	report_ready();
 }
 
-/* Reaps exited children we know of; also finishes late exit reports. */
+/* Ends the output of an exited child whose grace ran out. */
+static void
+finish_output(struct child *c)
+{
+	/* A grandchild (ssh's ControlPersist master, a backgrounded job)
+	 * can hold the pipe open for ever: take what is already there,
+	 * then close our end. */
+	for (int s = 0; s < 2; s++) {
+		if (c->out[s].fd < 0)
+			continue;
+		read_stream(c, s);
+		split_lines(c, s, c->out[s].len, 1);
+		drop_fd(&c->out[s].fd);
+	}
+}
+
+/*
+ * Reports every exited child whose output has ended (or whose grace ran
+ * out), one at a time: c leaves the list before its exit callback runs, so
+ * the callback may spawn, kill or reap without seeing it again.
+ */
+static void
+report_ready(void)
+{
+	struct child *c;
+	double now = loop_now();
+	pid_t pid;
+	int status, signo;
+
+again:
+	for (c = children; c; c = c->next) {
+		if (c->state != EXITED || c->busy)
+			continue;
+		if (c->out[0].fd < 0 && c->out[1].fd < 0)
+			break;
+		if (now >= c->deadline)
+			break;
+	}
+	if (c) {
+		c->busy++;
+		finish_output(c);
+		c->busy--;
+		unlink_child(c);
+		pid = c->pid;
+		status = c->status;
+		signo = c->signo;
+		release(c);
+		free(c);
+		if (exit_fn)
+			exit_fn(pid, status, signo, cb_ud);
+		now = loop_now();
+		goto again;
+	}
+	arm_grace();
+}
+
+/* Reaps whatever has exited (SIGCHLD fallback) and reports what is due. */
 void
 child_reap(void)
 {
@@ -292,11 +438,55 @@ child_reap(void)
 
 	while (c) {
 		next = c->next;
-		if (!c->exited)
-			collect(c);
-		else
-			maybe_report(c);
+		if (c->state != EXITED)
+			collect(c);             /* may free c; next is still good */
 		c = next;
+	}
+	report_ready();
+}
+
+/* Counts the children spawned and not yet reported. */
+int
+child_count(void)
+{
+	int n = 0;
+
+	for (struct child *c = children; c; c = c->next)
+		if (c->state != QUIET)
+			n++;
+	return n;
+}
+
+/* Tells whether an exited child still awaits its report. */
+int
+child_pending(void)
+{
+	for (struct child *c = children; c; c = c->next)
+		if (c->state == EXITED)
+			return 1;
+	return 0;
+}
+
+/* --------------------------------------------------------------- spawn */
+
+/* Puts a new child's fds in the loop and starts feeding its stdin. */
+static void
+track(struct child *c)
+{
+	c->next = children;
+	children = c;
+	for (int s = 0; s < 2; s++)
+		if (loop_watch_fd(c->out[s].fd, LOOP_READ, on_output, c) < 0)
+			log_msg("Error", "child %d: cannot watch its output: %s",
+			    (int)c->pid, strerror(errno));
+	/* Without a pidfd (or its watch) the SIGCHLD fallback reaps it. */
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (c->pidfd >= 0 && loop_watch_fd(c->pidfd, LOOP_READ, on_pidfd, c) < 0)
+		drop_fd(&c->pidfd);
+	if (c->in_fd >= 0) {
+		on_stdin(c->in_fd, LOOP_WRITE, c);      /* small texts fit the pipe */
+		if (c->in_fd >= 0 && loop_watch_fd(c->in_fd, LOOP_WRITE, on_stdin, c) < 0)
+			drop_fd(&c->in_fd);
 	}
 }
 
@@ -304,95 +494,75 @@ child_reap(void)
 pid_t
 child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	char *prog, **av = NULL;
-	struct child *c;
+	struct child *c = NULL;
 	pid_t pid;
-	int rc, n = 0;
+	int saved;
 
-	if (!(prog = resolve(argv[0])))
+	if (!argv || !argv[0]) {
+		errno = EINVAL;
 		return -1;
-	while (argv[n])
-		n++;
-	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(err, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	}
+	/* The child's ends must stay blocking (a program that gets EAGAIN
+	 * on stdout would fail), so O_NONBLOCK goes on our ends only. */
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    (stdin_text && pipe2(in, O_CLOEXEC) < 0))
 		goto fail;
-	posix_spawn_file_actions_init(&fa);
-	if (stdin_text)
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	    POSIX_SPAWN_SETPGROUP);
-	if (trampoline) {
-		av = calloc(n + 3, sizeof(*av));
-		av[0] = argv[0];
-		av[1] = "__lng_exec";
-		av[2] = prog;
-		for (int i = 1; i < n; i++)
-			av[i + 2] = argv[i];
-		rc = posix_spawn(&pid, trampoline, &fa, &attr, av, environ);
-	} else {
-		rc = posix_spawn(&pid, prog, &fa, &attr, argv, environ);
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(av);
-	free(prog);
-	prog = NULL;
-	if (rc != 0) {
-		errno = rc;
+	if (!(c = calloc(1, sizeof(*c))) ||
+	    (stdin_text && stdin_len && !(c->in_text = malloc(stdin_len)))) {
+		errno = ENOMEM;
 		goto fail;
 	}
+	if ((pid = child_exec(argv, in[0], out[1], err[1])) < 0)
+		goto fail;
 	close(out[1]);
 	close(err[1]);
 	if (in[0] >= 0)
 		close(in[0]);
-	c = calloc(1, sizeof(*c));
-	c->pid = pid;
-	c->out[0] = (struct outbuf){ .fd = out[0], .buf = malloc(LINE_MAX_BYTES + 1) };
-	c->out[1] = (struct outbuf){ .fd = err[0], .buf = malloc(LINE_MAX_BYTES + 1) };
-	c->in_fd = in[1];
-	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	c->next = children;
-	children = c;
-	nchildren++;
-	loop_watch_fd(out[0], LOOP_READ, on_output_ready, c);
-	loop_watch_fd(err[0], LOOP_READ, on_output_ready, c);
-	if (c->pidfd >= 0) {
-		fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
-		loop_watch_fd(c->pidfd, LOOP_READ, on_pidfd, c);
-	}
-	if (in[1] >= 0) {
-		c->in_text = malloc(stdin_len ? stdin_len : 1);
-		memcpy(c->in_text, stdin_text, stdin_len);
-		c->in_len = stdin_len;
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
+	if (in[1] >= 0)
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
-		loop_watch_fd(in[1], LOOP_WRITE, on_stdin_ready, c);
-		on_stdin_ready(in[1], LOOP_WRITE, c);
-	}
+	c->pid = pid;
+	c->state = RUNNING;
+	c->pidfd = -1;
+	c->out[0].fd = out[0];
+	c->out[1].fd = err[0];
+	c->in_fd = in[1];
+	if (stdin_text && stdin_len)
+		memcpy(c->in_text, stdin_text, stdin_len);
+	c->in_len = stdin_text ? stdin_len : 0;
+	track(c);
 	return pid;
 fail:
-	rc = errno;
-	free(prog);
+	saved = errno;
+	if (c)
+		free(c->in_text);
+	free(c);
 	for (int i = 0; i < 2; i++) {
-		if (in[i] >= 0) close(in[i]);
-		if (out[i] >= 0) close(out[i]);
-		if (err[i] >= 0) close(err[i]);
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (err[i] >= 0)
+			close(err[i]);
 	}
-	errno = rc;
+	errno = saved;
+	return -1;
+}
+
+/* ----------------------------------------------------------------- kill */
+
+/* Signals c's process group, or c alone if the group is gone. */
+static int
+signal_child(struct child *c, int signo)
+{
+	if (kill(-c->pid, signo) == 0)
+		return 0;
+	/* Once reaped, c's pid may belong to someone else: group only. */
+	if (c->state != EXITED)
+		return kill(c->pid, signo);
+	errno = ESRCH;
 	return -1;
 }
 
@@ -400,16 +570,24 @@ fail:
 int
 child_kill(pid_t pid, int signo)
 {
-	if (kill(-pid, signo) == 0)
-		return 0;
+	struct child *c;
+
+	/* kill(0) and kill(-1) would hit the daemon's group or everyone. */
+	if (pid <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((c = find(pid)))
+		return signal_child(c, signo);
+	/* Not one of ours (or already reported): a plain kill, as lsyncd's
+	 * lsyncd.kill does; never the group of a pid we no longer own. */
 	return kill(pid, signo);
 }
 
-/* Signals every child that has not exited yet. */
+/* Signals every child we track, including leftovers from before a reload. */
 void
 child_kill_all(int signo)
 {
 	for (struct child *c = children; c; c = c->next)
-		if (!c->exited)
-			child_kill(c->pid, signo);
+		signal_child(c, signo);
 }

@@ -33,7 +33,12 @@ void  child_reap(void);
 /* Children are started through self_exe ("__lng_exec" trampoline, which
  * sets PR_SET_PDEATHSIG) when set; NULL starts them directly. */
 void  child_set_trampoline(const char *self_exe);
-/* main() runs this when argv[1] is "__lng_exec": argv[2] is the program. */
+/* main() runs this first thing when argv[1] is "__lng_exec"; it never
+ * returns. argv: self "__lng_exec" daemon-pid resolved-path child-argv... */
 int   child_trampoline(int argc, char **argv);
+
+/* child-exec.c, for child.c only: posix_spawn of argv with stdin from in_r
+ * (-1: /dev/null), stdout/stderr to out_w/err_w; pid, or -1 with errno. */
+pid_t child_exec(char *const argv[], int in_r, int out_w, int err_w);
 
 #endif

@@ -1,10 +1,14 @@
 /*
- * loop.c: the daemon's one epoll loop: fds with callbacks, one timerfd for
- * the runner's next alarm, and a signalfd for the signals the daemon handles.
+ * loop.c: the daemon's one epoll loop. It keeps an fd-indexed table of
+ * {callback, data, interest}, one absolute CLOCK_MONOTONIC timerfd for the
+ * runner's next alarm, and a signalfd for the signals the daemon handles
+ * (they stay blocked, so they only ever arrive here). child.c and api.c put
+ * their fds in it; main.c drives it with loop_once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -15,19 +19,30 @@
 
 #include "loop.h"
 
+#define LOOP_BATCH 64                   /* events taken per epoll_wait */
+
 struct fdent {
 	loop_fd_fn *fn;
 	void       *ud;
-	int         mask;
-	int         used;
+	uint32_t    gen;                    /* registration id, carried in the event */
+	int         mask;                   /* LOOP_READ | LOOP_WRITE */
+	int         used;                   /* in the table */
+	int         polled;                 /* in the epoll set (mask != 0) */
 };
 
 static int             epfd = -1, tfd = -1, sfd = -1;
 static struct fdent   *fds;
 static int             nfds;
+static uint32_t        next_gen = 1;
+static int             alarm_fired;
 static loop_signal_fn *sig_fn;
 static void           *sig_ud;
 static sigset_t        handled;
+
+static void on_timer(int fd, int mask, void *ud);
+static void on_signalfd(int fd, int mask, void *ud);
+
+/* ---------------------------------------------------------------- clock */
 
 /* Returns the monotonic clock in seconds. */
 double
@@ -36,161 +51,270 @@ loop_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Makes room in the fd table for fd. */
-static int
-grow(int fd)
-{
-	int n = nfds ? nfds : 64;
-	struct fdent *f;
-
-	if (fd < nfds)
-		return 0;
-	while (n <= fd)
-		n *= 2;
-	if (!(f = realloc(fds, n * sizeof(*f))))
-		return -1;
-	memset(f + nfds, 0, (n - nfds) * sizeof(*f));
-	fds = f;
-	nfds = n;
-	return 0;
-}
-
-/* Registers or changes fd's interest (mask 0: registered, idle). */
-int
-loop_watch_fd(int fd, int mask, loop_fd_fn *fn, void *ud)
-{
-	struct epoll_event ev = { 0 };
-	int op;
-
-	if (fd < 0 || grow(fd) < 0)
-		return -1;
-	op = fds[fd].used ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	ev.events = (mask & LOOP_READ ? EPOLLIN : 0) | (mask & LOOP_WRITE ? EPOLLOUT : 0);
-	ev.data.fd = fd;
-	if (epoll_ctl(epfd, op, fd, &ev) < 0)
-		return -1;
-	fds[fd] = (struct fdent){ .fn = fn, .ud = ud, .mask = mask, .used = 1 };
-	return 0;
-}
-
-/* Forgets fd (the caller closes it). */
-void
-loop_unwatch_fd(int fd)
-{
-	if (fd < 0 || fd >= nfds || !fds[fd].used)
-		return;
-	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-	fds[fd].used = 0;
-}
-
-/* Arms the alarm for monotonic time t; t < 0 disarms it. */
+/* Arms the alarm for monotonic time t; t < 0 (or NaN) disarms it. */
 void
 loop_set_alarm(double t)
 {
-	struct itimerspec its = { 0 };
+	struct itimerspec its;
 
+	memset(&its, 0, sizeof(its));
+	if (tfd < 0)
+		return;
 	if (t >= 0) {
-		if (t < 1e-6)
-			t = 1e-6;              /* 0 would disarm the timer */
-		its.it_value.tv_sec = (time_t)t;
+		/* Far-off times are clamped: converting a huge double (or inf)
+		 * to time_t is undefined, and 30 years is "never" enough. */
+		if (t > 1e9)
+			t = 1e9;
+		its.it_value.tv_sec = (time_t)t;   /* t >= 0: truncation is floor */
 		its.it_value.tv_nsec = (long)((t - (double)its.it_value.tv_sec) * 1e9);
+		if (its.it_value.tv_nsec > 999999999)
+			its.it_value.tv_nsec = 999999999;
+		/* An all-zero it_value disarms; time 0 means "already due". */
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;
 	}
 	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* Reads every pending signal from the signalfd and hands it on. */
-static void
-drain_signals(void)
-{
-	struct signalfd_siginfo si;
+/* ------------------------------------------------------------- fd table */
 
-	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		if (sig_fn)
-			sig_fn((int)si.ssi_signo, sig_ud);
+/* Makes room in the fd table for fd; -1 with errno on failure. */
+static int
+grow(int fd)
+{
+	struct fdent *f;
+	int n;
+
+	if (fd < nfds)
+		return 0;
+	n = nfds ? nfds : 64;
+	while (n <= fd)
+		n *= 2;
+	if (!(f = realloc(fds, (size_t)n * sizeof(*f))))
+		return -1;
+	memset(f + nfds, 0, (size_t)(n - nfds) * sizeof(*f));
+	fds = f;
+	nfds = n;
+	return 0;
 }
 
-/* Creates the epoll set, the timer and the signalfd. */
+/* Applies one epoll_ctl, healing a table that lost track of the kernel. */
+static int
+ctl(int op, int fd, struct epoll_event *ev)
+{
+	if (epoll_ctl(epfd, op, fd, ev) == 0)
+		return 0;
+	/* A caller that closed an fd without unwatching it leaves a stale
+	 * entry here while the kernel already forgot it (ENOENT on MOD), and
+	 * the reverse can happen with dup'd descriptions (EEXIST on ADD). */
+	if (op == EPOLL_CTL_MOD && errno == ENOENT)
+		return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
+	if (op == EPOLL_CTL_ADD && errno == EEXIST)
+		return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, ev);
+	return -1;
+}
+
+/* Registers fd or changes its interest; mask 0 keeps it idle. */
+int
+loop_watch_fd(int fd, int mask, loop_fd_fn *fn, void *ud)
+{
+	struct epoll_event ev;
+	struct fdent *e;
+	int op;
+
+	if (epfd < 0 || fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (grow(fd) < 0)
+		return -1;
+	e = &fds[fd];
+	memset(&ev, 0, sizeof(ev));
+	ev.events = (mask & LOOP_READ ? EPOLLIN : 0) | (mask & LOOP_WRITE ? EPOLLOUT : 0);
+	/* A new registration gets a new id; a change of interest keeps it,
+	 * so an event already fetched for this fd is still delivered. */
+	if (!e->used)
+		e->gen = next_gen++;
+	ev.data.u64 = (uint64_t)e->gen << 32 | (uint32_t)fd;
+	/* mask 0 leaves the epoll set entirely: epoll reports HUP and ERR
+	 * even for an empty interest, which would spin the loop. */
+	if (mask) {
+		op = e->polled ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		if (ctl(op, fd, &ev) < 0)
+			return -1;
+	} else if (e->polled) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	}
+	e->fn = fn;
+	e->ud = ud;
+	e->mask = mask;
+	e->polled = mask != 0;
+	e->used = 1;
+	return 0;
+}
+
+/* Forgets fd (the caller closes it); events already fetched are dropped. */
+void
+loop_unwatch_fd(int fd)
+{
+	struct fdent *e;
+
+	if (fd < 0 || fd >= nfds || !fds[fd].used)
+		return;
+	e = &fds[fd];
+	if (e->polled && epfd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ---------------------------------------------------- timer and signals */
+
+/* Notes that the alarm went off (the timerfd became readable). */
+static void
+on_timer(int fd, int mask, void *ud)
+{
+	uint64_t expirations;
+
+	(void)mask;
+	(void)ud;
+	/* EAGAIN here means the alarm was re-armed after epoll saw it. */
+	if (read(fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations))
+		alarm_fired = 1;
+}
+
+/* Hands every queued signal to the signal callback. */
+static void
+on_signalfd(int fd, int mask, void *ud)
+{
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+
+	(void)mask;
+	(void)ud;
+	while ((n = read(fd, si, sizeof(si))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
+			if (sig_fn)
+				sig_fn((int)si[i].ssi_signo, sig_ud);
+	}
+}
+
+/* Opens a signalfd for the handled set and puts it in the loop. */
+static int
+open_signalfd(void)
+{
+	if ((sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return -1;
+	return loop_watch_fd(sfd, LOOP_READ, on_signalfd, NULL);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Creates the epoll set, the alarm timer and the signalfd. */
 int
 loop_init(loop_signal_fn *on_signal, void *ud)
 {
+	struct sigaction sa;
+	int saved;
+
+	if (epfd >= 0)
+		loop_shutdown();
 	sig_fn = on_signal;
 	sig_ud = ud;
-	signal(SIGPIPE, SIG_IGN);
+	/* A child that dies while we write its stdin must give us EPIPE, not
+	 * kill the daemon. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&handled);
 	sigaddset(&handled, SIGTERM);
 	sigaddset(&handled, SIGINT);
 	sigaddset(&handled, SIGHUP);
 	sigaddset(&handled, SIGCHLD);
 	sigaddset(&handled, SIGUSR1);
+	/* Blocked, they queue for the signalfd instead of interrupting us;
+	 * children get an empty mask back from child.c. */
 	if (sigprocmask(SIG_BLOCK, &handled, NULL) < 0)
 		return -1;
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		return -1;
+		goto err;
 	if ((tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0)
-		return -1;
-	if ((sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		return -1;
-	if (loop_watch_fd(tfd, LOOP_READ, NULL, NULL) < 0 ||
-	    loop_watch_fd(sfd, LOOP_READ, NULL, NULL) < 0)
-		return -1;
+		goto err;
+	if (loop_watch_fd(tfd, LOOP_READ, on_timer, NULL) < 0)
+		goto err;
+	if (open_signalfd() < 0)
+		goto err;
 	return 0;
+err:
+	saved = errno;
+	loop_shutdown();
+	errno = saved;
+	return -1;
 }
 
 /*
- * Opens the signalfd again after a fork: the epoll wake-up of a signalfd is
- * tied to the process that created it, so the daemonized child needs its own.
+ * Opens the signalfd again after a fork: a signalfd reads the queue of the
+ * process that reads it, but its epoll wake-up stays tied to the process
+ * that created it, so the daemonized child needs one of its own.
  */
 int
 loop_reopen_signals(void)
 {
-	loop_unwatch_fd(sfd);
-	close(sfd);
-	if ((sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		return -1;
-	return loop_watch_fd(sfd, LOOP_READ, NULL, NULL);
+	if (sfd >= 0) {
+		loop_unwatch_fd(sfd);
+		close(sfd);
+		sfd = -1;
+	}
+	return open_signalfd();
 }
 
 /* Waits once (timeout_ms, -1 forever) and dispatches; 1 if the alarm fired. */
 int
 loop_once(int timeout_ms)
 {
-	struct epoll_event evs[64];
-	int n, fired = 0;
+	struct epoll_event evs[LOOP_BATCH];
+	int n;
 
-	n = epoll_wait(epfd, evs, 64, timeout_ms);
+	if (epfd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	n = epoll_wait(epfd, evs, LOOP_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	alarm_fired = 0;
 	for (int i = 0; i < n; i++) {
-		int fd = evs[i].data.fd, mask = 0;
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+		uint32_t ev = evs[i].events;
+		struct fdent *e;
+		int mask = 0;
 
-		if (fd == tfd) {
-			uint64_t exp;
-			if (read(tfd, &exp, sizeof(exp)) > 0)
-				fired = 1;
+		/* An earlier callback of this batch may have unwatched this fd,
+		 * closed it, and even registered a new fd under the same number:
+		 * the registration id tells the two apart. */
+		if (fd >= nfds || !fds[fd].used || fds[fd].gen != gen || !fds[fd].fn)
 			continue;
-		}
-		if (fd == sfd) {
-			drain_signals();
-			continue;
-		}
-		/* an earlier callback in this batch may have dropped this fd */
-		if (fd >= nfds || !fds[fd].used || !fds[fd].fn)
-			continue;
-		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		e = &fds[fd];
+		if ((e->mask & LOOP_READ) && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 			mask |= LOOP_READ;
-		if (evs[i].events & (EPOLLOUT | EPOLLERR))
+		if ((e->mask & LOOP_WRITE) && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 			mask |= LOOP_WRITE;
-		fds[fd].fn(fd, mask, fds[fd].ud);
+		if (mask)
+			e->fn(fd, mask, e->ud);
 	}
-	return fired;
+	return alarm_fired;
 }
 
-/* Closes the loop's own fds and forgets every registration. */
+/*
+ * Closes the loop's own fds (epoll set, timer, signalfd) and forgets every
+ * registration. Fds other files registered stay open: their owners close
+ * them. The signals stay blocked, so a TERM that arrives during a reload
+ * waits for the next loop_init's signalfd instead of killing us.
+ */
 void
 loop_shutdown(void)
 {
@@ -204,4 +328,5 @@ loop_shutdown(void)
 	free(fds);
 	fds = NULL;
 	nfds = 0;
+	alarm_fired = 0;
 }

@@ -158,6 +158,12 @@ static watch_want_fn  *want_fn;
 static void           *cb_ud;
 static int             unwatched;
 static int             nospace_logged;
+/* A new directory could not be watched because it had already moved on
+ * (mkdir then rename before we read the Create). Its rename is queued
+ * behind, so until the queue is drained every directory move walks its
+ * new subtree for directories without a watch (adopt_tree). */
+static int             lost;
+static void new_dir(const char *path);
 
 /* A MOVED_FROM waiting for its MOVED_TO. */
 static struct {
@@ -333,6 +339,8 @@ add_tree(const char *path, int emit_creates)
 			errno = ENOSPC;
 			return -1;
 		}
+		if (errno == ENOENT || errno == ENOTDIR)
+			lost = 1;                  /* moved on already: see adopt_tree */
 		return 0;                      /* vanished or unreadable: skip it */
 	}
 	wmap_put(&wds, wd, strdup(path));
@@ -423,6 +431,55 @@ watched(const char *path)
 	return 0;
 }
 
+/*
+ * Looks below the watched directory path for directories without a watch
+ * (made and moved on before their Create was read) and treats each as new:
+ * a Create for it, a watch, Creates for its content. inotify_add_watch on
+ * an inode already watched returns its existing wd, so that is the test.
+ */
+static void
+adopt_tree(const char *path)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d))) {
+		char *sub;
+		int wd;
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
+				free(sub);
+				continue;
+			}
+		}
+		if (!want_fn(sub, cb_ud)) {
+			free(sub);
+			continue;
+		}
+		wd = inotify_add_watch(ifd, sub, mask);
+		if (wd >= 0 && wmap_get(&wds, wd)) {
+			adopt_tree(sub);
+		} else if (wd >= 0) {
+			wmap_put(&wds, wd, strdup(sub));
+			emit(WATCH_CREATE, 1, sub, NULL);
+			new_dir(sub);
+		} else if (errno == ENOSPC) {
+			new_dir(sub);              /* counts and reports it */
+		}
+		free(sub);
+	}
+	closedir(d);
+}
+
 /* A directory appeared at path: watch it (if wanted) and report its content. */
 static void
 new_dir(const char *path)
@@ -494,6 +551,8 @@ handle(struct inotify_event *ev)
 					watch_remove(old);
 			}
 			emit(WATCH_MOVE, isdir, old, path);
+			if (isdir && was_watched && lost && want_fn(path, cb_ud))
+				adopt_tree(path);
 			if (isdir && !was_watched)
 				new_dir(path);         /* from an unwatched place */
 			free(old);
@@ -531,6 +590,7 @@ watch_process(void)
 	while ((ev = inotifytools_next_events(0, 1)))
 		handle(ev);
 	flush_from();
+	lost = 0;                          /* the queue is drained */
 }
 
 /* Calls fn for every watched directory. */

@@ -21,6 +21,7 @@ default.checkgauge = {
 	onCreate = true, onModify = true, onDelete = true, onStartup = true,
 	onMove = true, prepare = true, source = true, target = true,
 	name = true, monitor = true, subdirs = true, onFull = true, full = true,
+	crontab = true,
 }
 
 default.rsyncExitCodes = {
@@ -60,6 +61,7 @@ function default.prepare(cfg, level)
 	local gauge = cfg.checkgauge
 	if type(gauge) ~= 'table' then return end
 	checkKeys(cfg, gauge, '')
+	if cfg.crontab ~= nil then require('cron').check(cfg.crontab) end
 end
 
 -- Calls on<Etype> for the next ready event; discards what nobody took.

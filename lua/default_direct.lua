@@ -1,8 +1,10 @@
 -- default_direct.lua: default.direct: a local mirror kept with cp, mv and rm
--- after a startup rsync. Symlinks are copied as symlinks (cp -P).
+-- after a startup rsync. Symlinks are copied as symlinks (cp -P). A created
+-- directory is sent with its content (rsync), not just made (lsyncd's mkdir).
 
 local default = require 'default'
 local drsync = require 'default_rsync'
+local rsyncopts = require 'rsyncopts'
 
 local direct = {}
 
@@ -21,7 +23,27 @@ direct.rsyncExitCodes = default.rsyncExitCodes
 direct.init = drsync.init
 direct.prepare = drsync.prepare
 
--- One event at a time: mkdir, cp, mv or rm on the target.
+-- A created directory, with everything it holds now. A bare mkdir (what
+-- lsyncd does) loses the content whenever no Create events come for it:
+-- a directory renamed within one delay after something moved into it
+-- (the rename is then split into Delete + Create), for instance. rsync
+-- from the sync root, excludes and filters first, then the directory and
+-- its ancestors, NUL-separated (names may hold newlines).
+local function sendDir(inlet, ev, cfg)
+	local rules = {}
+	if inlet.hasFilters() then
+		for _, l in ipairs(inlet.getFilters()) do rules[#rules + 1] = l end
+	else
+		for _, p in ipairs(inlet.getExcludes()) do rules[#rules + 1] = '- ' .. p end
+	end
+	local list = rsyncopts.includeList { { etype = 'Create', path = '/' .. ev.path, isdir = true } }
+	for _, r in ipairs(list) do rules[#rules + 1] = '+ ' .. r end
+	rules[#rules + 1] = '- *'
+	spawn(ev, cfg.rsync.binary, '<', table.concat(rules, '\0'), cfg.rsync._computed, '-r',
+		'--from0', '--filter=. -', ev.source, cfg.target)
+end
+
+-- One event at a time: rsync (a new directory), cp, mv or rm on the target.
 function direct.action(inlet)
 	local ev, ev2 = inlet.getEvent()
 	if not ev then return end
@@ -31,7 +53,7 @@ function direct.action(inlet)
 	if etype == 'Create' or etype == 'Modify' then
 		if ev.isdir then
 			if etype == 'Create' then
-				spawn(ev, 'mkdir', '-p', '--', ev.targetPathname)
+				sendDir(inlet, ev, cfg)
 			else
 				inlet.discardEvent(ev)
 			end
@@ -60,14 +82,16 @@ end
 
 -- Only the startup transfer is judged; cp/mv/rm failures are logged.
 function direct.collect(agent, exitcode)
-	if agent.etype == 'Init' then
+	if agent.etype == 'Init' or agent.etype == 'Full' then
 		local cfg = agent.config
 		cfg.exitcodes = cfg.rsyncExitCodes
 		local rc = default.collect(agent, exitcode)
 		cfg.exitcodes = nil
 		return rc
 	end
-	if exitcode ~= 0 then
+	-- (24: rsync saw files vanish while sending a directory; their Delete
+	-- events follow)
+	if exitcode ~= 0 and exitcode ~= 24 then
 		-- A cp/mv/rm that failed (a parent not there yet, a file gone meanwhile)
 		-- is repaired, not forgotten as lsyncd does: one full rsync of the
 		-- tree is queued (behind what is queued already), unless one waits.

@@ -87,7 +87,7 @@ function rsyncssh.collect(agent, exitcode)
 		return drsync.collect(agent, exitcode)   -- 0 ok, 255 again, else re-send
 	end
 	local cfg = agent.config
-	if agent.isList or agent.etype == 'Init' then
+	if agent.isList or agent.etype == 'Init' or agent.etype == 'Full' then
 		cfg.exitcodes = cfg.rsyncExitCodes
 	else
 		cfg.exitcodes = cfg.sshExitCodes

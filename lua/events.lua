@@ -81,8 +81,22 @@ listMeta = {
 		if field == 'config' then return a.sync.config end
 		if field == 'inlet' then return a.sync.inlet end
 		if field == 'getPaths' or field == 'getSourcePaths' then
+			-- getPaths(mutator) is lsyncd's (an array; mutator(etype, path,
+			-- path2) may return one or two replacements); lsyncd's manual
+			-- documents getPaths(delimiter) and getSourcePaths(delimiter)
+			-- returning one string, which lsyncd never implemented: a string
+			-- argument gives that string here.
 			local prefix = field == 'getSourcePaths' and a.sync.source:sub(1, -2) or ''
 			return function(mutator)
+				if type(mutator) == 'string' then
+					local delimiter = mutator
+					local paths = {}
+					for _, d in ipairs(a.delays) do
+						paths[#paths + 1] = prefix .. d.path
+						if d.path2 then paths[#paths + 1] = prefix .. d.path2 end
+					end
+					return table.concat(paths, delimiter)
+				end
 				local out = {}
 				for _, d in ipairs(a.delays) do
 					if mutator then

@@ -9,7 +9,7 @@
 --  * A string starting with '^' is the shell form of the rest (the first
 --    '^' dropped: a way to start a shell command with a variable).
 --  * Any other string is the shell form: each variable occurrence becomes
---    "$N" and its value the N-th positional argument:
+--    "$N" ("${N}" from 10 on) and its value the N-th positional argument:
 --    spawnShell(event, script, value1, value2, ...), so values are never
 --    parsed by the shell.
 --
@@ -96,7 +96,10 @@ local function shellForm(str)
 			script[#script + 1] = p.text
 		else
 			vars[#vars + 1] = p.var
-			script[#script + 1] = '"$' .. #vars .. '"'
+			-- "$10" would be "${1}0" to the shell: two digits need braces
+			-- (lsyncd writes "$10", which breaks from the tenth variable on)
+			local n = #vars
+			script[#script + 1] = n < 10 and ('"$' .. n .. '"') or ('"${' .. n .. '}"')
 		end
 	end
 	script = table.concat(script)

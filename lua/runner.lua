@@ -555,15 +555,15 @@ function runner.initialize(args, reloading)
 		io.stdout:flush()
 		core.terminate(0)
 	end
-	if opts.init or opts.check then
-		-- operator tooling (lua/setup.lua): the config generator, slave checks
+	if opts.init then
+		-- operator tooling (lua/setup.lua): the config generator
 		userenv.install(runner)
-		local setup = require 'setup'
-		local code
-		if opts.init then code = setup.init(opts, args) else code = setup.check(opts, args) end
+		local code = require('setup').init(opts, args)
 		io.stdout:flush()
 		core.terminate(code or 0)
 	end
+	-- -check CONFIG: load and build everything, then check instead of running
+	if opts.check then opts.config = opts.check end
 	if opts.status then
 		core.terminate(status.printTable(opts.status) and 0 or 1)
 	end
@@ -609,6 +609,11 @@ function runner.initialize(args, reloading)
 		syncs[i] = s
 	end
 	config.syncObjects = syncs
+	if opts.check then
+		local code = require('setup').check(syncs, runner.configPath)
+		io.stdout:flush()
+		core.terminate(code)
+	end
 
 	local mode = inotifyModes[settings.inotifyMode or 'CloseWrite']
 	if not mode then

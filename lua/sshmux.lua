@@ -82,13 +82,19 @@ function M.sshOf(cfg)
 		dest = M.remoteOf(cfg.target)
 		if not dest then return nil end
 	end
-	-- an rsh given by the user (the last --rsh wins in rsync) decides the ssh
 	local rshIndex
 	for i, a in ipairs(r._computed) do
 		if a:sub(1, 6) == '--rsh=' then rshIndex = i end
 	end
-	if rshIndex then
-		local words = cli.splitQuoted(r._computed[rshIndex]:sub(7))
+	-- an rsh given by the user (the last --rsh wins in rsync) decides the
+	-- ssh; without one, rsync itself takes $RSYNC_RSH (a target host:dir)
+	local rsh = rshIndex and r._computed[rshIndex]:sub(7)
+	if not rsh and not (type(cfg.ssh) == 'table' and cfg.host) then
+		rsh = os.getenv('RSYNC_RSH')
+		if rsh == '' then rsh = nil end
+	end
+	if rsh then
+		local words = cli.splitQuoted(rsh)
 		if #words == 0 or not words[1]:match('ssh$') then return nil end
 		sshBinary = table.remove(words, 1)
 		sshArgs = words

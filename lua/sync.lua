@@ -127,7 +127,12 @@ function Sync:event(etype, isdir, path, path2, now)
 				self:push('Create', rel2, nil, now)
 				if isdir and self:needsScan() then self:scanCreates(rel2, now) end
 			else
-				self:push('Move', rel, rel2, now)
+				-- the queue splits a move that touches queued events into
+				-- Delete + Create: a directory's content then needs its events
+				local d = self:push('Move', rel, rel2, now)
+				if isdir and d and d.etype == 'Create' and self:needsScan() then
+					self:scanCreates(rel2, now)
+				end
 			end
 			return
 		elseif c1 then

@@ -68,11 +68,43 @@ function M.nextAlarm()
 	return alarms[1] and alarms[1].t or nil
 end
 
+-- ---- Full events (lsyncd 2.3: crontab, inlet.createFullEvent) ----
+-- A Full event goes to config.full when there is one (the rsync family:
+-- its full transfer, as lsyncd 2.3's rsync.full), else to the action.
+-- Without this a Full event queued on a default.rsync sync would never be
+-- taken (its action leaves barriers alone) and block the sync for good.
+local function dispatchFull(cfg)
+	if cfg.full == nil and cfg.init == require('default_rsync').init then cfg.full = cfg.init end
+	local action, full = cfg.action, cfg.full
+	if type(full) ~= 'function' or type(action) ~= 'function' then return end
+	cfg.action = function(inlet)
+		local s = inlet.getSync()
+		local d = s:readyDelay()
+		if d and d.etype == 'Full' then return full(require('events').event(s, d)) end
+		return action(inlet)
+	end
+end
+
+-- crontab = { rules }: Full events at the times the rules name.
+local function armCrontab(cfg)
+	local ok, err = pcall(require('cron').arm, cfg, alarm)
+	if not ok then
+		core.log('Error', (cfg._where or '') .. tostring(err))
+		core.terminate(255)
+	end
+end
+
 -- ---- layer 3: string commands become functions ----
+-- (called once per sync when the daemon builds it; also routes its Full
+-- events and arms its crontab)
 function M.translateLayer3(cfg)
 	local layer3 = require 'layer3'
 	for _, k in ipairs { 'onAttrib', 'onCreate', 'onDelete', 'onModify', 'onMove', 'onStartup' } do
 		if type(cfg[k]) == 'string' then cfg[k] = layer3.translate(cfg[k]) end
+	end
+	if cfg._inlet then
+		dispatchFull(cfg)
+		if cfg.crontab ~= nil then armCrontab(cfg) end
 	end
 end
 

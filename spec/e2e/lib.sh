@@ -98,33 +98,37 @@ set_sysctl() { # path value
 }
 
 # ---- tree comparison ----
-# tree_diff SRC DST [--meta]: prints every difference, nothing if the trees
-# are equal: names (as bytes), types, sizes, contents (checksums), symlink
-# targets, entries missing or extra on either side. --meta adds permissions
-# and file mtimes (directory mtimes are not compared). One line per
+# tree_diff SRC DST [--meta] [RSYNC-FILTER-OPTION...]: prints every
+# difference, nothing if the trees are equal: names (as bytes), types, sizes,
+# contents (checksums), symlink targets, entries missing or extra on either
+# side. --meta adds permissions and file mtimes (directory mtimes are not
+# compared); e.g. --exclude='*.tmp' leaves those names out of the comparison. One line per
 # difference in rsync's itemize format ("*deleting" = only in DST).
 tree_diff() {
-	local flags=-rlcnD
-	[ "${3:-}" = --meta ] && flags=-rlcnDpt
-	if [ ! -d "$1" ] || [ ! -d "$2" ]; then
-		echo "missing directory: $([ -d "$1" ] || echo "$1") $([ -d "$2" ] || echo "$2")"
+	local src=$1 dst=$2 flags=-rlcnD a extra=()
+	shift 2
+	for a in "$@"; do
+		if [ "$a" = --meta ]; then flags=-rlcnDpt; else extra+=("$a"); fi
+	done
+	if [ ! -d "$src" ] || [ ! -d "$dst" ]; then
+		echo "missing directory: $([ -d "$src" ] || echo "$src") $([ -d "$dst" ] || echo "$dst")"
 		return 0
 	fi
-	rsync $flags -i --delete --out-format='%i %n%L' "$1/" "$2/" 2>&1 | grep -v '^\.d\.\.t' || true
+	rsync $flags "${extra[@]}" -i --delete --out-format='%i %n%L' "$src/" "$dst/" 2>&1 | grep -v '^\.d\.\.t' || true
 }
 tree_equal() { [ -z "$(tree_diff "$@")" ]; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# wait_equal SRC DST [timeout_s [--meta]]: polls tree_equal every 0.15 s
+# wait_equal SRC DST [timeout_s [tree_diff options]]: polls tree_equal every 0.15 s
 # until equal (status 0) or the timeout (status 1, default 20 s). WAITED is
 # the time it took in seconds with 3 decimals.
 wait_equal() {
-	local src=$1 dst=$2 limit=$(( ${3:-20} * 1000 )) meta=${4:-} start el
+	local src=$1 dst=$2 limit=$(( ${3:-20} * 1000 )) start el
 	start=$(now_ms)
 	while true; do
 		el=$(( $(now_ms) - start ))
-		if tree_equal "$src" "$dst" $meta; then
+		if tree_equal "$src" "$dst" "${@:4}"; then
 			WAITED=$(printf '%d.%03d' $((el / 1000)) $((el % 1000))); return 0
 		fi
 		if [ "$el" -gt "$limit" ]; then WAITED=${3:-20}; return 1; fi

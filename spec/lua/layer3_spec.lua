@@ -62,7 +62,7 @@ describe('layer3', function()
 				.. '^sourcePath ^source ^targetPathname ^targetPathdir ^targetPath ^target')
 			local e = ev('Modify', '/d/f')
 			f(e)
-			assert.equal('x "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "$10" "$11"', calls[1].cmd)
+			assert.equal('x "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "${10}" "${11}"', calls[1].cmd)
 			assert.same({ 'd/f', 'd/', 'd/f', '/s//d/f', '/s//d/', '/s//d/f', '/s/', '/t//d/f',
 				'/t//d/', '/t//d/f', '/t/' }, args(calls[1]))
 		end)
