@@ -56,12 +56,33 @@ M.settingsObject = setmetatable({}, {
 	__call = function(_, t) return M.settingsFunc(t) end,
 	__index = function(_, k) return M.settings[k] end,
 	__newindex = function(_, k, v)
-		if not M.settingKeys[k] then
-			error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 2)
-		end
-		M.settings[k] = v
+		M.settings[k] = M.checkSetting(k, v)
 	end,
 })
+
+-- The type a setting's value must have (the others take any value, read
+-- as true or false). A number may be given as a numeric string (Lua
+-- coerces it where lsyncd uses it); false turns rsyncTimeout off.
+local SETTING_TYPES = {
+	statusInterval = 'number', maxProcesses = 'number', maxDelays = 'number',
+	maxBackoff = 'number', rescanInterval = 'number', progressInterval = 'number',
+	rsyncTimeout = 'number', logfile = 'string', pidfile = 'string', statusFile = 'string',
+	logfacility = 'string', logident = 'string', inotifyMode = 'string',
+	jsonStatusFile = 'string', metricsFile = 'string', outOfWatches = 'string',
+}
+
+function M.checkSetting(k, v)
+	if not M.settingKeys[k] then
+		error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 3)
+	end
+	local want = SETTING_TYPES[k]
+	if not want or v == nil or type(v) == want then return v end
+	if want == 'number' and type(v) == 'string' and tonumber(v) then return tonumber(v) end
+	if k == 'rsyncTimeout' and v == false then return v end
+	local got = type(v) == 'string' and ('the string ' .. string.format('%q', v))
+		or type(v) == 'boolean' and tostring(v) or ('a ' .. type(v))
+	error('setting "' .. k .. '" must be a ' .. want .. ', not ' .. got, 3)
+end
 
 -- settings{...} sets keys, settings{'nodaemon'} sets names to true,
 -- settings('key') reads one.
@@ -70,10 +91,7 @@ function M.settingsFunc(t)
 	if type(t) ~= 'table' then error('settings expects a table, got ' .. type(t), 3) end
 	for k, v in pairs(t) do
 		if type(k) == 'number' then k, v = v, true end
-		if not M.settingKeys[k] then
-			error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 2)
-		end
-		M.settings[k] = v
+		M.settings[k] = M.checkSetting(k, v)
 	end
 end
 

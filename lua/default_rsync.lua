@@ -119,15 +119,47 @@ end
 -- removed): the destination is then sent again by rsync.
 local MOVE_FAILED = 97
 
--- Runs a Move as `mv` on an ssh slave.
-local function remoteMove(inlet, ev, ev2, cfg)
-	local s = inlet.getSync()
-	local td = cfg.target:match('^[^:]*:(.*)$') or ''
-	local from, to = td .. ev.path, td .. ev2.path
-	log('Normal', 'Moving ', ev.path, ' -> ', ev2.path, ' on ', s.ssh.dest)
-	spawn(ev, s.ssh.binary, s.ssh.args, s.ssh.dest,
-		'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
-		'exit', tostring(MOVE_FAILED) .. ';', '}')
+-- The longest script one batch of moves makes: the slave's shell gets it
+-- as one argument, which Linux caps at 128 KiB.
+local MOVE_BATCH_BYTES = 64 * 1024
+
+-- Runs the ready moves at the head of the queue as `mv` on an ssh slave:
+-- one move as lsyncd does (mv A B, falling back as described at
+-- MOVE_FAILED), a run of them in one ssh command (each mv in turn, so a
+-- chain keeps its order; 200 renames cost one ssh round trip, not 200).
+-- ssh: { binary, args, dest }; td: the target dir ('' or ending in '/').
+function rsync._remoteMoves(inlet, ssh, td)
+	local agents = require('events').agents
+	local bytes, n = 0, 0
+	local elist = inlet.getEvents(function(e)
+		if e.etype ~= 'Move' then return 'break' end
+		local d = agents[e].delay
+		local cost = 2 * (#td + #d.path + #d.path2) + 64
+		if n > 0 and bytes + cost > MOVE_BATCH_BYTES then return 'break' end
+		bytes, n = bytes + cost, n + 1
+		return true
+	end)
+	local list = elist.getList()
+	if #list == 0 then return end
+	if #list == 1 then
+		local ev, ev2 = require('events').events(inlet.getSync(), list[1])
+		local from, to = td .. ev.path, td .. ev2.path
+		log('Normal', 'Moving ', ev.path, ' -> ', ev2.path, ' on ', ssh.dest)
+		return spawn(ev, ssh.binary, ssh.args, ssh.dest,
+			'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
+			'exit', tostring(MOVE_FAILED) .. ';', '}')
+	end
+	local script, shown = { 'f=0;' }, {}
+	for _, d in ipairs(list) do
+		local from, to = quote(td .. d.path:sub(2)), quote(td .. d.path2:sub(2))
+		script[#script + 1] = 'mv -- ' .. from .. ' ' .. to .. ' || { rm -rf -- ' .. from
+			.. '; f=' .. MOVE_FAILED .. '; };'
+		shown[#shown + 1] = d.path .. ' -> ' .. d.path2
+	end
+	script[#script + 1] = 'exit $f'
+	agents[elist].moves = true
+	log('Normal', 'Moving ', #list, ' entries on ', ssh.dest, '\n', table.concat(shown, '\n'))
+	spawn(elist, ssh.binary, ssh.args, ssh.dest, table.concat(script, ' '))
 end
 
 -- Takes every ready event and syncs them in one rsync; with moves done on
@@ -136,9 +168,11 @@ function rsync.action(inlet)
 	local cfg = inlet.getConfig()
 	local s = inlet.getSync()
 	if s.remoteMoves then
-		local ev, ev2 = inlet.getEvent()
+		local ev = inlet.getEvent()
 		if not ev then return end
-		if ev.etype == 'Move' then return remoteMove(inlet, ev, ev2, cfg) end
+		if ev.etype == 'Move' then
+			return rsync._remoteMoves(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
+		end
 		local elist = inlet.getEvents(function(e)
 			if e.etype == 'Move' then return 'break' end
 			return notBarrier(e)
@@ -154,16 +188,20 @@ end
 -- Judges exits; a failed remote move falls back to sending the change the
 -- way lsyncd would have: a delete of the origin and the destination anew.
 function rsync.collect(agent, exitcode)
-	if agent.isList or agent.etype ~= 'Move' then return default.collect(agent, exitcode) end
+	local a = require('events').agents[agent]
+	if not (a and a.moves) and (agent.isList or agent.etype ~= 'Move') then
+		return default.collect(agent, exitcode)
+	end
 	if exitcode == 0 then return 'ok' end
 	if exitcode == 255 then return 'again' end       -- ssh could not reach the slave
-	local d = require('events').agents[agent].delay
-	local s = agent.inlet.getSync()
+	local s = a.sync
 	local now = core.now()
-	log('Warn', 'Moving ', d.path, ' on the slave failed (', exitcode, '); sending it again')
-	s:push('Delete', d.path, nil, now)
-	s:push('Create', d.path2, nil, now)
-	if d.isdir and s:needsScan() then s:scanCreates(d.path2, now) end
+	for _, d in ipairs(a.delays) do
+		log('Warn', 'Moving ', d.path, ' on the slave failed (', exitcode, '); sending it again')
+		s:push('Delete', d.path, nil, now)
+		s:push('Create', d.path2, nil, now)
+		if d.isdir and s:needsScan() then s:scanCreates(d.path2, now) end
+	end
 	return 'ok'
 end
 

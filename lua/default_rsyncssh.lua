@@ -58,20 +58,15 @@ end
 -- A move becomes `mv` on the slave; everything else a batched rsync that
 -- stops at the first move (moves stay in order).
 function rsyncssh.action(inlet)
-	local ev, ev2 = inlet.getEvent()
+	local ev = inlet.getEvent()
 	if not ev then return end
 	local cfg = inlet.getConfig()
 	if ev.etype == 'Move' then
-		local from = cfg.targetdir .. ev.path
-		local to = cfg.targetdir .. ev2.path
-		log('Normal', 'Moving ', ev.path, ' -> ', ev2.path)
 		-- lsyncd runs `mv A B || rm -rf A`, which loses B when mv fails (its
 		-- parent not there yet); here the failure is reported (exit 97) and
 		-- the destination is sent again by rsync (see default_rsync's collect)
-		spawn(ev, cfg.ssh.binary, cfg.ssh._computed, cfg.host,
-			'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
-			'exit', '97;', '}')
-		return
+		return drsync._remoteMoves(inlet,
+			{ binary = cfg.ssh.binary, args = cfg.ssh._computed, dest = cfg.host }, cfg.targetdir)
 	end
 	local elist = inlet.getEvents(function(e)
 		if e.etype == 'Move' then return 'break' end
@@ -83,7 +78,8 @@ end
 
 -- Init and lists are judged by rsync's codes, moves by ssh's.
 function rsyncssh.collect(agent, exitcode)
-	if not agent.isList and agent.etype == 'Move' then
+	local a = require('events').agents[agent]
+	if (a and a.moves) or (not agent.isList and agent.etype == 'Move') then
 		return drsync.collect(agent, exitcode)   -- 0 ok, 255 again, else re-send
 	end
 	local cfg = agent.config

@@ -229,6 +229,31 @@ function Delays:pushSimple(etype, path, alarm)
 	return d
 end
 
+-- True when a directory above path (not path itself) has a queued Create
+-- that has not started: a transfer that sends that directory with all it
+-- holds (rsync's 'dir/***') covers an event on path too. Cost: the depth.
+function Delays:underNewDir(path)
+	local node = self.root
+	local pos, len = 2, #path
+	while pos <= len do
+		local slash = path:find('/', pos, true)
+		if not slash or slash == len then return false end
+		node = node.kids and node.kids[path:sub(pos, slash - 1)]
+		if not node then return false end
+		local at = node.delays
+		if at then
+			for j = 1, #at do
+				local q = at[j]
+				if q.etype == 'Create' and q.isdir and q.status ~= 'active' and not q.removed then
+					return true
+				end
+			end
+		end
+		pos = slash + 1
+	end
+	return false
+end
+
 -- Turns a queued (not active) Move into a Delete of its origin.
 function Delays:moveToDelete(q)
 	unindex(self, q, q.path2)

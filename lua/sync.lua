@@ -49,6 +49,14 @@ function Sync.new(cfg, n)
 		collapse = not userActions,
 		splitMoves = not cfg.onMove and not s.remoteMoves,
 	}
+	-- default.rsync and default.rsyncssh send a new directory with all it
+	-- holds (rsync's 'dir/***', when there are no excludes or filters): an
+	-- event below a new directory whose transfer has not started yet is
+	-- covered by it and not queued (a burst into new directories is then
+	-- one rule per directory, not one per file, and nothing is sent twice)
+	s.coversNewDirs = not userActions
+		and (cfg.action == require('default_rsync').action
+			or cfg.action == require('default_rsyncssh').action)
 	s.processes = 0
 	s.maxProcesses = cfg.maxProcesses or 1
 	s.maxDelays = cfg.maxDelays or 1000
@@ -149,6 +157,9 @@ function Sync:event(etype, isdir, path, path2, now)
 		end
 	end
 	if not rel or not self:concerns(rel) then return end
+	if self.coversNewDirs and self.delays:underNewDir(rel) and not self:needsScan() then
+		return
+	end
 	self:push(etype, rel, nil, now)
 end
 

@@ -91,6 +91,14 @@ run_fail "a bad delete value is refused and named [lsyncd-ng]" '!0' 'sometimes' 
 
 printf 'settings { nodaemon = true }\nlocal x = 7 // 2\n' > "$WS/lua53.lua"
 run_fail "Lua 5.3 integer division gets a hint [lsyncd-ng]" '!0' 'integer division' -- "$WS/lua53.lua"
+printf 'settings { nodaemon = true }\nlocal x = 6 & 3\n' > "$WS/bitops.lua"
+run_fail "Lua 5.3 bitwise operators get a hint naming bit.band [lsyncd-ng]" 255 "Lua 5.3 syntax.*use bit.band" -- "$WS/bitops.lua"
+printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s",\n  delay = "soon" }\n' \
+	"$WS/src" "$WS/trg" > "$WS/wtype.lua"
+run_fail "a sync value of the wrong type says what was expected" 255 "wtype.lua:[23]:.*delay must be a number" -- "$WS/wtype.lua"
+printf 'settings {\n  nodaemon = true,\n  statusInterval = "often",\n}\n' > "$WS/stype.lua"
+run_fail "a setting of the wrong type says what was expected [lsyncd-ng]" 255 \
+	'stype.lua:[1-4]:.*statusInterval" must be a number, not the string "often"' -- "$WS/stype.lua"
 
 # ---- an unreachable ssh target at startup ----
 echo hello > "$WS/src/hello"

@@ -72,6 +72,11 @@ for d in $(seq 1 50); do
 	for f in $(seq 1 100); do echo "$d-$f" > "$S/many/$d/$f"; done
 done
 step "config: 5,000-file burst" 90
+# a new directory is sent with all it holds (dir/***): events below it are
+# not queued while its transfer waits (lsyncd queues and lists every file)
+n=$(grep -cE '^/many/[0-9]+/[0-9]+$' "$WS/a.file.log")
+check "config: files in new directories ride on their directory's rule ($n of 5,000 listed alone)" \
+	test "$n" -lt 1000
 rm -r "$S/many"
 step "config: removal of the 5,000 files" 60
 

@@ -88,6 +88,18 @@ step "rsyncssh: an empty directory arrives"
 rm -rf "$T/keep"                        # the slave loses it behind our back
 mv "$S/big-renamed" "$S/keep/big4"
 step "rsyncssh: a move whose destination dir is gone on the slave is re-sent (lsyncd's mv || rm -rf loses it)"
+for i in $(seq 1 30); do mkdir -p "$S/r$i/s"; echo "$i" > "$S/r$i/s/f"; done
+mkdir "$S/keep2"; echo m > "$S/moveme"
+step "rsyncssh: (setup for a batch of renames)"
+inos=$(for i in $(seq 1 30); do stat -c %i "$T/r$i"; done)
+for i in $(seq 1 30); do mv "$S/r$i" "$S/renamed$i"; done
+step "rsyncssh: 30 directory renames at once"
+check "rsyncssh: ... are moves on the slave (same inodes)" \
+	test "$(for i in $(seq 1 30); do stat -c %i "$T/renamed$i" 2>/dev/null; done)" = "$inos"
+check "rsyncssh: ... made by one ssh command" grep -q "Moving 30 entries on" "$WS/b.log"
+rm -rf "$T/keep2"                       # the slave loses it behind our back
+mv "$S/renamed1" "$S/again1"; mv "$S/moveme" "$S/keep2/moveme"; mv "$S/renamed2" "$S/again2"
+step "rsyncssh: a batch of moves with one failing on the slave is re-sent"
 check_stop "rsyncssh"
 
 sshd_stop

@@ -142,6 +142,40 @@ describe('delays', function()
 		end)
 	end)
 
+	describe('underNewDir', function()
+		local q
+		before_each(function() q = Delays.new { collapse = true } end)
+
+		it('is true below a queued Create of a directory, at any depth', function()
+			q:push('Create', '/a/', nil, 1)
+			assert.is_true(q:underNewDir('/a/f'))
+			assert.is_true(q:underNewDir('/a/b/c/'))
+			assert.is_true(q:underNewDir('/a/b/c/f'))
+		end)
+
+		it('is false for the directory itself, beside it and above it', function()
+			q:push('Create', '/a/b/', nil, 1)
+			assert.is_false(q:underNewDir('/a/b/'))
+			assert.is_false(q:underNewDir('/a/bb'))
+			assert.is_false(q:underNewDir('/a/f'))
+			assert.is_false(q:underNewDir('/x/y'))
+		end)
+
+		it('is false once that Create is active or gone, or for other etypes', function()
+			local d = q:push('Create', '/a/', nil, 1)
+			d.status = 'active'
+			assert.is_false(q:underNewDir('/a/f'))
+			q:remove(d)
+			assert.is_false(q:underNewDir('/a/f'))
+			q:push('Modify', '/m/', nil, 1)
+			q:push('Delete', '/d/', nil, 1)
+			assert.is_false(q:underNewDir('/m/f'))
+			assert.is_false(q:underNewDir('/d/f'))
+			q:push('Create', '/file', nil, 1)
+			assert.is_false(q:underNewDir('/file/x'))
+		end)
+	end)
+
 	describe('readiness', function()
 		it('waits for alarms unless the queue is over maxDelays', function()
 			local q = Delays.new {}
