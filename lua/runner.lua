@@ -645,9 +645,9 @@ function runner.initialize(args, reloading)
 
 	runner.wantStats = (settings.jsonStatusFile or settings.metricsFile) and true or false
 	for _, s in ipairs(syncs) do runner.tune(s) end
-	if sshmux.setup(settings) then
+	local muxing = sshmux.setup(settings)
+	if muxing then
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
-		sshmux.tick(core.now(), spawnService)
 	end
 
 	local wok, werr = core.watchInit(mode)
@@ -670,6 +670,8 @@ function runner.initialize(args, reloading)
 			last = root
 		end
 	end
+	-- the ssh masters start once the watches are in place (events first)
+	if muxing then sshmux.tick(core.now(), spawnService) end
 	local now = core.now()
 	-- systemd's watchdog (WatchdogSec=): a keep-alive at half its interval
 	local wd = tonumber(os.getenv('WATCHDOG_USEC') or '')

@@ -297,6 +297,11 @@ suite(void)
 	ok(r && !strcmp(r->out, "a\nb\nc\n\nlast\n"),
 	    "%s: \\n, \\r and \\r\\n end lines; a last line without one is kept", mode);
 
+	char *a14b[] = { "printf", "p1\\rp2\\rp3\\rnext\\n", NULL };
+	r = run(a14b, NULL, 0);
+	ok(r && !strcmp(r->out, "p3\nnext\n"),
+	    "%s: of '\\r' lines overwritten within one write only the newest comes", mode);
+
 	char *a15[] = { "sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL };
 	r = run(a15, NULL, 0);
 	ok(r && r->lines == 2 && r->linelen[0] == 65536 && r->linelen[1] == 100000 - 65536,
