@@ -287,6 +287,29 @@ log_nospace(int needed_more)
 	    (int)wds.live + needed_more, max + needed_more + 1024);
 }
 
+/* The path of entry de of directory path if it is a subdirectory (a
+ * malloc'd string), else NULL. */
+static char *
+subdir_of(const char *path, const struct dirent *de)
+{
+	char *sub;
+
+	if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+		return NULL;
+	if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		return NULL;
+	if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+		return NULL;
+	if (de->d_type == DT_UNKNOWN) {
+		struct stat st;
+		if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(sub);
+			return NULL;
+		}
+	}
+	return sub;
+}
+
 /* Counts directories below path (path included) that cannot be watched. */
 static int
 count_dirs(const char *path)
@@ -298,20 +321,9 @@ count_dirs(const char *path)
 	if (!d)
 		return n;
 	while ((de = readdir(d))) {
-		char *sub;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+		char *sub = subdir_of(path, de);
+		if (!sub)
 			continue;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-			continue;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				free(sub);
-				continue;
-			}
-		}
 		n += count_dirs(sub);
 		free(sub);
 	}
@@ -446,21 +458,10 @@ adopt_tree(const char *path)
 	if (!(d = opendir(path)))
 		return;
 	while ((de = readdir(d))) {
-		char *sub;
+		char *sub = subdir_of(path, de);
 		int wd;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+		if (!sub)
 			continue;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-			continue;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				free(sub);
-				continue;
-			}
-		}
 		if (!want_fn(sub, cb_ud)) {
 			free(sub);
 			continue;
