@@ -80,10 +80,14 @@ outage() {
 outage between
 head -c 16000000 /dev/urandom > "$S/big.bin"        # ~4 s to slave 3 at 4 MB/s
 for n in 1 2; do expect_equal "the large file reaches healthy slave $n" "$S" "$WS/t$n" 60; done
-sleep 1
-partial=$(find "$WS/t3" -name '.big.bin.*' | head -1)
+partial=
+for _ in $(seq 1 40); do                          # rsync's temp file on slave 3
+	partial=$(find "$WS/t3" -name '.big.bin.*' | head -1)
+	[ -n "$partial" ] && break
+	sleep 0.1
+done
 [ -n "$partial" ] && tap_ok "a large transfer to slave 3 is under way when its link is cut" \
-	|| tap_fail "a large transfer to slave 3 is under way when its link is cut"
+	|| tap_fail "a large transfer to slave 3 is under way when its link is cut" "slave 3 holds:" "$(ls -la "$WS/t3" | head)"
 outage midtransfer
 
 # sshd killed (-9) in the middle of a transfer, started again 5 s later
