@@ -37,7 +37,7 @@ void  child_set_trampoline(const char *self_exe);
  * returns. argv: self "__lng_exec" daemon-pid resolved-path child-argv... */
 int   child_trampoline(int argc, char **argv);
 
-/* child-exec.c, for child.c only: posix_spawn of argv with stdin from in_r
+/* child-exec.c, for child.c and run.c: posix_spawn of argv with stdin from in_r
  * (-1: /dev/null), stdout/stderr to out_w/err_w; pid, or -1 with errno. */
 pid_t child_exec(char *const argv[], int in_r, int out_w, int err_w);
 

@@ -3,23 +3,23 @@
  * the operator tools (-init, -check) that work before the event loop
  * exists. No shell: argv is executed as given (PATH lookup). stdout and
  * stderr go to one buffer; stdin is the given text or /dev/null. A command
- * that outlives its timeout is killed (its whole process group).
+ * that outlives its timeout is killed (its whole process group). It is
+ * started the way every child is (child_exec: its own process group,
+ * default signals, no inherited fds).
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 static double
 mono(void)
@@ -103,10 +103,7 @@ int
 run_command(char *const argv[], const char *in, size_t inlen, double timeout,
     struct run_result *r)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int out[2], inp[2] = { -1, -1 }, err, st = 0;
-	sigset_t none, dfl;
+	int out[2], inp[2] = { -1, -1 }, st = 0;
 	pid_t pid;
 	double deadline = mono() + timeout;
 
@@ -118,33 +115,17 @@ run_command(char *const argv[], const char *in, size_t inlen, double timeout,
 		close(out[1]);
 		return -1;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (in)
-		posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);            /* the daemon ignores it; children must not */
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-	    | POSIX_SPAWN_SETPGROUP);
-	err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	/* started as every child is (child-exec.c); stdout and stderr together */
+	pid = child_exec(argv, inp[0], out[1], out[1]);
 	close(out[1]);
 	if (in)
 		close(inp[0]);
-	if (err) {
+	if (pid < 0) {
+		int e = errno;
 		close(out[0]);
 		if (in)
 			close(inp[1]);
-		errno = err;
+		errno = e;
 		return -1;
 	}
 	if (in)

@@ -30,12 +30,7 @@ direct.prepare = drsync.prepare
 -- from the sync root, excludes and filters first, then the directory and
 -- its ancestors, NUL-separated (names may hold newlines).
 local function sendDir(inlet, ev, cfg)
-	local rules = {}
-	if inlet.hasFilters() then
-		for _, l in ipairs(inlet.getFilters()) do rules[#rules + 1] = l end
-	else
-		for _, p in ipairs(inlet.getExcludes()) do rules[#rules + 1] = '- ' .. p end
-	end
+	local rules = inlet.getFilters()        -- filter lines, then '- exclude' lines
 	local list = rsyncopts.includeList { { etype = 'Create', path = '/' .. ev.path, isdir = true } }
 	for _, r in ipairs(list) do rules[#rules + 1] = '+ ' .. r end
 	rules[#rules + 1] = '- *'

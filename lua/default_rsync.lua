@@ -69,7 +69,7 @@ rsync._notBarrier = notBarrier
 -- Spawns one batched rsync for a list of events.
 function rsync._spawnList(elist, cfg, target)
 	local inlet = cfg._inlet or elist.inlet
-	local recursive = not inlet.hasFilters() and #inlet.getExcludes() == 0
+	local recursive = not inlet.getSync():needsScan()
 	local entries = {}
 	for _, d in ipairs(elist.getList()) do
 		local etype = d.etype
@@ -114,6 +114,7 @@ end
 local function quote(str)
 	return "'" .. str:gsub("'", "'\"'\"'") .. "'"
 end
+rsync._quote = quote
 
 -- Exit status of the remote move command when mv failed (and the origin was
 -- removed): the destination is then sent again by rsync.

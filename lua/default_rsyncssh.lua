@@ -21,12 +21,6 @@ rsyncssh.rsyncExitCodes = default.rsyncExitCodes
 rsyncssh.sshExitCodes = default.sshExitCodes
 rsyncssh.ssh = { binary = 'ssh', _extra = {} }
 
--- Wraps s in single quotes for the remote shell (exact for every byte).
-local function quote(s)
-	return "'" .. s:gsub("'", "'\"'\"'") .. "'"
-end
-rsyncssh._quote = quote
-
 -- Checks host/targetdir and computes the ssh arguments.
 function rsyncssh.prepare(cfg, level)
 	drsync.prepare(cfg, level, true)

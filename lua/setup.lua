@@ -9,14 +9,12 @@
 --
 -- Both run before any event loop exists, so commands run to completion with
 -- core.run (argv arrays, no local shell). The one remote shell command, the
--- slave probe, quotes the target dir exactly (rsyncssh's quoting).
+-- slave probe, quotes the target dir exactly (the quoting of the remote mv).
 
-local rsyncssh = require 'default_rsyncssh'
-local cli = require 'cli'
 
 local M = {}
 
-local quote = rsyncssh._quote
+local quote = require('default_rsync')._quote
 local out = io.stdout
 
 -- s as one word for a POSIX shell, quoted only when it needs it (for
@@ -784,6 +782,4 @@ function M.init(opts, args)
 	return 0
 end
 
-M._render = render
-M._parseFlags = parseFlags
 return M

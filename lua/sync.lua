@@ -167,7 +167,7 @@ end
 function Sync:needsScan()
 	local r = self.config.rsync
 	if type(r) ~= 'table' or not r._computed then return true end
-	return self.filter:hasFilters() or #self.filter:getExcludes() > 0
+	return self.filter:hasFilters() or self.filter:hasExcludes()
 end
 
 -- The first delay ready to be handled now, or nil.
