@@ -26,6 +26,8 @@
 #define LINE_CAP      65536   /* a longer line is handed on in pieces */
 #define READS_PER_CB  16      /* reads per wake-up (<= 1 MiB), so a chatty child cannot starve the loop */
 #define GRACE         1.0     /* s after exit to wait for the output pipes to close */
+#define PROGRESS_REST 0.1     /* s a progress stream is left unread after each read */
+#define PROGRESS_PIPE (1 << 20)  /* pipe size asked for a progress stream */
 
 enum state { RUNNING, EXITED, QUIET };
 
@@ -34,6 +36,8 @@ struct stream {
 	char  *buf;             /* the unfinished line (LINE_CAP + 1), made on first data */
 	size_t len;
 	int    after_cr;        /* the last terminator was '\r': a '\n' right after it is its pair */
+	int    progress;        /* a line ended by a bare '\r' was seen: a progress display */
+	double resume;          /* > 0: left unread until this time (see on_output) */
 };
 
 struct child {
@@ -54,9 +58,10 @@ static struct child    *children;
 static child_exit_fn   *exit_fn;
 static child_output_fn *output_fn;
 static void            *cb_ud;
-static int              grace_fd = -1;  /* timerfd: the earliest grace deadline */
+static int              timer_fd = -1;  /* timerfd: the earliest grace deadline or resume */
 
 static void report_ready(void);
+static void on_output(int fd, int mask, void *ud);
 
 /* -------------------------------------------------------------- helpers */
 
@@ -136,8 +141,8 @@ child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 		c->state = QUIET;
 		release(c);
 	}
-	/* The grace timer may belong to an old epoll set: start afresh. */
-	drop_fd(&grace_fd);
+	/* The timer may belong to an old epoll set: start afresh. */
+	drop_fd(&timer_fd);
 }
 
 /* ----------------------------------------------------------- the output */
@@ -185,6 +190,7 @@ split_lines(struct child *c, int s, size_t from, int flush)
 		st->buf[i] = 0;
 		if (ch == '\r') {
 			pend = start;                   /* overwrites a held-back one */
+			st->progress = 1;
 		} else {
 			if (pend != (size_t)-1)
 				emit(c, s, st->buf + pend);
@@ -229,6 +235,42 @@ read_stream(struct child *c, int s)
 	return 0;
 }
 
+/*
+ * Leaves progress stream s of c unread for PROGRESS_REST. rsync's
+ * --info=progress2 writes one line per file: read as it comes, that is a
+ * wake-up (and a line for the runner) per file per slave, 200,000 of them
+ * for a 50,000-file startup to four slaves. Left alone for a moment the
+ * lines gather in the pipe (made larger so rsync never waits on it) and
+ * one read takes them all; only the newest reaches the runner.
+ */
+static void
+rest(struct child *c, int s)
+{
+	struct stream *st = &c->out[s];
+
+	if (st->resume == 0) {
+		/* Best effort: a pipe that stays small only fills sooner. */
+		fcntl(st->fd, F_SETPIPE_SZ, PROGRESS_PIPE);
+	}
+	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
+		return;
+	st->resume = loop_now() + PROGRESS_REST;
+}
+
+/* Reads the resting streams of c again (all of them when now < 0). */
+static void
+wake_streams(struct child *c, double now)
+{
+	for (int s = 0; s < 2; s++) {
+		struct stream *st = &c->out[s];
+
+		if (st->fd < 0 || st->resume <= 0 || (now >= 0 && st->resume > now))
+			continue;
+		st->resume = -1;        /* < 0: rested before (the pipe is large) */
+		loop_watch_fd(st->fd, LOOP_READ, on_output, c);
+	}
+}
+
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
 static void
 on_output(int fd, int mask, void *ud)
@@ -241,6 +283,8 @@ on_output(int fd, int mask, void *ud)
 	if (read_stream(c, s)) {
 		split_lines(c, s, c->out[s].len, 1);
 		drop_fd(&c->out[s].fd);
+	} else if (c->out[s].progress && c->state == RUNNING) {
+		rest(c, s);
 	}
 	c->busy--;
 	report_ready();
@@ -289,45 +333,55 @@ to_timespec(double t)
 	return ts;
 }
 
-/* Loop callback: a grace deadline passed. */
+/* Loop callback: a grace deadline or a resume time passed. */
 static void
-on_grace(int fd, int mask, void *ud)
+on_timer(int fd, int mask, void *ud)
 {
 	uint64_t n;
+	double now = loop_now();
 
 	(void)mask;
 	(void)ud;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	for (struct child *c = children; c; c = c->next)
+		if (c->state == RUNNING)
+			wake_streams(c, now);
 	report_ready();
 }
 
-/* Arms the grace timer for the earliest exited child still awaiting EOF. */
+/* Arms the timer for the earliest grace deadline of an exited child still
+ * awaiting EOF, or resume time of a resting stream. */
 static void
-arm_grace(void)
+arm_timer(void)
 {
 	struct itimerspec its;
 	double first = -1;
 
 	memset(&its, 0, sizeof(its));
-	for (struct child *c = children; c; c = c->next)
+	for (struct child *c = children; c; c = c->next) {
 		if (c->state == EXITED && (first < 0 || c->deadline < first))
 			first = c->deadline;
-	if (first < 0 && grace_fd < 0)
+		for (int s = 0; s < 2 && c->state == RUNNING; s++)
+			if (c->out[s].fd >= 0 && c->out[s].resume > 0 &&
+			    (first < 0 || c->out[s].resume < first))
+				first = c->out[s].resume;
+	}
+	if (first < 0 && timer_fd < 0)
 		return;
-	if (grace_fd < 0) {
-		grace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (grace_fd < 0)
+	if (timer_fd < 0) {
+		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (timer_fd < 0)
 			return;         /* main's child_pending() poll still covers it */
-		if (loop_watch_fd(grace_fd, LOOP_READ, on_grace, NULL) < 0) {
-			close(grace_fd);
-			grace_fd = -1;
+		if (loop_watch_fd(timer_fd, LOOP_READ, on_timer, NULL) < 0) {
+			close(timer_fd);
+			timer_fd = -1;
 			return;
 		}
 	}
 	if (first >= 0)
 		its.it_value = to_timespec(first);
-	timerfd_settime(grace_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 /* Takes c's exit status from si (filled by waitid). */
@@ -339,6 +393,7 @@ set_exited(struct child *c, const siginfo_t *si)
 	c->state = EXITED;
 	c->deadline = loop_now() + GRACE;
 	drop_fd(&c->pidfd);
+	wake_streams(c, -1);            /* its output ends now: read it all */
 }
 
 /*
@@ -443,7 +498,7 @@ again:
 		now = loop_now();
 		goto again;
 	}
-	arm_grace();
+	arm_timer();
 }
 
 /* Reaps whatever has exited (SIGCHLD fallback) and reports what is due. */

@@ -121,7 +121,10 @@ main(int argc, char **argv)
 				timeout = 100;         /* an exit waits for its output to end */
 			if (loop_once(timeout) < 0)
 				fatal("event loop failed");
-			child_reap();
+			/* Exits arrive by pidfd (SIGCHLD without one): only an
+			 * exited child waiting out its output needs a look. */
+			if (child_pending())
+				child_reap();
 			host_cycle(loop_now());
 		}
 		stop_children();               /* ssh masters and the like */

@@ -302,6 +302,16 @@ suite(void)
 	ok(r && !strcmp(r->out, "p3\nnext\n"),
 	    "%s: of '\\r' lines overwritten within one write only the newest comes", mode);
 
+	/* A progress display (a '\r' line per file, as rsync's progress2) is
+	 * read in gulps, not line by line; its newest line and what follows
+	 * still come, before the exit. */
+	char *a14c[] = { "/proc/self/exe", "__lng_progress", "400", NULL };
+	r = run(a14c, NULL, 0);
+	ok(r && r->lines <= 40 && r->late_lines == 0 && strstr(r->out, "p399\ndone\n") &&
+	    !strcmp(r->err, "e0\ne1\n"),
+	    "%s: 400 progress lines written 1 ms apart reach the runner in %d callbacks, "
+	    "the last one and the line after it included", mode, r ? r->lines : -1);
+
 	char *a15[] = { "sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL };
 	r = run(a15, NULL, 0);
 	ok(r && r->lines == 2 && r->linelen[0] == 65536 && r->linelen[1] == 100000 - 65536,
@@ -361,6 +371,25 @@ suite(void)
 	}
 	ok(exits_total == spawned && unknown_exits == 0 && child_count() == 0 && !child_pending(),
 	    "%s: one report per spawned child (%d of %d)", mode, exits_total, spawned);
+}
+
+/* "__lng_progress N": N progress lines ("\rpI") 1 ms apart on stdout, a
+ * line on stderr before and after, then "done". */
+static int
+progress_lines(int n)
+{
+	char buf[32];
+
+	if (write(2, "e0\n", 3) < 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(buf, sizeof(buf), "\rp%d", i);
+
+		if (write(1, buf, (size_t)len) < 0)
+			return 1;
+		usleep(1000);
+	}
+	return write(1, "\ndone\n", 6) < 0 || write(2, "e1\n", 3) < 0;
 }
 
 /* A spawn through the trampoline of a program that cannot be executed. */
@@ -464,6 +493,8 @@ main(int argc, char **argv)
 		return child_trampoline(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "__lng_dump"))
 		return dump_args(argc, argv);
+	if (argc > 2 && !strcmp(argv[1], "__lng_progress"))
+		return progress_lines(atoi(argv[2]));
 	/* a directory named like a program, early in PATH */
 	mkdir("/tmp/lng-child-test", 0755);
 	mkdir("/tmp/lng-child-test/lng-dir-prog", 0755);
