@@ -61,6 +61,7 @@ static void            *cb_ud;
 static int              timer_fd = -1;  /* timerfd: the earliest grace deadline or resume */
 
 static void report_ready(void);
+static void arm_timer(void);
 static void on_output(int fd, int mask, void *ud);
 
 /* -------------------------------------------------------------- helpers */
@@ -235,6 +236,20 @@ read_stream(struct child *c, int s)
 	return 0;
 }
 
+/* Reads the resting streams of c again (all of them when now < 0). */
+static void
+wake_streams(struct child *c, double now)
+{
+	for (int s = 0; s < 2; s++) {
+		struct stream *st = &c->out[s];
+
+		if (st->fd < 0 || st->resume <= 0 || (now >= 0 && st->resume > now))
+			continue;
+		st->resume = -1;        /* < 0: rested before (the pipe is large) */
+		loop_watch_fd(st->fd, LOOP_READ, on_output, c);
+	}
+}
+
 /*
  * Leaves progress stream s of c unread for PROGRESS_REST. rsync's
  * --info=progress2 writes one line per file: read as it comes, that is a
@@ -255,20 +270,9 @@ rest(struct child *c, int s)
 	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
 		return;
 	st->resume = loop_now() + PROGRESS_REST;
-}
-
-/* Reads the resting streams of c again (all of them when now < 0). */
-static void
-wake_streams(struct child *c, double now)
-{
-	for (int s = 0; s < 2; s++) {
-		struct stream *st = &c->out[s];
-
-		if (st->fd < 0 || st->resume <= 0 || (now >= 0 && st->resume > now))
-			continue;
-		st->resume = -1;        /* < 0: rested before (the pipe is large) */
-		loop_watch_fd(st->fd, LOOP_READ, on_output, c);
-	}
+	arm_timer();
+	if (timer_fd < 0)
+		wake_streams(c, -1);    /* nothing would wake it: no rest */
 }
 
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
