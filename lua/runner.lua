@@ -375,7 +375,17 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 	if runner.logInotify then
 		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
 	end
-	for i = 1, #syncs do syncs[i]:event(etype, isdir, path, path2, now) end
+	-- syncs of one source (a fan-out to many slaves) share the relative paths
+	local src, rel, rel2
+	for i = 1, #syncs do
+		local s = syncs[i]
+		if s.source ~= src then
+			src = s.source
+			rel = s:relative(path, isdir) or false
+			rel2 = path2 and s:relative(path2, isdir) or false
+		end
+		s:event(etype, isdir, path, path2, now, rel, rel2)
+	end
 end
 
 -- Out of inotify watches: by default keep syncing, degraded: the error
