@@ -61,7 +61,6 @@ static void            *cb_ud;
 static int              timer_fd = -1;  /* timerfd: the earliest grace deadline or resume */
 
 static void report_ready(void);
-static void arm_timer(void);
 static void on_output(int fd, int mask, void *ud);
 
 /* -------------------------------------------------------------- helpers */
@@ -269,10 +268,7 @@ rest(struct child *c, int s)
 	}
 	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
 		return;
-	st->resume = loop_now() + PROGRESS_REST;
-	arm_timer();
-	if (timer_fd < 0)
-		wake_streams(c, -1);    /* nothing would wake it: no rest */
+	st->resume = loop_now() + PROGRESS_REST;       /* on_output's report_ready arms the timer */
 }
 
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
@@ -375,11 +371,16 @@ arm_timer(void)
 		return;
 	if (timer_fd < 0) {
 		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (timer_fd < 0)
-			return;         /* main's child_pending() poll still covers it */
-		if (loop_watch_fd(timer_fd, LOOP_READ, on_timer, NULL) < 0) {
+		if (timer_fd >= 0 && loop_watch_fd(timer_fd, LOOP_READ, on_timer, NULL) < 0) {
 			close(timer_fd);
 			timer_fd = -1;
+		}
+		if (timer_fd < 0) {
+			/* main's child_pending() poll still covers the grace; a
+			 * resting stream would rest for ever: it is read now. */
+			for (struct child *c = children; c; c = c->next)
+				if (c->state == RUNNING)
+					wake_streams(c, -1);
 			return;
 		}
 	}

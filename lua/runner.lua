@@ -384,7 +384,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 			rel = s:relative(path, isdir) or false
 			rel2 = path2 and s:relative(path2, isdir) or false
 		end
-		s:event(etype, isdir, path, path2, now, rel, rel2)
+		s:event(etype, isdir, rel, rel2, now)
 	end
 end
 

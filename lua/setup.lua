@@ -11,7 +11,6 @@
 -- core.run (argv arrays, no local shell). The one remote shell command, the
 -- slave probe, quotes the target dir exactly (the quoting of the remote mv).
 
-
 local M = {}
 
 local quote = require('default_rsync')._quote

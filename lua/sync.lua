@@ -121,12 +121,10 @@ function Sync:scanCreates(rel, now)
 	end
 end
 
--- Takes one file system event (absolute paths) if it concerns this sync.
--- rel and rel2 (false: outside the sync) may come computed by the caller.
-function Sync:event(etype, isdir, path, path2, now, rel, rel2)
-	if rel == nil then rel = self:relative(path, isdir) end
+-- Takes one file system event if it concerns this sync. rel and rel2 are
+-- its paths made relative by Sync:relative (false: outside the sync).
+function Sync:event(etype, isdir, rel, rel2, now)
 	if etype == 'Move' then
-		if rel2 == nil then rel2 = self:relative(path2, isdir) end
 		local c1 = rel and self:concerns(rel)
 		local c2 = rel2 and self:concerns(rel2)
 		if c1 and c2 then
