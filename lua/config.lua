@@ -16,7 +16,7 @@ M.settingKeys = {
 	-- lsyncd-ng additions
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
-	moves = true, progressInterval = true,
+	moves = true, progressInterval = true, moveMinSize = true,
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -66,7 +66,7 @@ M.settingsObject = setmetatable({}, {
 local SETTING_TYPES = {
 	statusInterval = 'number', maxProcesses = 'number', maxDelays = 'number',
 	maxBackoff = 'number', rescanInterval = 'number', progressInterval = 'number',
-	rsyncTimeout = 'number', logfile = 'string', pidfile = 'string', statusFile = 'string',
+	rsyncTimeout = 'number', moveMinSize = 'number', logfile = 'string', pidfile = 'string', statusFile = 'string',
 	logfacility = 'string', logident = 'string', inotifyMode = 'string',
 	jsonStatusFile = 'string', metricsFile = 'string', outOfWatches = 'string',
 }

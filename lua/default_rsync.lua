@@ -4,6 +4,7 @@
 
 local default = require 'default'
 local rsyncopts = require 'rsyncopts'
+local roundplan = require 'roundplan'
 
 local rsync = {}
 
@@ -116,78 +117,102 @@ local function quote(str)
 end
 rsync._quote = quote
 
--- Exit status of the remote move command when mv failed (and the origin was
--- removed): the destination is then sent again by rsync.
+-- Exit status of the slave's move script when some move failed or was
+-- refused: the destinations it names are then sent again by rsync.
 local MOVE_FAILED = 97
 
--- The longest script one batch of moves makes: the slave's shell gets it
+-- The longest script one round of moves makes: the slave's shell gets it
 -- as one argument, which Linux caps at 128 KiB.
 local MOVE_BATCH_BYTES = 64 * 1024
 
--- Runs the ready moves at the head of the queue as `mv` on an ssh slave:
--- one move as lsyncd does (mv A B, falling back as described at
--- MOVE_FAILED), a run of them in one ssh command (each mv in turn, so a
--- chain keeps its order; 200 renames cost one ssh round trip, not 200).
+-- The slave's side of a round of moves (POSIX sh), paths relative to $T:
+--   u P    fails when a directory between $T and P is a symlink (a move or
+--          a delete through it would reach outside the target);
+--   m I A B  moves A to B (mv -T: a symlink at B is replaced, never
+--          followed); when mv fails the origin is removed as lsyncd does;
+--          when it fails or is refused, "lng-move-failed I" tells the
+--          daemon to send B (and the delete of A) with rsync instead.
+local MOVE_FUNCS = 'f=0; '
+	.. 'u() { case $1 in */*) set -- "${1%/*}"; [ -L "$T$1" ] && return 1; u "$1";; esac; }; '
+	.. 'm() { if u "$2" && u "$3"; then mv -T -- "$T$2" "$T$3" && return 0; '
+	.. 'rm -rf -- "$T$2"; fi; f=' .. MOVE_FAILED .. '; echo "lng-move-failed $1"; };'
+
+-- '/a/d/' -> 'a/d': a queue path as the script names it.
+local function scriptPath(p) return (p:sub(2):gsub('/$', '')) end
+
+-- Runs moves (delays of sync s, in queue order) on an ssh slave as one
+-- command, each in turn, so a chain keeps its order.
 -- ssh: { binary, args, dest }; td: the target dir ('' or ending in '/').
-function rsync._remoteMoves(inlet, ssh, td)
-	local agents = require('events').agents
-	local bytes, n = 0, 0
-	local elist = inlet.getEvents(function(e)
-		if e.etype ~= 'Move' then return 'break' end
-		local d = agents[e].delay
-		local cost = 2 * (#td + #d.path + #d.path2) + 64
-		if n > 0 and bytes + cost > MOVE_BATCH_BYTES then return 'break' end
-		bytes, n = bytes + cost, n + 1
-		return true
-	end)
-	local list = elist.getList()
-	if #list == 0 then return end
-	if #list == 1 then
-		local ev, ev2 = require('events').events(inlet.getSync(), list[1])
-		local from, to = td .. ev.path, td .. ev2.path
-		log('Normal', 'Moving ', ev.path, ' -> ', ev2.path, ' on ', ssh.dest)
-		return spawn(ev, ssh.binary, ssh.args, ssh.dest,
-			'mv', '--', quote(from), quote(to), '||', '{', 'rm', '-rf', '--', quote(from) .. ';',
-			'exit', tostring(MOVE_FAILED) .. ';', '}')
-	end
-	local script, shown = { 'f=0;' }, {}
-	for _, d in ipairs(list) do
-		local from, to = quote(td .. d.path:sub(2)), quote(td .. d.path2:sub(2))
-		script[#script + 1] = 'mv -- ' .. from .. ' ' .. to .. ' || { rm -rf -- ' .. from
-			.. '; f=' .. MOVE_FAILED .. '; };'
+function rsync._remoteMoves(s, moves, ssh, td)
+	local events = require 'events'
+	local script, shown = { 'T=' .. quote(td) .. ';', MOVE_FUNCS }, {}
+	for i, d in ipairs(moves) do
+		script[#script + 1] = 'm ' .. i .. ' ' .. quote(scriptPath(d.path)) .. ' '
+			.. quote(scriptPath(d.path2)) .. ';'
 		shown[#shown + 1] = d.path .. ' -> ' .. d.path2
 	end
 	script[#script + 1] = 'exit $f'
-	agents[elist].moves = true
-	log('Normal', 'Moving ', #list, ' entries on ', ssh.dest, '\n', table.concat(shown, '\n'))
+	local elist = events.list(s, moves)
+	local a = events.agents[elist]
+	a.moves, a.failed = true, {}
+	a.onOutput = function(stream, line)
+		local i = stream == 1 and tonumber(line:match('^lng%-move%-failed (%d+)$') or '')
+		if not i then return false end
+		a.failed[#a.failed + 1] = moves[i]
+		return true
+	end
+	log('Normal', s.name, ': moving ', #moves, ' entr', #moves == 1 and 'y' or 'ies', ' on ',
+		ssh.dest, '\n', table.concat(shown, '\n'))
 	spawn(elist, ssh.binary, ssh.args, ssh.dest, table.concat(script, ' '))
 end
 
--- Takes every ready event and syncs them in one rsync; with moves done on
--- the slave, the batch stops at the first move so order is kept.
+local BARRIER = { Init = true, Blanket = true, Full = true }
+local function notBarrierDelay(d) return not BARRIER[d.etype] end
+
+-- One step of a round to a slave that moves: everything queued for it goes
+-- in at most two commands, the renames worth moving (one ssh, see
+-- roundplan) and then the rest (one rsync). After a command of moves the
+-- next command is the rsync, so renames arriving all the time cannot
+-- starve the other changes.
+function rsync._round(inlet, ssh, td)
+	local s, cfg = inlet.getSync(), inlet.getConfig()
+	local list = s:readyList(notBarrierDelay)
+	local src = s.source
+	local opts = {
+		sizeOf = function(d)
+			local st = core.lstat(src .. d.path2:sub(2))
+			if not st or st.type == 'directory' then return nil end
+			return st.size
+		end,
+		minSize = settings('moveMinSize'),
+		keepOrigins = not (cfg.delete == true or cfg.delete == 'running'),
+		maxBytes = MOVE_BATCH_BYTES - #td,
+	}
+	local kind, batch = roundplan.step(list, opts, s.movedLast)
+	s.movedLast = kind == 'moves'
+	if kind == 'moves' then
+		rsync._remoteMoves(s, batch, ssh, td)
+	elseif kind == 'rsync' then
+		rsync._spawnList(require('events').list(s, batch), cfg)
+	end
+end
+
+-- Takes every ready event and syncs them in one rsync; to an ssh slave,
+-- renames worth it are moved there first (see _round).
 function rsync.action(inlet)
 	local cfg = inlet.getConfig()
 	local s = inlet.getSync()
 	if s.remoteMoves then
-		local ev = inlet.getEvent()
-		if not ev then return end
-		if ev.etype == 'Move' then
-			return rsync._remoteMoves(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
-		end
-		local elist = inlet.getEvents(function(e)
-			if e.etype == 'Move' then return 'break' end
-			return notBarrier(e)
-		end)
-		if elist.size() > 0 then rsync._spawnList(elist, cfg) end
-		return
+		return rsync._round(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
 	end
 	local elist = inlet.getEvents(notBarrier)
 	if elist.size() == 0 then return end
 	rsync._spawnList(elist, cfg)
 end
 
--- Judges exits; a failed remote move falls back to sending the change the
--- way lsyncd would have: a delete of the origin and the destination anew.
+-- Judges exits; a move that failed or was refused on the slave falls back
+-- to sending the change the way lsyncd would have: a delete of the origin
+-- and the destination anew.
 function rsync.collect(agent, exitcode)
 	local a = require('events').agents[agent]
 	if not (a and a.moves) and (agent.isList or agent.etype ~= 'Move') then
@@ -197,8 +222,11 @@ function rsync.collect(agent, exitcode)
 	if exitcode == 255 then return 'again' end       -- ssh could not reach the slave
 	local s = a.sync
 	local now = core.now()
-	for _, d in ipairs(a.delays) do
-		log('Warn', 'Moving ', d.path, ' on the slave failed (', exitcode, '); sending it again')
+	-- the script names what failed; without its word every move is re-sent
+	local failed = (exitcode == MOVE_FAILED and a.failed and #a.failed > 0) and a.failed or a.delays
+	for _, d in ipairs(failed) do
+		log('Warn', s.name, ': moving ', d.path, ' -> ', d.path2, ' on the slave failed or was',
+			' refused (exit code ', exitcode, '); sending it with rsync')
 		s:push('Delete', d.path, nil, now)
 		s:push('Create', d.path2, nil, now)
 		if d.isdir and s:needsScan() then s:scanCreates(d.path2, now) end

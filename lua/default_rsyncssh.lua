@@ -49,25 +49,14 @@ function rsyncssh.prepare(cfg, level)
 	cfg.target = cfg.host .. ':' .. cfg.targetdir
 end
 
--- A move becomes `mv` on the slave; everything else a batched rsync that
--- stops at the first move (moves stay in order).
+-- A round to the slave: the renames worth it as `mv` there (one ssh
+-- command), then everything else in one rsync (see default_rsync._round).
+-- lsyncd runs `mv A B || rm -rf A`, which loses B when mv fails (its parent
+-- not there yet); here the destination is sent again by rsync instead.
 function rsyncssh.action(inlet)
-	local ev = inlet.getEvent()
-	if not ev then return end
 	local cfg = inlet.getConfig()
-	if ev.etype == 'Move' then
-		-- lsyncd runs `mv A B || rm -rf A`, which loses B when mv fails (its
-		-- parent not there yet); here the failure is reported (exit 97) and
-		-- the destination is sent again by rsync (see default_rsync's collect)
-		return drsync._remoteMoves(inlet,
-			{ binary = cfg.ssh.binary, args = cfg.ssh._computed, dest = cfg.host }, cfg.targetdir)
-	end
-	local elist = inlet.getEvents(function(e)
-		if e.etype == 'Move' then return 'break' end
-		return drsync._notBarrier(e)
-	end)
-	if elist.size() == 0 then return end
-	drsync._spawnList(elist, cfg)
+	return drsync._round(inlet,
+		{ binary = cfg.ssh.binary, args = cfg.ssh._computed, dest = cfg.host }, cfg.targetdir)
 end
 
 -- Init and lists are judged by rsync's codes, moves by ssh's.

@@ -138,6 +138,9 @@ local function interacting(self, path, isdir, fn)
 			if not last then
 				for j = 1, #at do if at[j].isdir then fn(at[j], 'parent') end end
 			else
+				-- fn may unindex a delay from this very node (a move
+				-- turned into a delete): walk a copy
+				if #at > 1 then at = { unpack(at) } end
 				for j = 1, #at do fn(at[j], 'same') end
 			end
 		end

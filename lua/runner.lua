@@ -296,6 +296,9 @@ end
 
 function runner.childOutput(pid, stream, line)
 	local p = pids[pid]
+	-- a layer that reads its child's output (default_rsync's move script)
+	local a = p and events.agents[p.agent]
+	if a and a.onOutput and a.onOutput(stream, line) then return end
 	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init'
 	and (line == '' or progress(p, line)) then
 		return

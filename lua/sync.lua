@@ -175,6 +175,12 @@ function Sync:readyDelay(now)
 	return d
 end
 
+-- The delays one batch may take now, in queue order: none active, none
+-- waiting for an active one or for one that test(d) turned away.
+function Sync:readyList(test)
+	return self.delays:collect(test)
+end
+
 -- Drops a delay (finished or discarded).
 function Sync:removeDelay(d)
 	self.delays:remove(d)
