@@ -272,7 +272,9 @@ function Delays:push(etype, path, path2, alarm)
 		self:pushSimple('Delete', path, alarm)
 		return self:pushSimple('Create', path2, alarm)
 	end
-	-- a chained rename (a -> b, then b -> c) collapses into a -> c
+	-- a chained rename (a -> b, then b -> c) collapses into a -> c, plus a
+	-- delete of b: the first rename may have replaced a file b, which the
+	-- slave still holds and the source no longer has
 	local node = self:node(path, false)
 	if node and node.delays then
 		for i = #node.delays, 1, -1 do
@@ -282,6 +284,7 @@ function Delays:push(etype, path, path2, alarm)
 				unindex(self, q, q.path2)
 				q.path2 = path2
 				index(self, q, path2)
+				self:pushSimple('Delete', path, alarm)
 				return q
 			end
 		end

@@ -207,7 +207,7 @@ local function simulate(seed)
 	local src = { ['/p/'] = '', ['/q/'] = '', ['/a'] = 'A0', ['/p/a'] = 'PA0' }
 	local dst = copyTree(src)
 	local q = Delays.new {}
-	local version = 0
+	local version, lastMoved = 0, nil
 	local function push(etype, p, p2)
 		if q:underNewDir(p) and etype ~= 'Move' then return end
 		q:push(etype, p, p2, 0)
@@ -245,9 +245,11 @@ local function simulate(seed)
 			end
 		else                                     -- rename, over a file if one is there
 			local a = anyPath()
+			if lastMoved and src[lastMoved] and random(2) == 1 then a = lastMoved end  -- a chain
 			if not a then return end
 			local b = newPath(isDir(a))
 			if b == a or b:sub(1, #a) == a or not mvT(src, a, b) then return end
+			lastMoved = b
 			push('Move', a, b)
 		end
 	end
