@@ -67,6 +67,21 @@ local function notBarrier(ev)
 end
 rsync._notBarrier = notBarrier
 
+local KIND_WORDS = { 'Create', 'created', 'Modify', 'modified', 'Attrib', 'changed attributes',
+	'Delete', 'deleted', 'Move', 'renamed' }
+
+-- "3 created, 1 deleted": what a batch holds, for its log line.
+local function kinds(entries)
+	local n = {}
+	for _, e in ipairs(entries) do n[e.etype] = (n[e.etype] or 0) + 1 end
+	local out = {}
+	for i = 1, #KIND_WORDS, 2 do
+		local c = n[KIND_WORDS[i]]
+		if c then out[#out + 1] = c .. ' ' .. KIND_WORDS[i + 1] end
+	end
+	return table.concat(out, ', ')
+end
+
 -- Spawns one batched rsync for a list of events.
 function rsync._spawnList(elist, cfg, target)
 	local inlet = cfg._inlet or elist.inlet
@@ -98,8 +113,7 @@ function rsync._spawnList(elist, cfg, target)
 		end
 	end
 	local stdin = table.concat(list, '\000')
-	log('Normal', 'Calling rsync with filter-list of new/modified files/dirs\n',
-		table.concat(list, '\n'))
+	log('Normal', s.name, ': calling rsync for ', kinds(elist.getList()), '\n', table.concat(list, '\n'))
 	local delete = cfg.delete == true or cfg.delete == 'running'
 	-- Paths that had an event are compared in full (-I): rsync's quick check
 	-- (size and mtime) would miss a same-size rewrite within one second.
