@@ -19,7 +19,11 @@ function M.encode(v)
 	if t == 'number' then
 		if v ~= v or v == math.huge or v == -math.huge then return 'null' end
 		if v == math.floor(v) and math.abs(v) < 2^53 then return string.format('%d', v) end
-		return string.format('%.6g', v)
+		-- the shortest form that reads back as the same number (epoch
+		-- seconds with a fraction need 16-17 digits)
+		local str = string.format('%.15g', v)
+		if tonumber(str) ~= v then str = string.format('%.17g', v) end
+		return str
 	end
 	if t == 'string' then return encodeString(v) end
 	if t == 'table' then

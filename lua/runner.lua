@@ -122,6 +122,36 @@ local function judged(s, rc, code)
 	end
 end
 
+-- Calls fn(...) of sync s's config (init, action, collect): a Lua error in
+-- it (a user's onModify indexing nil, say) is logged with its traceback and
+-- stays with this sync: returns ok, and the result or nil.
+local function guarded(s, what, fn, ...)
+	local args, n = { ... }, select('#', ...)
+	local ok, res = xpcall(function() return fn(unpack(args, 1, n)) end, debug.traceback)
+	if ok then return true, res end
+	runner.luaError(s, what, res)
+	return false
+end
+
+-- How many Lua errors in a row stop a sync (state "error").
+local MAX_LUA_ERRORS = 5
+
+-- A Lua error in one sync's config: the sync backs off and tries again;
+-- after MAX_LUA_ERRORS in a row it stops with state "error", while the
+-- daemon and the other syncs go on.
+function runner.luaError(s, what, msg)
+	local now = core.now()
+	s.luaErrors = (s.luaErrors or 0) + 1
+	log('Error', s.name, ': Lua error in ', what, ' (', s.luaErrors, ' in a row): ', tostring(msg))
+	if s.luaErrors >= MAX_LUA_ERRORS then
+		s.error = tostring(msg):match('^[^\n]*')
+		runner.stopSync(s, 'a Lua error ' .. s.luaErrors .. ' times in a row')
+		return
+	end
+	s.failures = (s.failures or 0) + 1
+	s.pausedUntil = retryAlarm(s, now)
+end
+
 -- A child of ours ended: judge its exit and release or re-queue its delays.
 function runner.collect(pid, code, signo)
 	if services[pid] then
@@ -154,7 +184,12 @@ function runner.collect(pid, code, signo)
 		local alive = 0
 		for _, o in ipairs(syncs) do if not o.stopped then alive = alive + 1 end end
 		_G.default.othersAlive = alive > 1
-		rc = s.config.collect(p.agent, code)
+		local ok
+		ok, rc = guarded(s, 'collect', s.config.collect, p.agent, code)
+		if not ok then
+			if s.stopped then return end
+			rc = 'again'
+		end
 	end
 	if rc == 'die' then
 		runner.stopSync(s, code)
@@ -162,6 +197,7 @@ function runner.collect(pid, code, signo)
 	end
 	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code)
 	if rc == 'ok' then
+		s.luaErrors = 0
 		s.lastSuccess = core.time()
 		s.eventsDone = (s.eventsDone or 0) + #p.delays
 		if code == 23 and p.agent and events.agents[p.agent] and events.agents[p.agent].isList then
@@ -203,8 +239,9 @@ end
 -- is left.
 function runner.stopSync(s, code)
 	s.stopped = true
-	log('Error', s.name, ': stopped: ', s.config.target or s.source,
-		' failed with exit code ', code, ', which retrying cannot fix (see the lines above).',
+	log('Error', s.name, ': stopped: ', s.config.target or s.source, ' failed with ',
+		type(code) == 'number' and ('exit code ' .. code) or code,
+		', which retrying cannot fix (see the lines above).',
 		' The other syncs go on; fix the config and reload (HUP).')
 	local d = s.delays.head
 	while d do
@@ -438,11 +475,13 @@ local function runSync(s, now)
 		if s.mux and not sshmux.ready(s.mux, now) then return end
 		local d = s:readyDelay(now)
 		if not d then return end
+		local ok
 		if d.etype == 'Init' then
-			s.config.init(events.event(s, d))
+			ok = guarded(s, 'init', s.config.init, events.event(s, d))
 		else
-			s.config.action(s.inlet)
+			ok = guarded(s, 'action', s.config.action, s.inlet)
 		end
+		if not ok then return end
 		if not d.removed and d.status == 'wait' and s:readyDelay(now) == d then
 			-- the action neither spawned for nor discarded it: don't spin
 			s.pausedUntil = now + 1

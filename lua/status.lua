@@ -52,6 +52,7 @@ end
 
 -- The state of one sync: startup, ok, retrying, down or degraded.
 local function stateOf(s, unwatched)
+	if s.error then return 'error' end
 	if s.stopped then return 'down' end
 	if (s.failures or 0) >= 5 then return 'down' end
 	if (s.failures or 0) > 0 then return 'retrying' end
@@ -117,7 +118,7 @@ function M.writeMetrics(path, snap)
 	end
 	metric('state', 'Slave state (1 for the current one).', 'gauge')
 	for _, s in ipairs(snap.syncs) do
-		for _, st in ipairs { 'startup', 'ok', 'retrying', 'down', 'degraded' } do
+		for _, st in ipairs { 'startup', 'ok', 'retrying', 'down', 'degraded', 'error' } do
 			out[#out + 1] = string.format('lsyncd_ng_state{sync="%s",target="%s",state="%s"} %d\n',
 				label(s.name), label(s.target), st, s.state == st and 1 or 0)
 		end

@@ -36,7 +36,20 @@ grep -q '"state":"ok"' "$WS/status.json" && grep -q '"queue":0' "$WS/status.json
 grep -q '^lsyncd_ng_queue_length{sync="Sync1",target="'"$T"'/"} 0$' "$WS/metrics.prom" \
 	&& grep -q 'lsyncd_ng_state{sync="Sync1",target="'"$T"'/",state="ok"} 1' "$WS/metrics.prom" \
 	&& tap_ok "the Prometheus textfile has per-slave gauges" || tap_fail "the Prometheus textfile has per-slave gauges" "$(cat "$WS/metrics.prom")"
+# every time in the status outputs is the real clock's (they were rounded to
+# 6 digits: -status said the status was written -2415 s ago)
+clock=$(date +%s.%N)
+jtime=$(grep -oE '"time":[0-9.e+]+' "$WS/status.json" | head -1 | cut -d: -f2)
+jlast=$(grep -oE '"last_success":[0-9.e+]+' "$WS/status.json" | head -1 | cut -d: -f2)
+plast=$(grep -E '^lsyncd_ng_last_success' "$WS/metrics.prom" | awk '{print $NF}')
+awk -v c="$clock" -v t="$jtime" -v l="$jlast" -v p="$plast" \
+	'BEGIN { d1 = c - t; d2 = c - l; d3 = c - p; exit !(t ~ /^[0-9]+(\.[0-9]+)?$/ && d1 >= 0 && d1 < 2 \
+		&& d2 >= 0 && d2 < 30 && d3 >= 0 && d3 < 30) }' \
+	&& tap_ok "status times are the clock's (time $jtime, last_success $jlast, metrics $plast, clock $clock)" \
+	|| tap_fail "status times are the clock's (time $jtime, last_success $jlast, metrics $plast, clock $clock)"
 table=$("$LNG_BIN" -status "$WS/status.json"); rc=$?
+ago=$(echo "$table" | grep -oE 'written -?[0-9]+ s ago' | grep -oE -- '-?[0-9]+')
+check "-status says the status was written 0-2 s ago ($ago)" test "${ago:-x}" -ge 0 -a "${ago:-x}" -le 2
 echo "$table" | grep -q "^Sync1 .* ok " && [ "$rc" = 0 ] \
 	&& tap_ok "-status prints a per-slave table" || tap_fail "-status prints a per-slave table" "$table"
 
