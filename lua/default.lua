@@ -109,6 +109,12 @@ function default.collect(agent, exitcode)
 	end
 	if agent.etype == 'Init' then
 		local target = cfg.target or ((cfg.host or '') .. ':' .. (cfg.targetdir or ''))
+		if exitcode == 23 then
+			-- some paths failed: not finished (the runner retries them)
+			log('Error', 'Startup of ', agent.source, ' -> ', target, ' incomplete: some paths',
+				' could not be transferred (exit code 23)')
+			return 'again'
+		end
 		if rc == 'ok' then
 			log('Normal', 'Startup of ', agent.source, ' -> ', target, ' finished.')
 			return 'ok'

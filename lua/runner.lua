@@ -122,6 +122,118 @@ local function judged(s, rc, code)
 	end
 end
 
+-- The paths rsync named in its errors after exit 23, relative to the sync
+-- ('/a/f'; '/d/' for a directory it could not make, whose content it then
+-- skipped): names of the source, or of the target dir (a receiver's error;
+-- its temporary '.f.XXXXXX' stands for f).
+local function failedPaths(s, p)
+	local src, out, seen = s.source, {}, {}
+	local tgt = (s.config.target or ''):match('^[^:]*:(/.*)$') or s.config.target
+	for _, line in ipairs(p.stderr or {}) do
+		local whole = line:find('mkdir', 1, true) ~= nil
+		for q in line:gmatch('"([^"]+)"') do
+			local rel
+			if q:sub(1, #src) == src then
+				rel = q:sub(#src + 1)
+			elseif tgt and tgt:sub(1, 1) == '/' and q:sub(1, #tgt) == tgt then
+				rel = q:sub(#tgt + 1)
+				local dir, name = rel:match('^(.-)%.([^/]+)%.[%w]+$')
+				if dir and (dir == '' or dir:sub(-1) == '/') then rel = dir .. name end
+			end
+			if rel and rel ~= '' then
+				rel = '/' .. rel:gsub('/$', '')
+				local st = whole and core.lstat(src .. rel:sub(2))
+				if st and st.type == 'directory' then rel = rel .. '/' end
+				if not seen[rel] then
+					seen[rel] = true
+					out[#out + 1] = rel
+				end
+			end
+		end
+	end
+	return out
+end
+
+-- After a partial transfer (rsync exit 23) the paths rsync named as failed
+-- wait with a back-off of their own (Sync:park) and are tried again until
+-- they go through, never silently left behind; the log says once that a
+-- path fails and once that it is back. When rsync named no source path
+-- (the target refused everything, say) nothing can be parked: returns
+-- false and the whole transfer is retried.
+function runner.partial(s, p, now, isInit)
+	local again = failedPaths(s, p)
+	if not isInit then
+		-- only what this transfer was for: an error about a parent directory's
+		-- attributes (its rule comes with every path below it) is not a path
+		-- of this list, and would otherwise be retried with each of them
+		local mine, dirs = {}, {}
+		for _, d in ipairs(p.delays) do
+			for _, path in ipairs { d.path, d.path2 } do
+				if path then
+					mine[(path:gsub('/$', ''))] = true
+					if d.isdir then dirs[#dirs + 1] = path end
+				end
+			end
+		end
+		local keep = {}
+		for _, rel in ipairs(again) do
+			local ok = mine[(rel:gsub('/$', ''))]
+			for _, dir in ipairs(dirs) do
+				if not ok and rel:sub(1, #dir) == dir then ok = true end
+			end
+			if ok then keep[#keep + 1] = rel end
+		end
+		again = keep
+	end
+	if #again == 0 and isInit then return false end
+	if #again == 0 then
+		-- nothing we could read: retry every path of the list
+		for _, d in ipairs(p.delays) do
+			if d.path ~= '' then again[#again + 1] = d.path end
+			if d.path2 then again[#again + 1] = d.path2 end
+		end
+	end
+	local base = math.max(s.delay or 0, 1)
+	local cap = config.settings.maxBackoff or 300
+	local created = p.delays[1] and p.delays[1].created or now
+	local new, failing = {}, {}
+	for _, rel in ipairs(again) do
+		failing[rel] = true
+		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
+	end
+	-- paths of this transfer that had failed before and went through now
+	for _, d in ipairs(p.delays) do
+		for _, path in ipairs { d.path, d.path2 } do
+			if path and not failing[path] then
+				local n = s:recovered(path)
+				if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
+			end
+		end
+	end
+	if #new > 0 then
+		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
+			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
+			#new > 10 and ', ...' or '')
+	end
+	if isInit then
+		log('Normal', 'Startup of ', s.source, ' -> ', s.config.target or '?', ' done except ',
+			#again, ' path(s) that failed and are retried')
+	end
+	return true
+end
+
+-- A transfer went through in full: the paths of it that had failed before
+-- are back.
+local function recoveredAll(s, p)
+	if not s.pathFailures then return end
+	for _, d in ipairs(p.delays) do
+		for _, path in ipairs { d.path, d.path2 } do
+			local n = path and s:recovered(path)
+			if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
+		end
+	end
+end
+
 -- Calls fn(...) of sync s's config (init, action, collect): a Lua error in
 -- it (a user's onModify indexing nil, say) is logged with its traceback and
 -- stays with this sync: returns ok, and the result or nil.
@@ -195,14 +307,20 @@ function runner.collect(pid, code, signo)
 		runner.stopSync(s, code)
 		return
 	end
+	-- exit 23 (some paths failed): those paths retry on their own; a
+	-- startup transfer is never called finished while paths of it failed
+	local a = p.agent and events.agents[p.agent]
+	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
+	and (isInit or (a and a.isList)) then
+		rc = runner.partial(s, p, now, isInit) and 'ok' or 'again'
+	elseif rc == 'ok' then
+		recoveredAll(s, p)
+	end
 	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code)
 	if rc == 'ok' then
 		s.luaErrors = 0
 		s.lastSuccess = core.time()
 		s.eventsDone = (s.eventsDone or 0) + #p.delays
-		if code == 23 and p.agent and events.agents[p.agent] and events.agents[p.agent].isList then
-			runner.requeueFailed(s, p, now)
-		end
 	end
 	for _, d in ipairs(p.delays) do
 		if rc == 'again' then
@@ -258,33 +376,6 @@ function runner.stopSync(s, code)
 	end
 	log('Error', 'Critical exitcode: no sync is left.')
 	core.terminate(255)
-end
-
--- After a partial transfer (rsync exit 23) the paths rsync named as failed
--- go back into the queue, with back-off: an unreadable file is retried
--- until it can be read, never silently left behind.
-function runner.requeueFailed(s, p, now)
-	local src = s.source
-	local again = {}
-	for _, line in ipairs(p.stderr or {}) do
-		for q in line:gmatch('"([^"]+)"') do
-			if q:sub(1, #src) == src then again[#again + 1] = '/' .. q:sub(#src + 1) end
-		end
-	end
-	if #again == 0 then
-		-- nothing we could read: retry the whole list rather than lose a path
-		for _, d in ipairs(p.delays) do
-			if d.path ~= '' then again[#again + 1] = d.path end
-		end
-	end
-	s.failures = (s.failures or 0) + 1
-	local alarm = retryAlarm(s, now)
-	for _, rel in ipairs(again) do
-		local d = s.delays:push('Modify', rel, nil, alarm)
-		d.created = d.created or now
-	end
-	log('Warn', s.name, ': ', #again, ' path(s) could not be transferred (rsync exit 23);',
-		' they are retried with back-off')
 end
 
 -- Once every sync finished its startup transfer: tell the service manager,
@@ -473,6 +564,7 @@ local function runSync(s, now)
 	while s.processes < s.maxProcesses and (not cap or total < cap) do
 		if s.pausedUntil and s.pausedUntil > now then return end
 		if s.mux and not sshmux.ready(s.mux, now) then return end
+		s:unpark(now)
 		local d = s:readyDelay(now)
 		if not d then return end
 		local ok
@@ -539,6 +631,8 @@ function runner.getAlarm()
 		and (not s.mux or sshmux.ready(s.mux, core.now())) then
 			local a = s.delays:nextAlarm(s.maxDelays)
 			if a == true then a = core.now() end
+			local pk = s:nextParked()
+			if pk and (not a or pk < a) then a = pk end
 			if a and s.pausedUntil and a < s.pausedUntil then a = s.pausedUntil end
 			if a and (not best or a < best) then best = a end
 		end

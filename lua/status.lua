@@ -55,7 +55,7 @@ local function stateOf(s, unwatched)
 	if s.error then return 'error' end
 	if s.stopped then return 'down' end
 	if (s.failures or 0) >= 5 then return 'down' end
-	if (s.failures or 0) > 0 then return 'retrying' end
+	if (s.failures or 0) > 0 or (s.parked and next(s.parked)) then return 'retrying' end
 	if unwatched > 0 then return 'degraded' end
 	if s.config.init and not s.initDone then return 'startup' end
 	return 'ok'
@@ -68,12 +68,12 @@ function M.snapshot(syncs)
 	local out = { time = wall, pid = M.pid, version = core.version,
 		watches = watched, unwatched = unwatched, syncs = setmetatable({}, json.array) }
 	for _, s in ipairs(syncs) do
-		local head = s.delays.head
+		local pendingCount, oldest = s:pending()
 		out.syncs[#out.syncs + 1] = {
 			name = s.name, source = s.source, target = s.config.target or '',
 			state = stateOf(s, unwatched),
-			queue = s.delays.size,
-			lag = head and head.created and math.max(0, now - head.created) or 0,
+			queue = pendingCount,
+			lag = oldest and math.max(0, now - oldest) or 0,
 			last_success = s.lastSuccess or 0,
 			failures = s.failures or 0,
 			processes = s.processes,

@@ -175,6 +175,66 @@ function Sync:readyDelay(now)
 	return d
 end
 
+-- Paths whose transfer failed on their own (rsync exit 23: unreadable,
+-- vanished parent, ...) wait outside the queue, each with its own back-off
+-- (base * 2^(n-1) after n failures, capped, +-25 % jitter), so one bad file
+-- neither holds the queue nor is retried every cycle. Returns n.
+function Sync:park(path, now, base, cap, created)
+	local f = self.pathFailures
+	if not f then f = {}; self.pathFailures = f end
+	local n = (f[path] or 0) + 1
+	f[path] = n
+	local wait = math.min(cap, base * 2 ^ (n - 1)) * (0.75 + 0.5 * math.random())
+	self.parked = self.parked or {}
+	local old = self.parked[path]
+	self.parked[path] = { alarm = now + wait, created = old and old.created or created or now }
+	return n
+end
+
+-- Queues the parked paths whose back-off is over (as Modify events).
+function Sync:unpark(now)
+	local parked = self.parked
+	if not parked or not next(parked) then return end
+	for path, e in pairs(parked) do
+		if e.alarm <= now then
+			parked[path] = nil
+			-- a directory that failed goes again with all it holds
+			local isdir = path:sub(-1) == '/'
+			local d = self.delays:push(isdir and 'Create' or 'Modify', path, nil, now)
+			if not d.created or d.created > e.created then d.created = e.created end
+			if isdir and self:needsScan() then self:scanCreates(path, now) end
+		end
+	end
+end
+
+-- The earliest back-off end of a parked path, or nil.
+function Sync:nextParked()
+	local best
+	for _, e in pairs(self.parked or {}) do
+		if not best or e.alarm < best then best = e.alarm end
+	end
+	return best
+end
+
+-- Changes not yet on the slave: queued and parked; the oldest one's time.
+function Sync:pending()
+	local n, oldest = self.delays.size, self.delays.head and self.delays.head.created
+	for _, e in pairs(self.parked or {}) do
+		n = n + 1
+		if not oldest or e.created < oldest then oldest = e.created end
+	end
+	return n, oldest
+end
+
+-- A path that had failed went through: forgets its failures; returns how
+-- many there were (nil: it had not failed).
+function Sync:recovered(path)
+	local f = self.pathFailures
+	local n = f and f[path]
+	if n then f[path] = nil end
+	return n
+end
+
 -- The delays one batch may take now, in queue order: none active, none
 -- waiting for an active one or for one that test(d) turned away.
 function Sync:readyList(test)
