@@ -34,6 +34,7 @@ OPTIONS:
   -status [FILE]      Prints a per-slave table from a JSON status file
   -init [FILE]        Asks for source, slaves and options; writes a config
   -check FILE         Checks a config and every slave (ssh key, rsync, dir)
+  -checkconfig FILE   Only loads a config (as a HUP does first); exit 0 if good
   -version            Prints versions and exits
 
 SEE:
@@ -64,7 +65,7 @@ local options = {
 	c = 1, delay = 1, help = 0, insist = 0, log = 1, logfile = 1, nodaemon = 0,
 	onepass = 0, pidfile = 1, rsync = 2, rsyncssh = 3, direct = 2, version = 0,
 	runner = 1, script = 1, sshopts = 1, monitor = -1, status = -1,
-	init = -1, check = 1,
+	init = -1, check = 1, checkconfig = 1,
 }
 
 -- Parses args; returns a table { settings=, syncs=, logs=, config=, ... }
@@ -119,6 +120,7 @@ function M.parse(args)
 			elseif name == 'status' then r.status = vals[1] or true
 			elseif name == 'init' then r.init = vals[1] or true
 			elseif name == 'check' then r.check = vals[1]
+			elseif name == 'checkconfig' then r.check = vals[1]; r.checkConfigOnly = true
 			else
 				r.syncs[#r.syncs + 1] = { mode = name, vals }
 			end

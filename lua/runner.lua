@@ -18,6 +18,7 @@ runner.LSYNCD_CONFIG = '/etc/lsyncd/lsyncd.conf.lua'
 local syncs = {}          -- Sync objects in config order
 local pids = {}           -- pid -> { sync=, agent=, delays= }
 local services = {}       -- pid -> true: daemon-owned children (ssh masters)
+local checking = nil      -- { pid =, lines = {} } while a HUP's new config is checked
 local pendingExits = {}   -- spawn failures, reported as exit 255 next cycle
 local total = 0           -- children running
 local fading = nil        -- nil, 'TERM', 'INT', 'HUP'
@@ -266,6 +267,9 @@ end
 
 -- A child of ours ended: judge its exit and release or re-queue its delays.
 function runner.collect(pid, code, signo)
+	if checking and checking.pid == pid then
+		return runner.configChecked((signo and signo ~= 0) and 128 + signo or code)
+	end
 	if services[pid] then
 		services[pid] = nil
 		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now())
@@ -423,6 +427,11 @@ local function progress(p, line)
 end
 
 function runner.childOutput(pid, stream, line)
+	if checking and checking.pid == pid then
+		local l = checking.lines
+		if #l < 20 then l[#l + 1] = line end
+		return
+	end
 	local p = pids[pid]
 	-- a layer that reads its child's output (default_rsync's move script)
 	local a = p and events.agents[p.agent]
@@ -465,6 +474,11 @@ function runner.signal(name)
 		return
 	end
 	if name == 'HUP' then
+		if runner.configPath and not runner.hupChecked then
+			runner.checkNewConfig()
+			return
+		end
+		runner.hupChecked = nil
 		log('Normal', '--- HUP signal, resetting ---')
 		core.notify('RELOADING=1')
 	else
@@ -473,6 +487,35 @@ function runner.signal(name)
 	end
 	fading = name
 	fadeStart = core.now()
+end
+
+-- HUP: the config is loaded by a child of ours first (-checkconfig); only
+-- a config that loads replaces the running one. One with an error is logged
+-- (file:line) and shown in the service manager's status, and the daemon
+-- goes on with the config it runs.
+function runner.checkNewConfig()
+	if checking then return end          -- a HUP while one is checked: that one counts
+	log('Normal', '--- HUP signal: checking ', runner.configPath, ' before reloading ---')
+	local pid, err = core.spawn({ '/proc/self/exe', '-checkconfig', runner.configPath })
+	if not pid then
+		log('Error', 'HUP: cannot check the new config (', tostring(err), '); reloading as asked')
+		runner.hupChecked = true
+		return runner.signal('HUP')
+	end
+	checking = { pid = pid, lines = {} }
+end
+
+-- The check of a new config ended: reload, or keep the running config.
+function runner.configChecked(code)
+	local lines = checking.lines
+	checking = nil
+	if code == 0 then
+		runner.hupChecked = true
+		return runner.signal('HUP')
+	end
+	local msg = table.concat(lines, ' '):gsub('%s+', ' ')
+	log('Error', 'HUP: the new config has an error; the running config stays: ', msg)
+	core.notify('STATUS=config reload failed, running the previous config: ' .. msg:sub(1, 200))
 end
 
 -- Decides whether a directory is watched: some sync must be concerned.
@@ -755,6 +798,11 @@ function runner.initialize(args, reloading)
 		syncs[i] = s
 	end
 	config.syncObjects = syncs
+	if opts.checkConfigOnly then
+		io.stdout:write('Config ', tostring(runner.configPath or ''), ' is good.\n')
+		io.stdout:flush()
+		core.terminate(0)
+	end
 	if opts.check then
 		local code = require('setup').check(syncs, runner.configPath)
 		io.stdout:flush()

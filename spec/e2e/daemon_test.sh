@@ -64,6 +64,22 @@ check "after HUP the same process runs" kill -0 "$pid"
 check "after HUP the re-read config applies (new exclude)" test -e "$T/new.txt" -a ! -e "$T/new.bak"
 grep -q 'HUP signal' "$WS/log" && tap_ok "HUP is logged to the logfile" || tap_fail "HUP is logged to the logfile"
 
+# HUP with an error in the config: the running config stays (lsyncd-ng used
+# to exit 255 here, and fail again at every restart under systemd)
+cp "$WS/d.lua" "$WS/d.good"
+printf '\nsync { default.rsync, source = "%s", target = "%s", bogusKey = 1 }\n' "$S" "$T" >> "$WS/d.lua"
+bad_line=$(wc -l < "$WS/d.lua")
+kill -HUP "$pid"
+for _ in $(seq 1 50); do grep -q 'running config stays' "$WS/log" && break; sleep 0.1; done
+sleep 0.5
+check "HUP with a config error: the daemon runs on" kill -0 "$pid"
+grep -q "running config stays.*d.lua:$bad_line.*bogusKey" "$WS/log" \
+	&& tap_ok "... and logs the error with file:line" || tap_fail "... and logs the error with file:line" "$(grep -A3 HUP "$WS/log" | tail -8)"
+echo z > "$S/after-bad-hup.txt"
+for _ in $(seq 1 50); do [ -e "$T/after-bad-hup.txt" ] && break; sleep 0.1; done
+check "... and keeps syncing with the running config" test -e "$T/after-bad-hup.txt"
+cp "$WS/d.good" "$WS/d.lua"
+
 kill -TERM "$pid"
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 check "TERM stops the daemon" test ! -e "/proc/$pid"
