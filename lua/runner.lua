@@ -115,11 +115,13 @@ local function judged(s, rc, code)
 		if s.failures == 1 then
 			log('Error', s.name, ': transfer to ', s.config.target or '?', ' failed (exit code ',
 				code, '); retrying with back-off')
+			core.notify('STATUS=' .. runner.statusLine())
 		end
 	elseif rc == 'ok' and (s.failures or 0) > 0 then
 		log('Normal', s.name, ': ', s.config.target or '?', ' is back after ', s.failures,
 			' failed attempt(s)')
 		s.failures = 0
+		core.notify('STATUS=' .. runner.statusLine())
 	end
 end
 
@@ -382,12 +384,33 @@ function runner.stopSync(s, code)
 	core.terminate(255)
 end
 
+-- One line for the service manager's STATUS=: startup progress and the
+-- slaves that are not well.
+function runner.statusLine()
+	local pending, ill = 0, {}
+	for _, s in ipairs(syncs) do
+		if s.config.init and not s.initDone then pending = pending + 1 end
+		if s.error then ill[#ill + 1] = s.name .. ' error'
+		elseif s.stopped then ill[#ill + 1] = s.name .. ' stopped'
+		elseif (s.failures or 0) > 0 then ill[#ill + 1] = s.name .. ' retrying' end
+	end
+	local line = pending > 0
+		and ('startup transfers under way: ' .. (#syncs - pending) .. ' of ' .. #syncs .. ' done')
+		or ('watching ' .. #syncs .. ' sync(s)')
+	if #ill > 0 then line = line .. '; ' .. table.concat(ill, ', ', 1, math.min(#ill, 8)) end
+	return line
+end
+
 -- Once every sync finished its startup transfer: tell the service manager,
--- and make later re-scans insist (as lsyncd does after a restart).
+-- and make later re-scans insist (as lsyncd does after a restart). READY=1
+-- went out before (config loaded, watches in place, transfers under way).
 function runner.checkStartup()
 	if startupDone then return end
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.initDone then return end
+		if s.config.init and not s.initDone then
+			core.notify('STATUS=' .. runner.statusLine())
+			return
+		end
 	end
 	startupDone = true
 	config.settings.insist = true
@@ -395,7 +418,7 @@ function runner.checkStartup()
 		log('Normal', 'Onepass: all startup transfers done, exiting.')
 		core.terminate(0)
 	end
-	core.notify('READY=1\nSTATUS=watching ' .. #syncs .. ' sync(s)')
+	core.notify('STATUS=' .. runner.statusLine())
 end
 
 -- rsync --stats lines we read (and keep out of the log).
@@ -875,6 +898,9 @@ function runner.initialize(args, reloading)
 		runner.nextWatchdog = now
 	end
 	for _, s in ipairs(syncs) do s:addInit(now) end
+	-- ready: the config is loaded and the watches are in place; the startup
+	-- transfers run on (a slave that is down must not hold systemctl start)
+	if not config.settings.onepass then core.notify('READY=1\nSTATUS=' .. runner.statusLine()) end
 	runner.checkStartup()
 end
 
