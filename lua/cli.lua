@@ -68,6 +68,30 @@ local options = {
 	init = -1, check = 1, checkconfig = 1,
 }
 
+-- What an option's values are, for "-c needs a config file".
+local VALUES = {
+	c = 'a config file: -c FILE', delay = 'seconds: -delay SECS', log = 'a category: -log CATEGORY',
+	logfile = 'a file: -logfile FILE', pidfile = 'a file: -pidfile FILE',
+	rsync = 'a source and a target: -rsync SOURCE TARGET',
+	rsyncssh = 'a source, a host and a target dir: -rsyncssh SOURCE HOST TARGETDIR',
+	direct = 'a source and a target dir: -direct SOURCE TARGETDIR',
+	sshopts = 'ssh options: -sshopts "OPTS"', check = 'a config file: -check FILE',
+	checkconfig = 'a config file: -checkconfig FILE', script = 'a Lua file: -script FILE',
+	runner = 'a file: -runner FILE',
+}
+
+-- The logging categories the daemon writes (lsyncd's; any capitalized
+-- name is accepted, as lsyncd does, for configs that log their own).
+M.LOG_CATEGORIES = { 'Normal', 'Error', 'Warn', 'Exec', 'Inotify', 'Delay' }
+
+-- " (did you mean -nodaemon?)" for a mistyped option, or "".
+function M.suggestOption(name)
+	local keys = {}
+	for k in pairs(options) do keys[k] = true end
+	local hint = require('config').suggest(name, keys)
+	return (hint:gsub('"([^"]+)"', '-%1'))
+end
+
 -- Parses args; returns a table { settings=, syncs=, logs=, config=, ... }
 -- or nil and an error message (exit 255).
 function M.parse(args)
@@ -85,14 +109,16 @@ function M.parse(args)
 				return r
 			end
 			local n = options[name]
-			if n == nil then return nil, 'unknown option command line option ' .. a end
+			if n == nil then
+				return nil, 'Unknown option ' .. a .. M.suggestOption(name) .. '; -help lists them.'
+			end
 			local vals = {}
 			if n == -1 then
 				if args[i + 1] and args[i + 1]:sub(1, 1) ~= '-' then vals[1] = args[i + 1]; i = i + 1 end
 			else
 				for j = 1, n do
 					if args[i + j] == nil then
-						return nil, name .. ' needs ' .. n .. ' arguments'
+						return nil, '-' .. name .. ' needs ' .. (VALUES[name] or (n .. ' values')) .. '.'
 					end
 					vals[j] = args[i + j]
 				end
@@ -135,7 +161,8 @@ function M.parse(args)
 	end
 	for _, l in ipairs(r.logs) do
 		if l ~= 'all' and l ~= 'scarce' and not l:match('^%u') then
-			return nil, "'" .. l .. "' is not a valid logging category"
+			return nil, "-log " .. l .. ": not a logging category. Use all, scarce or a category: "
+				.. table.concat(M.LOG_CATEGORIES, ', ') .. '.'
 		end
 	end
 	return r

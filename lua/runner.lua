@@ -796,6 +796,10 @@ function runner.initialize(args, reloading)
 	if opts.config then
 		local path = core.realpath(opts.config)
 		if not path then die("Cannot find config file at '" .. opts.config .. "'.") end
+		local st = core.lstat(path)
+		if st and st.type == 'directory' then
+			die("'" .. opts.config .. "' is a directory, not a config file.")
+		end
 		runner.configPath = path
 		local again = {}
 		for i, a in ipairs(args) do again[i] = (a == opts.config) and path or a end

@@ -48,6 +48,8 @@ run_fail "-help prints usage and exits 255" 255 '[Uu][Ss][Aa][Gg][Ee]' -- -help
 run_fail "--help (two dashes) prints usage and exits 255" 255 '[Uu][Ss][Aa][Gg][Ee]' -- --help
 run_fail "no arguments prints usage and exits 255" 255 '[Uu][Ss][Aa][Gg][Ee]' --
 run_fail "unknown option exits 255 and names it" 255 'bogus' -- -bogus "$WS/x.lua"
+run_fail "a mistyped option gets a suggestion" 255 'did you mean -nodaemon' -- -nodeamon "$WS/x.lua"
+run_fail "a directory as the config is refused plainly, no traceback" 255 'is a directory, not a config file' -- "$WS"
 run_fail "an option without its value exits 255 and names it" 255 'delay' -- -rsync "$WS/src" "$WS/trg" -delay
 run_fail "a non-numeric -delay exits 255" 255 '.' -- -nodaemon -delay soon -rsync "$WS/src" "$WS/trg"
 run_fail "an invalid -log category exits 255 and names it" 255 'bad' -- -log bad -nodaemon -rsync "$WS/src" "$WS/trg"

@@ -21,9 +21,9 @@ describe('cli.parse', function()
 
 	it('rejects unknown options, missing values, two config files, syncs plus config', function()
 		local _, e1 = cli.parse { '-bogus' }
-		assert.matches('unknown option', e1)
+		assert.matches('Unknown option', e1)
 		local _, e2 = cli.parse { '-delay' }
-		assert.matches('delay needs 1 arguments', e2)
+		assert.matches('%-delay needs seconds: %-delay SECS', e2)
 		local _, e3 = cli.parse { 'a.lua', 'b.lua' }
 		assert.matches('only be one config file', e3)
 		local _, e4 = cli.parse { '-rsync', 's', 't', 'a.lua' }
@@ -32,10 +32,19 @@ describe('cli.parse', function()
 
 	it('checks log categories and delay values', function()
 		local _, e = cli.parse { '-log', 'bad' }
-		assert.matches("'bad' is not a valid logging category", e)
+		assert.matches("%-log bad: not a logging category%. Use all, scarce or a category: Normal, Error", e)
 		assert.equal(2.5, cli.parse { '-delay', '2.5', '-rsync', 'a', 'b' }.delay)
 		local _, e2 = cli.parse { '-delay', 'x' }
 		assert.matches('delay must be a number', e2)
+	end)
+
+	it('says plainly what an option needs and suggests the nearest for a typo', function()
+		local _, e1 = cli.parse { '-nodeamon', 'x.lua' }
+		assert.equal('Unknown option -nodeamon (did you mean -nodaemon?); -help lists them.', e1)
+		local _, e2 = cli.parse { '-c' }
+		assert.equal('-c needs a config file: -c FILE.', e2)
+		local _, e3 = cli.parse { '-rsync', 'a' }
+		assert.equal('-rsync needs a source and a target: -rsync SOURCE TARGET.', e3)
 	end)
 
 	it('splits -sshopts honouring quotes', function()
