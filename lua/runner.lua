@@ -109,12 +109,13 @@ local function retryAlarm(s, now)
 end
 
 -- Notes a failure or success of sync s, logging only changes of state.
-local function judged(s, rc, code)
+local function judged(s, rc, code, p)
 	if rc == 'again' then
 		s.failures = (s.failures or 0) + 1
 		if s.failures == 1 then
+			local e = p and p.stderr
 			log('Error', s.name, ': transfer to ', s.config.target or '?', ' failed (exit code ',
-				code, '); retrying with back-off')
+				code, e and e[#e] and (': ' .. e[#e]) or '', '); retrying with back-off')
 			core.notify('STATUS=' .. runner.statusLine())
 		end
 	elseif rc == 'ok' and (s.failures or 0) > 0 then
@@ -274,7 +275,7 @@ function runner.collect(pid, code, signo)
 	end
 	if services[pid] then
 		services[pid] = nil
-		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now())
+		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now(), fading ~= nil)
 		return
 	end
 	local p = pids[pid]
@@ -322,7 +323,7 @@ function runner.collect(pid, code, signo)
 	elseif rc == 'ok' then
 		recoveredAll(s, p)
 	end
-	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code)
+	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code, p)
 	if rc == 'ok' then
 		s.luaErrors = 0
 		s.lastSuccess = core.time()
@@ -455,6 +456,7 @@ function runner.childOutput(pid, stream, line)
 		if #l < 20 then l[#l + 1] = line end
 		return
 	end
+	if services[pid] and sshmux.output(pid, line) then return end
 	local p = pids[pid]
 	-- a layer that reads its child's output (default_rsync's move script)
 	local a = p and events.agents[p.agent]
@@ -482,6 +484,12 @@ function runner.childOutput(pid, stream, line)
 		local e = p.stderr
 		if not e then e = {}; p.stderr = e end
 		if #e < 1000 then e[#e + 1] = line end
+		-- a slave already known to fail: its errors were logged once, with
+		-- the failure (judged); each retry's repeat goes to the Delay category
+		if (p.sync.failures or 0) > 0 then
+			core.log('Delay', p.sync.name .. ': ' .. line)
+			return
+		end
 	end
 	local prefix = p and (p.sync.name .. ': ') or ''
 	core.log(stream == 2 and 'Error' or 'Normal', prefix .. line)

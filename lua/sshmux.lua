@@ -177,8 +177,19 @@ function M.nextAlarm(now)
 	return best
 end
 
+-- A line a master wrote (ssh's own "connect to host ... refused"): kept as
+-- the reason of its end, logged once with it, not once per probe.
+function M.output(pid, line)
+	local m = byPid[pid]
+	if not m then return false end
+	if line ~= '' then m.lastError = line end
+	core.log('Delay', 'ssh master ' .. m.dest .. ': ' .. line)
+	return true
+end
+
 -- A service child exited: if it was a master, schedule its restart.
-function M.exited(pid, code, now)
+-- quiet: the daemon is stopping or reloading (its end is expected).
+function M.exited(pid, code, now, quiet)
 	local m = byPid[pid]
 	if not m then return false end
 	byPid[pid] = nil
@@ -189,8 +200,11 @@ function M.exited(pid, code, now)
 	-- probing every few seconds, so a slave that returns is caught up at once
 	-- (every 2 s for the first two minutes, then every 10 s)
 	m.retryAt = now + (m.failures > 60 and 10 or math.min(2, 2 ^ (m.failures - 1)))
-	core.log(m.failures == 1 and 'Warn' or 'Delay', 'ssh master connection to ' .. m.dest
-		.. ' ended (exit ' .. tostring(code) .. '); transfers connect directly until it is back')
+	local why = m.lastError and (': ' .. m.lastError) or ''
+	m.lastError = nil
+	core.log((m.failures == 1 and not quiet) and 'Warn' or 'Delay', 'ssh master connection to '
+		.. m.dest .. ' ended (exit ' .. tostring(code) .. why
+		.. '); transfers connect directly until it is back')
 	return true
 end
 
