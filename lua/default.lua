@@ -109,14 +109,16 @@ function default.collect(agent, exitcode)
 	end
 	if agent.etype == 'Init' then
 		local target = cfg.target or ((cfg.host or '') .. ':' .. (cfg.targetdir or ''))
+		-- an Init after the startup is a re-scan (overflow, out of watches)
+		local what = agent.sync.initDone and 'Full re-scan' or 'Startup'
 		if exitcode == 23 then
 			-- some paths failed: not finished (the runner retries them)
-			log('Error', 'Startup of ', agent.source, ' -> ', target, ' incomplete: some paths',
+			log('Error', what, ' of ', agent.source, ' -> ', target, ' incomplete: some paths',
 				' could not be transferred (exit code 23)')
 			return 'again'
 		end
 		if rc == 'ok' then
-			log('Normal', 'Startup of ', agent.source, ' -> ', target, ' finished.')
+			log('Normal', what, ' of ', agent.source, ' -> ', target, ' finished.')
 			return 'ok'
 		elseif rc == 'again' and (_G.settings('insist') or default.othersAlive) then
 			-- with insist, or when other syncs run (one dead slave must not

@@ -54,7 +54,8 @@ function rsync.init(event)
 		filters = inlet.hasFilters() and inlet.getFilters() or nil,
 		deleteExcluded = cfg.rsync.delete_excluded,
 	}
-	log('Normal', 'recursive startup rsync: ', event.source, ' -> ', event.target)
+	log('Normal', event.sync.initDone and 'recursive full re-scan rsync: ' or 'recursive startup rsync: ',
+		event.source, ' -> ', event.target)
 	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
 	-- overall progress of the startup transfer, for the log and the status
 	local prog = not cfg.rsync.quiet and '--info=progress2' or nil

@@ -24,6 +24,7 @@ for d in $(seq 1 20); do for f in $(seq 1 50); do echo "$f" > "$S/d$d/$f"; done;
 kill -CONT "$DAEMON_PID"
 expect_equal "overflow: a burst that overflows the queue still converges" "$S" "$T" 60
 check "overflow: reported in the log" grep -q OVERFLOW "$WS/ov.log"
+check "overflow: the rescan is called a re-scan, not a startup" grep -q 'recursive full re-scan rsync' "$WS/ov.log"
 check "overflow: the daemon was not restarted (same pid, running)" kill -0 "$DAEMON_PID"
 rm -r "$S/d1"; echo more > "$S/after"
 expect_equal "overflow: events after the rescan are synced" "$S" "$T"
