@@ -59,6 +59,7 @@ end
 
 local PROBE = 'command -v rsync >/dev/null 2>&1 && echo LNG_RSYNC=yes || echo LNG_RSYNC=no; '
 	.. 'if [ -d %s ]; then if [ -w %s ]; then echo LNG_DIR=ok; else echo LNG_DIR=readonly; fi; '
+	.. 'elif [ -d %s ] && [ -w %s ]; then echo LNG_DIR=creatable; '
 	.. 'else echo LNG_DIR=missing; fi'
 
 local function optionOf(args, flag)
@@ -80,25 +81,56 @@ local function sshArgv(slave, command)
 	return argv
 end
 
+-- The sync's ssh options that ssh-copy-id takes as well (-p, -o): so the
+-- printed command reaches the slave the way the daemon does.
+local function copyIdOptions(args)
+	local out = {}
+	local i = 1
+	while i <= #args do
+		local a = args[i]
+		if (a == '-p' or a == '-o') and args[i + 1] then
+			out[#out + 1] = a .. ' ' .. shq(args[i + 1]); i = i + 1
+		elseif a:match('^%-[po].') then
+			out[#out + 1] = a:sub(1, 2) .. ' ' .. shq(a:sub(3))
+		elseif (a == '-i' or a == '-F' or a == '-l') and args[i + 1] then
+			i = i + 1   -- -i is the key to install (given apart); -F/-l: ssh-copy-id has no such flag
+		end
+		i = i + 1
+	end
+	return out
+end
+
 -- The command that installs the master's key on the slave.
 local function copyIdCommand(slave)
 	local key = slave.key or defaultKey() or (home() .. '/.ssh/id_ed25519')
-	local cmd = 'ssh-copy-id -i ' .. shq(key .. '.pub')
-	local port = optionOf(slave.args, '-p')
-	if port then cmd = cmd .. ' -p ' .. port end
-	return cmd .. ' ' .. shq(slave.dest)
+	local words = { 'ssh-copy-id', '-i', shq(key .. '.pub') }
+	for _, o in ipairs(copyIdOptions(slave.args)) do words[#words + 1] = o end
+	words[#words + 1] = shq(slave.dest)
+	return table.concat(words, ' ')
 end
 
--- The ssh command line an operator types to run remote words on the slave
--- (each remote word quoted for the remote shell, then for the local one).
+-- The ssh command line an operator types to run remote words on the slave:
+-- the sync's own ssh binary and options (port, key, known hosts file, ...),
+-- each remote word quoted for the remote shell, then for the local one.
 local function sshCommand(slave, ...)
-	local words = { 'ssh' }
-	local port = optionOf(slave.args, '-p')
-	if port then words[#words + 1] = '-p ' .. port end
-	if slave.key then words[#words + 1] = '-i ' .. shq(slave.key) end
+	local words = { shq(slave.ssh or 'ssh') }
+	for _, a in ipairs(slave.args) do words[#words + 1] = shq(a) end
 	words[#words + 1] = shq(slave.dest)
 	for _, w in ipairs { ... } do words[#words + 1] = shq(shq(w)) end
 	return table.concat(words, ' ')
+end
+
+-- The known hosts file ssh reads for this slave: the sync's
+-- UserKnownHostsFile, else ~/.ssh/known_hosts. Returns the path as the
+-- shell should see it and whether ~/.ssh may need making.
+local function knownHostsOf(slave)
+	local args = slave.args
+	for i, a in ipairs(args) do
+		local opt = (a == '-o' and args[i + 1]) or a:match('^%-o(.+)$')
+		local v = opt and opt:match('^[Uu][Ss][Ee][Rr][Kk][Nn][Oo][Ww][Nn][Hh][Oo][Ss][Tt][Ss][Ff][Ii][Ll][Ee]%s*=%s*(%S+)')
+		if v then return shq(v), false end
+	end
+	return '~/.ssh/known_hosts', true
 end
 
 local function hostOf(dest)
@@ -115,13 +147,15 @@ local function sshProblem(slave, status, output, timedOut)
 	end
 	if output:find('REMOTE HOST IDENTIFICATION HAS CHANGED') then
 		return { what = 'the host key of ' .. host .. ' has CHANGED',
-			fix = 'if the slave was reinstalled: ssh-keygen -R ' .. shq(port and ('[' .. host .. ']:' .. port) or host)
-				.. ', then accept the new key' }
+			fix = 'if the slave was reinstalled: ssh-keygen -f ' .. knownHostsOf(slave) .. ' -R '
+				.. shq(port and ('[' .. host .. ']:' .. port) or host) .. ', then accept the new key' }
 	end
 	if output:find('Host key verification failed') or output:find('No %S+ host key is known') then
+		local file, mkdir = knownHostsOf(slave)
 		return { what = 'the host key of ' .. host .. ' is not known here',
-			fix = 'ssh-keyscan ' .. (port and ('-p ' .. port .. ' ') or '') .. shq(host)
-				.. ' >> ~/.ssh/known_hosts  (compare its fingerprint with the slave\'s'
+			fix = (mkdir and 'mkdir -p -m 700 ~/.ssh && ' or '') .. 'ssh-keyscan '
+				.. (port and ('-p ' .. port .. ' ') or '') .. shq(host) .. ' >> ' .. file
+				.. '  (compare its fingerprint with the slave\'s'
 				.. ' `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` first)' }
 	end
 	if output:find('Permission denied') or output:find('Too many authentication failures') then
@@ -154,12 +188,16 @@ local function keyProblem(slave)
 	return nil
 end
 
--- Checks slave; returns problems, good (lists).
-function M.checkSlave(slave)
+-- Checks slave; returns problems, good (lists). makeDir: a missing target
+-- dir is a problem even when rsync could create it (-init offers to make it).
+function M.checkSlave(slave, makeDir)
 	local problems, good = {}, {}
 	local kp = keyProblem(slave)
 	if kp then return { kp }, good end
-	local probe = PROBE:format(quote(slave.dir), quote(slave.dir))
+	local parent = slave.dir:gsub('/+$', ''):match('^(.*)/[^/]*$')
+	if parent == '' then parent = '/' end
+	parent = parent or '.'
+	local probe = PROBE:format(quote(slave.dir), quote(slave.dir), quote(parent), quote(parent))
 	local status, output, timedOut = core.run(sshArgv(slave, probe), nil, 20)
 	if not status then
 		return { { what = 'cannot run ' .. slave.ssh .. ': ' .. tostring(output),
@@ -177,6 +215,8 @@ function M.checkSlave(slave)
 	end
 	if output:find('LNG_DIR=ok') then
 		good[#good + 1] = 'target dir writable'
+	elseif output:find('LNG_DIR=creatable') and not makeDir then
+		good[#good + 1] = 'target dir missing: rsync creates it'
 	elseif output:find('LNG_DIR=readonly') then
 		problems[#problems + 1] = { what = 'target dir ' .. slave.dir .. ' is not writable by '
 			.. (slave.dest:match('^(.*)@') or 'the login user'),
@@ -563,7 +603,7 @@ local function checkInteractive(sl, a, interactive)
 		return 'keep'
 	end
 	local probe = probeOf(sl, a)
-	local problems, good = M.checkSlave(probe)
+	local problems, good = M.checkSlave(probe, true)
 	if #problems == 0 then
 		say('  ✔ ', slaveLabel(sl), ' (', table.concat(good, ', '), ')')
 		return 'keep'

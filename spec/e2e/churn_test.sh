@@ -25,7 +25,7 @@ mkdir -p "$S" "$WS/t1" "$WS/t2" "$WS/bin"
 python3 "$LNG_ROOT/spec/tools/churn.py" "$S" --populate 20 10
 
 # wrappers: each call of rsync, and each ssh that runs a move script on a
-# slave, is noted with the time and the slave (10.213.N.2)
+# slave, is noted with the time and the slave (its address)
 CALLS=$WS/calls
 cat > "$WS/bin/lng-rsync" <<EOF
 #!/bin/sh
@@ -36,7 +36,7 @@ EOF
 cat > "$WS/bin/lng-ssh" <<EOF
 #!/bin/sh
 case "\$*" in *'mv '*)
-	for a in "\$@"; do case \$a in 10.213.*) echo "\$(date +%s.%N) ssh \$a" >> '$CALLS';; esac; done;;
+	for a in "\$@"; do case \$a in 10.$NET_X.*) echo "\$(date +%s.%N) ssh \$a" >> '$CALLS';; esac; done;;
 esac
 exec ssh "\$@"
 EOF

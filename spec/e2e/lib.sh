@@ -385,7 +385,7 @@ ssh_logins() { grep -c 'Accepted publickey' "$SSH_LOG"; }
 
 # ---- slaves in network namespaces of our own ----
 # netns_slave N: namespace lng<pid>s<N> joined to the root namespace by a veth
-# pair: host side 10.213.N.1/30, slave side 10.213.N.2/30 (addresses that
+# pair: host side 10.X.N.1/30, slave side 10.X.N.2/30 (X: netns_range; addresses that
 # exist only inside namespaces this test made), with its own sshd on port 22
 # using the same throwaway keys as sshd_start (call sshd_start first).
 # Sets SLAVE_IP[N], SLAVE_LOG[N]. Everything is removed at exit.
@@ -395,30 +395,43 @@ netns_cleanup() {
 	for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
 	for n in "${!SLAVE_IP[@]}"; do ip route del unreachable "${SLAVE_IP[$n]}/32" 2>/dev/null; done
 }
+# The 10.X/16 range of this test's slaves: the first X from 213 that no
+# address or route of this machine uses (tests of two runs at once do not
+# collide).
+NET_X=
+netns_range() {
+	local used x
+	used=$(ip -4 -o addr; ip -4 route show table all)
+	for x in $(seq 213 250); do
+		case "$used" in *" 10.$x."*) ;; *) NET_X=$x; return 0;; esac
+	done
+	return 1
+}
 netns_slave() {
 	local n=$1 ns="lng$$s$1" host="lng$$h$1"
+	[ -n "$NET_X" ] || netns_range || return 1
 	ip netns add "$ns" || return 1
 	NETNS+=("$ns")
 	ip link add "$host" type veth peer name eth0 netns "$ns" || return 1
-	ip addr add "10.213.$n.1/30" dev "$host"
+	ip addr add "10.$NET_X.$n.1/30" dev "$host"
 	ip link set "$host" up
-	ip -n "$ns" addr add "10.213.$n.2/30" dev eth0
+	ip -n "$ns" addr add "10.$NET_X.$n.2/30" dev eth0
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" link set lo up
-	SLAVE_IP[$n]=10.213.$n.2
+	SLAVE_IP[$n]=10.$NET_X.$n.2
 	SLAVE_NS[$n]=$ns
 	local d=$WS/sshd
-	sed -e "s/^ListenAddress .*/ListenAddress 10.213.$n.2/" -e 's/^Port .*/Port 22/' \
+	sed -e "s/^ListenAddress .*/ListenAddress 10.$NET_X.$n.2/" -e 's/^Port .*/Port 22/' \
 		-e "s|^PidFile .*|PidFile $d/sshd$n.pid|" "$d/sshd_config" > "$d/sshd$n.config"
 	SLAVE_LOG[$n]=$d/sshd$n.log
 	ip netns exec "$ns" /usr/sbin/sshd -D -f "$d/sshd$n.config" -E "${SLAVE_LOG[$n]}" &
 	SLAVE_SSHD[$n]=$!
 	PIDS+=("$!")
-	echo "10.213.$n.2 $(cut -d' ' -f1,2 "$d/host_key.pub")" >> "$SSH_KNOWN"
+	echo "10.$NET_X.$n.2 $(cut -d' ' -f1,2 "$d/host_key.pub")" >> "$SSH_KNOWN"
 	local i
 	for i in $(seq 1 50); do
 		ssh -i "$SSH_KEY" -o UserKnownHostsFile="$SSH_KNOWN" -o BatchMode=yes \
-			-o ConnectTimeout=2 "10.213.$n.2" true 2>/dev/null && return 0
+			-o ConnectTimeout=2 "10.$NET_X.$n.2" true 2>/dev/null && return 0
 		sleep 0.1
 	done
 	return 1

@@ -197,7 +197,9 @@ local ssh = { port = $SSH_PORT, identityFile = "$SSH_KEY", options = { UserKnown
 sync { default.rsyncssh, name = "good", source = "$S", host = "root@127.0.0.1", targetdir = "$WS/good", ssh = ssh }
 sync { default.rsyncssh, name = "nokey", source = "$S", host = "root@127.0.0.1", targetdir = "$WS/good",
 	ssh = { port = $SSH_PORT, identityFile = "$WS/otherkey", options = { UserKnownHostsFile = "$SSH_KNOWN", IdentitiesOnly = "yes" } } }
-sync { default.rsync, name = "nodir", source = "$S", target = "root@127.0.0.1:$WS/missing dir",
+sync { default.rsync, name = "nodir", source = "$S", target = "root@127.0.0.1:$WS/missing/deep dir",
+	rsync = { rsh = "/usr/bin/ssh -p $SSH_PORT -i $SSH_KEY -o UserKnownHostsFile=$SSH_KNOWN -o IdentitiesOnly=yes" } }
+sync { default.rsync, name = "lastpart", source = "$S", target = "root@127.0.0.1:$WS/new last",
 	rsync = { rsh = "/usr/bin/ssh -p $SSH_PORT -i $SSH_KEY -o UserKnownHostsFile=$SSH_KNOWN -o IdentitiesOnly=yes" } }
 EOF
 out=$(timeout 120 "$LNG_BIN" -check "$WS/check.lua" </dev/null 2>&1); rc=$?
@@ -205,22 +207,32 @@ echo "$out" | sed 's/^/# /'
 check "-check exits 1 when a slave is not ready" test "$rc" = 1
 check "-check: ✔ for the good slave" grep -q "^✔ good .*root@127.0.0.1:$WS/good (key login, rsync there, target dir writable)" <<<"$out"
 check "-check: ✘ for the slave without the key" grep -q "^✘ nokey .*key login refused" <<<"$out"
-check "... with the exact ssh-copy-id command" \
-	grep -qF "fix: ssh-copy-id -i $WS/otherkey.pub -p $SSH_PORT root@127.0.0.1" <<<"$out"
-check "-check: ✘ for the slave without the target dir" grep -qF "✘ nodir $S -> root@127.0.0.1:$WS/missing dir: target dir $WS/missing dir does not exist" <<<"$out"
-check "... with the command that makes it" grep -qF "root@127.0.0.1 mkdir -p -- \"'$WS/missing dir'\"" <<<"$out"
+copyid=$(grep -A1 '^✘ nokey' <<<"$out" | sed -n 's/^ *fix: //p')
+check "... with an ssh-copy-id command that uses the sync's port and options ($copyid)" \
+	eval 'grep -qF "ssh-copy-id -i $WS/otherkey.pub" <<<"$copyid" && grep -qF -- "-p $SSH_PORT" <<<"$copyid" \
+		&& grep -qF -- "-o UserKnownHostsFile=$SSH_KNOWN" <<<"$copyid" && grep -qF "root@127.0.0.1" <<<"$copyid"'
+check "-check: ✘ for the slave without the target dir" grep -qF "✘ nodir $S -> root@127.0.0.1:$WS/missing/deep dir: target dir $WS/missing/deep dir does not exist" <<<"$out"
+check "-check: a missing last component is fine (rsync creates it)" \
+	grep -qF "✔ lastpart $S -> root@127.0.0.1:$WS/new last (key login, rsync there, target dir missing: rsync creates it)" <<<"$out"
+fix=$(grep -A1 '^✘ nodir' <<<"$out" | sed -n 's/^ *fix: //p')
 check "-check: no sync was started (nothing copied)" test -z "$(ls -A "$WS/good")"
-mkdir -p "$WS/missing dir"
+(eval "$fix") </dev/null >/dev/null 2>&1
+check "... and its printed fix, run as printed, makes it (the sync's port, key, known hosts)" test -d "$WS/missing/deep dir"
 sed -i '/name = "nokey"/,+1d' "$WS/check.lua"
 out=$(timeout 120 "$LNG_BIN" -check "$WS/check.lua" </dev/null 2>&1); rc=$?
 check "-check exits 0 when every slave is ready" test "$rc" = 0
-check "... with ✔ on every line" test "$(grep -c '^✔' <<<"$out")" = 2
+check "... with ✔ on every line" test "$(grep -c '^✔' <<<"$out")" = 3
 
 : > "$WS/empty_known"
 sed "s|$SSH_KNOWN|$WS/empty_known|g" "$WS/check.lua" > "$WS/check-hk.lua"
 out=$(timeout 120 "$LNG_BIN" -check "$WS/check-hk.lua" </dev/null 2>&1); rc=$?
 check "-check: an unknown host key is a ✘ with the ssh-keyscan command" \
 	eval '[ "$rc" = 1 ] && grep -q "host key of 127.0.0.1 is not known" <<<"$out" && grep -qF "ssh-keyscan -p $SSH_PORT" <<<"$out"'
+fix=$(grep -m1 -A1 'host key of 127.0.0.1 is not known' <<<"$out" | sed -n 's/^ *fix: //p' | sed 's/  (compare.*//')
+(eval "$fix") </dev/null >/dev/null 2>&1
+out=$(timeout 120 "$LNG_BIN" -check "$WS/check-hk.lua" </dev/null 2>&1); rc=$?
+check "... and that command, run as printed, fills the known hosts file the sync uses ($fix)" \
+	eval '[ "$rc" = 0 ] && [ -s "$WS/empty_known" ]'
 
 mkdir -p "$WS/home"
 cat > "$WS/check-nokey.lua" <<EOF
