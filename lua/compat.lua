@@ -26,7 +26,7 @@ local source = { path = nil, lines = {} }
 -- of key within that call, when it can be found there.
 local function keyWhere(where, key)
 	local path, line = (where or ''):match('^(.*):(%d+): $')
-	if not key or path ~= source.path then return where end
+	if not key or not path or path ~= source.path then return where end
 	line = tonumber(line)
 	for n = line, math.min(line + 80, #source.lines) do
 		local l = source.lines[n]
