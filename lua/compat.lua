@@ -54,7 +54,7 @@ local INOTIFY_MODES = { CloseWrite = true, Modify = true, ['CloseWrite or Modify
 local INOTIFY_WORDS = {
 	['or'] = true, ['and'] = true, after = true, create = true, delete = true,
 	move = true, moved = true, moves = true, movedfrom = true, movedto = true,
-	attrib = true, closenowrite = false,
+	attrib = true,
 }
 
 -- An inotifyMode value: lsyncd's own three (and '', its default) as they
