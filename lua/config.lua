@@ -1,6 +1,9 @@
 -- config.lua: what a config file means: settings{}, sync{}, lsyncd's
 -- inheritance of sync tables, key checking, and loading the file itself
--- with errors that name the file and line.
+-- with errors that name the file and line. Old forms of configs are
+-- translated by compat.lua.
+
+local compat = require 'compat'
 
 local M = {}
 
@@ -56,7 +59,8 @@ M.settingsObject = setmetatable({}, {
 	__call = function(_, t) return M.settingsFunc(t) end,
 	__index = function(_, k) return M.settings[k] end,
 	__newindex = function(_, k, v)
-		M.settings[k] = M.checkSetting(k, v)
+		local key, val = M.checkSetting(k, v)
+		M.settings[key] = val
 	end,
 })
 
@@ -71,14 +75,30 @@ local SETTING_TYPES = {
 	jsonStatusFile = 'string', metricsFile = 'string', outOfWatches = 'string',
 }
 
-function M.checkSetting(k, v)
+-- Where the config stands: "file:line: " of stack level `level` (1 is
+-- callerWhere itself).
+local function callerWhere(level)
+	local info = debug.getinfo(level, 'Sl')
+	if info and info.currentline and info.currentline > 0 then
+		local src = info.source:sub(1, 1) == '@' and info.source:sub(2) or info.short_src
+		return src .. ':' .. info.currentline .. ': '
+	end
+	return ''
+end
+
+-- Checks one setting; returns the key and value to store (old forms
+-- translated by compat). where: the config's "file:line: " (else found on
+-- the stack: the config called settings{} or assigned settings.x).
+function M.checkSetting(k, v, where)
+	k, v = compat.setting(k, v, where or callerWhere(4))
+	if k == 'delay' then return k, v end
 	if not M.settingKeys[k] then
 		error('setting "' .. tostring(k) .. '" unknown.' .. M.suggest(k, M.settingKeys), 3)
 	end
 	local want = SETTING_TYPES[k]
-	if not want or v == nil or type(v) == want then return v end
-	if want == 'number' and type(v) == 'string' and tonumber(v) then return tonumber(v) end
-	if k == 'rsyncTimeout' and v == false then return v end
+	if not want or v == nil or type(v) == want then return k, v end
+	if want == 'number' and type(v) == 'string' and tonumber(v) then return k, tonumber(v) end
+	if k == 'rsyncTimeout' and v == false then return k, v end
 	local got = type(v) == 'string' and ('the string ' .. string.format('%q', v))
 		or type(v) == 'boolean' and tostring(v) or ('a ' .. type(v))
 	error('setting "' .. k .. '" must be a ' .. want .. ', not ' .. got, 3)
@@ -86,12 +106,13 @@ end
 
 -- settings{...} sets keys, settings{'nodaemon'} sets names to true,
 -- settings('key') reads one.
-function M.settingsFunc(t)
+function M.settingsFunc(t, where)
 	if type(t) == 'string' then return M.settings[t] end
 	if type(t) ~= 'table' then error('settings expects a table, got ' .. type(t), 3) end
 	for k, v in pairs(t) do
 		if type(k) == 'number' then k, v = v, true end
-		M.settings[k] = M.checkSetting(k, v)
+		local key, val = M.checkSetting(k, v, where)
+		M.settings[key] = val
 	end
 end
 
@@ -135,16 +156,6 @@ local function inherit(cfg, src, verbatim)
 end
 M.inherit = inherit
 
--- Where the config's sync{} call stands: "file:line: ".
-local function callerWhere(level)
-	local info = debug.getinfo(level, 'Sl')
-	if info and info.currentline and info.currentline > 0 then
-		local src = info.source:sub(1, 1) == '@' and info.source:sub(2) or info.short_src
-		return src .. ':' .. info.currentline .. ': '
-	end
-	return ''
-end
-
 -- Strips a location our own runtime put in front of a message.
 local function bareMessage(msg)
 	msg = tostring(msg)
@@ -152,7 +163,7 @@ local function bareMessage(msg)
 end
 
 -- Completes one merged sync config: default keys, overrides, prepare, checks.
-local function complete(cfg)
+local function complete(cfg, where)
 	local default = _G.default
 	if type(default) == 'table' and type(default._merge) == 'table' then
 		for k in pairs(default._merge) do
@@ -163,7 +174,9 @@ local function complete(cfg)
 	if s.maxDelays ~= nil then cfg.maxDelays = s.maxDelays end
 	if s.maxProcesses ~= nil then cfg.maxProcesses = s.maxProcesses end
 	if M.cliDelay ~= nil then cfg.delay = M.cliDelay end
+	compat.beforePrepare(cfg, where, s)
 	if type(cfg.prepare) == 'function' then cfg.prepare(cfg, 4) end
+	compat.afterPrepare(cfg)
 	if cfg.source == nil then error('source missing from sync.', 0) end
 	if type(cfg.source) ~= 'string' then
 		error('source must be a string, got ' .. type(cfg.source), 0)
@@ -205,18 +218,21 @@ function M.syncFunc(t)
 		local cfg = {}
 		inherit(cfg, t)
 		list = expand(cfg)
-		for _, c in ipairs(list) do complete(c) end
+		for _, c in ipairs(list) do complete(c, where) end
 	end)
 	if not ok then error(where .. bareMessage(err), 0) end
 	local first = #M.syncConfigs + 1
+	local userDelay = compat.userSets(t, 'delay')
 	for _, c in ipairs(list) do
 		c._where = where
+		c._userDelay = userDelay
 		M.syncConfigs[#M.syncConfigs + 1] = c
 	end
-	-- sync{} returns the inlet; it exists once the runner built the sync.
+	-- sync{} returns the inlet; it exists once the runner built the sync
+	-- (while the config loads, compat keeps exclude changes for then).
 	return setmetatable({}, { __index = function(_, k)
 		local s = M.syncObjects and M.syncObjects[first]
-		if not s then error('the inlet is usable once the daemon runs', 2) end
+		if not s then return compat.loadInlet(list, k, callerWhere(3)) end
 		return s.inlet[k]
 	end })
 end
@@ -258,6 +274,7 @@ function M.loadFile(path)
 		if rest then lerr = path .. rest end
 		return nil, lerr .. syntaxHint(lerr, src)
 	end
+	compat.scanPaths(src, path)
 	M.loading = true
 	local ok, rerr = xpcall(chunk, function(e)
 		if type(e) == 'string' and not e:match('^[^:]+:%d+:') then
@@ -276,11 +293,21 @@ function M.loadFile(path)
 	if type(_G.settings) == 'table' and _G.settings ~= M.settingsObject then
 		local old = _G.settings
 		_G.settings = M.settingsObject
-		core.log('Warn', path .. ': "settings = { ... }" is the old form; write "settings { ... }"'
+		local where = path .. ': '
+		local n = 0
+		for line in (src .. '\n'):gmatch('([^\n]*)\n') do
+			n = n + 1
+			if line:match('^%s*settings%s*=') then where = path .. ':' .. n .. ': '; break end
+		end
+		core.log('Warn', where .. '"settings = { ... }" is the old form; write "settings { ... }"'
 			.. ' (without the equal sign). Its values are used.')
-		local sok, serr = pcall(M.settingsFunc, old)
-		if not sok then return nil, path .. ': ' .. bareMessage(serr) end
+		local sok, serr = pcall(M.settingsFunc, old, where)
+		if not sok then
+			serr = bareMessage(serr)
+			return nil, serr:sub(1, #path) == path and serr or (where .. serr)
+		end
 	end
+	compat.applySettingsDelay(M.syncConfigs, M.settings, M.cliDelay)
 	return true
 end
 

@@ -26,7 +26,10 @@ function rsyncssh.prepare(cfg, level)
 	drsync.prepare(cfg, level, true)
 	if type(cfg.host) ~= 'string' then error('default.rsyncssh needs "host" configured', 0) end
 	if type(cfg.targetdir) ~= 'string' then error('default.rsyncssh needs "targetdir" configured', 0) end
-	if cfg.maxProcesses ~= 1 then error('default.rsyncssh must have maxProcesses set to 1.', 0) end
+	-- (lsyncd insists on maxProcesses = 1; more is honoured, see compat.lua)
+	if type(cfg.maxProcesses) ~= 'number' or cfg.maxProcesses < 1 then
+		error('maxProcesses must be a number >= 1', 0)
+	end
 	if not cfg.targetdir:match('[/:]$') then cfg.targetdir = cfg.targetdir .. '/' end
 	local ssh = cfg.ssh
 	local args = {}

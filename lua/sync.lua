@@ -5,6 +5,7 @@ local Delays = require 'delays'
 local Filter = require 'filter'
 local events = require 'events'
 local config = require 'config'
+local compat = require 'compat'
 
 local Sync = {}
 Sync.__index = Sync
@@ -64,6 +65,8 @@ function Sync.new(cfg, n)
 	s.subdirs = cfg.subdirs ~= false
 	s.inlet = events.inlet(s)
 	cfg._inlet = s.inlet
+	-- what the config did with sync{}'s result while it loaded
+	compat.replayInlet(cfg, s.inlet)
 	return s
 end
 

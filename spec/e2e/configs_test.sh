@@ -102,6 +102,41 @@ wait_for() {
 
 want() { [[ $1 =~ $ONLY ]]; }
 
+# warned NAME TEXT PATTERN [NTH]: exactly one warning in the daemon's output
+# names the line of the case's config that holds TEXT (its NTH occurrence outside comments,
+# default the first) and matches PATTERN (ERE).
+warned() {
+	local name=$1 text=$2 pat=$3 nth=${4:-1} conf=$C/conf/$CASE.lua line w
+	line=$(grep -nF -- "$text" "$conf" | grep -v '^[0-9]*:[[:space:]]*--' | sed -n "${nth}p" | cut -d: -f1)
+	wait_for grep -qaF "Warn: $conf:" "$LOG"
+	w=$(grep -aF "Warn: $conf:$line: " "$LOG")
+	if [ -n "$line" ] && [ "$(grep -c . <<<"$w")" = 1 ] && grep -qE -- "$pat" <<<"$w"; then
+		tap_ok "$name"
+	else
+		tap_fail "$name" "want one warning at $conf:$line matching /$pat/; got:" \
+			"$(grep -a 'Warn' "$LOG" | head -n 5)"
+	fi
+}
+
+# warnings NAME N: the daemon warned about the case's config N times in all.
+warnings() {
+	local n
+	n=$(grep -caF "Warn: $C/conf/$CASE.lua:" "$LOG")
+	check "$1 ($n warning lines about the config, want $2)" test "$n" = "$2"
+}
+
+# refused NAME FILE PATTERN: FILE (a config) is refused with exit status
+# 255 and a message "FILE:LINE: ..." matching PATTERN (ERE).
+refused() {
+	local name=$1 f=$2 pat=$3 out rc
+	out=$(timeout 10 "$LNG_BIN" "$f" 2>&1); rc=$?
+	if [ "$rc" = 255 ] && grep -F "$f:" <<<"$out" | grep -qE -- ":[0-9]+: .*$pat"; then
+		tap_ok "$name"
+	else
+		tap_fail "$name" "exit $rc, want 255 and /$f:LINE: .*$pat/:" "$out"
+	fi
+}
+
 # ===== 01: container, local target, delete=false, maxProcesses=2 =====
 if want 01; then
 	begin 01-container-local-nodelete
@@ -269,7 +304,7 @@ if want 08; then
 	finish
 fi
 
-# ===== 09: delay inside settings{} (an error), then fixed =====
+# ===== 09: delay inside settings{}: the delay of every sync that sets none =====
 if want 09; then
 	begin 09-settings-delay
 	populate "$S"; populate "$S2"
@@ -279,30 +314,20 @@ if want 09; then
 		echo x > "$d/var/cache/c"
 	done
 	echo x > "$S/.index.php.swp"
-	render 09-settings-delay.lua "$C/conf/09.lua"
-	out=$(timeout 10 "$LNG_BIN" "$C/conf/09.lua" 2>&1); rc=$?
-	check "09 delay inside settings{} is refused with exit status 255 (got $rc)" test "$rc" = 255
-	# the line of settings{} or of the key itself
-	first=$(grep -n '^settings' "$C/conf/09.lua" | cut -d: -f1)
-	last=$(grep -n 'FIXME' "$C/conf/09.lua" | cut -d: -f1)
-	line=$(sed -n 's/.*09\.lua:\([0-9]*\):.*/\1/p' <<<"$out" | head -n1)
-	if grep -q '"delay" unknown' <<<"$out" && [ -n "$line" ] && [ "$line" -ge "$first" ] && [ "$line" -le "$last" ]; then
-		tap_ok "09 the error names the key, the file and the line ($line)"
-	else
-		tap_fail "09 the error names the key, the file and the line ($first..$last)" "$out"
-	fi
-	check "09 nothing was copied by the refused config" test -z "$(ls -A "$T")"
-	sed -i '/FIXME/d' "$C/conf/09.lua"
-	start_daemon "$LOG" "$C/conf/09.lua"
+	run_conf
 	mirror "$E" --exclude='sitemap_*.xml*' --exclude='*.swp' --exclude=var/cache/
 	S0=$S; S=$S2; mirror "$C/exp2" --exclude='sitemap_*.xml*'; S=$S0
-	expect_equal "09 fixed: first sync (globbed excludes, perms, acls, verbose)" "$E" "$T"
-	expect_equal "09 fixed: second sync" "$C/exp2" "$T2"
+	expect_equal "09 first sync (globbed excludes, perms, acls, verbose)" "$E" "$T"
+	expect_equal "09 second sync" "$C/exp2" "$T2"
+	warned "09 one warning names the line of settings' delay and the modern form" \
+		'delay      = 2' 'delay is a sync\{\} key.*every sync\{\} that sets none.*delay = 2 in each sync'
+	warnings "09 nothing else is warned about" 1
 	churn "$S"; churn "$S2"; echo y > "$S/sitemap_3.xml"; echo y > "$S2/sitemap_9.xml"
 	mirror "$E" --exclude='sitemap_*.xml*' --exclude='*.swp' --exclude=var/cache/
 	S0=$S; S=$S2; mirror "$C/exp2" --exclude='sitemap_*.xml*'; S=$S0
-	expect_equal "09 changes on the first source" "$E" "$T"
-	expect_equal "09 changes on the second source" "$C/exp2" "$T2"
+	# default.rsync's own delay is 15 s: sooner means settings' 2 s applied
+	expect_equal "09 changes on the first source arrive after settings' delay (not 15 s)" "$E" "$T" 10
+	expect_equal "09 changes on the second source (its own delay)" "$C/exp2" "$T2"
 	finish
 fi
 
@@ -480,6 +505,188 @@ if want 20; then
 	mirror "$E" --exclude='*.swp' --exclude='.#*'
 	expect_equal "20 cp/mv/rm per event" "$E" "$T"
 	finish
+fi
+
+# ===== 21: lsyncd 2.0's rsyncOps (list with -e) and rsyncOpts (string) =====
+if want 21; then
+	begin 21-rsyncops-2.0
+	populate "$S"
+	mirror "$E" -L
+	run_conf
+	expect_equal "21 startup over ssh from rsyncOps' -e, symlinks copied as files (-L)" "$E" "$T"
+	expect_equal "21 startup of the local copy with rsyncOpts' string (-L)" "$E" "$T2"
+	# -L copies what a link points to when the link has an event: the link
+	# is made anew (a changed a.txt alone leaves its copy "link" as it was)
+	churn "$S"; rm -f "$S/dangling" "$S/link"; ln -s a.txt "$S/link"
+	mirror "$E" -L
+	expect_equal "21 changes over ssh" "$E" "$T"
+	expect_equal "21 changes to the local copy" "$E" "$T2"
+	warned "21 rsyncOps: one warning with the rsync = { rsh, _extra } it means" \
+		'rsyncOps = {' "lsyncd 2.0's form.*understood as rsync = \\{ _extra = \\{ \"-L\" \\}, rsh = \"/usr/bin/ssh -p $SSH_PORT "
+	warned "21 rsyncOpts (a string): one warning with its _extra list" \
+		"rsyncOpts = '" '_extra = \{ "-L", "--omit-dir-times" \}'
+	warnings "21 one warning per sync" 2
+	finish
+fi
+
+# ===== 22: ssh options nested in the rsync table =====
+if want 22; then
+	begin 22-rsync-nested-ssh
+	populate "$S"; mirror "$E"
+	run_conf
+	expect_equal "22 default.rsync: rsync.ssh became rsync's --rsh" "$E" "$T"
+	expect_equal "22 default.rsyncssh: rsync.ssh became the sync's ssh table" "$E" "$T2"
+	ino=$(stat -c %i "$T2/a.txt" 2>/dev/null)
+	mv "$S/a.txt" "$S/a-moved.txt"; mirror "$E"
+	expect_equal "22 a rename through rsyncssh" "$E" "$T2"
+	check "22 rsyncssh's move ran on the slave with those ssh options (same inode)" \
+		test "$(stat -c %i "$T2/a-moved.txt" 2>/dev/null)" = "$ino"
+	churn "$S"; mirror "$E"
+	expect_equal "22 changes through rsync --rsh" "$E" "$T"
+	expect_equal "22 changes through rsyncssh" "$E" "$T2"
+	warned "22 default.rsync: one warning with the rsh it means" 'ssh     = {' \
+		"rsync.ssh.*rsync = \\{ rsh = \"ssh -i $SSH_KEY -o BatchMode=yes -o UserKnownHostsFile=$SSH_KNOWN -p $SSH_PORT\" \\}"
+	warned "22 default.rsyncssh: one warning with the ssh table it means" 'ssh = { port' \
+		"rsync.ssh.*ssh = \\{ _extra = \\{ \"-i\", .*\\}, port = $SSH_PORT \\} of the sync"
+	warnings "22 one warning per sync" 2
+	finish
+fi
+
+# ===== 23: statusIntervall =====
+if want 23; then
+	begin 23-statusintervall
+	populate "$S"; mirror "$E"
+	run_conf
+	expect_equal "23 startup" "$E" "$T"
+	wait_for test -s "$WS/23.status"
+	m1=$(stat -c %Y "$WS/23.status" 2>/dev/null)
+	newer() { [ "$(stat -c %Y "$WS/23.status" 2>/dev/null)" -gt "${m1:-0}" ]; }
+	check "23 the status file is rewritten every second (statusIntervall = 1; default 10)" wait_for newer
+	churn "$S"; mirror "$E"
+	expect_equal "23 changes" "$E" "$T"
+	warned "23 one warning: understood as statusInterval" 'statusIntervall' \
+		'"statusIntervall".*understood as "statusInterval". Write statusInterval = 1'
+	warnings "23 nothing else is warned about" 1
+	finish
+fi
+
+# ===== 24: default.rsyncssh with maxProcesses = 3 =====
+if want 24; then
+	begin 24-rsyncssh-maxprocesses
+	populate "$S"; mirror "$E"
+	run_conf
+	expect_equal "24 startup" "$E" "$T"
+	churn "$S"
+	for i in $(seq 1 30); do mkdir -p "$S/p$i"; echo "$i" > "$S/p$i/f"; done
+	mv "$S/p1" "$S/p1-moved"; mv "$S/p2/f" "$S/p3/g"; rm -r "$S/p4"
+	mirror "$E"
+	expect_equal "24 changes, moves and deletes with up to 3 processes" "$E" "$T"
+	warned "24 one warning: lsyncd refuses it, lsyncd-ng runs up to 3" 'maxProcesses = 3' \
+		'maxProcesses = 3 with default.rsyncssh: lsyncd refuses it.*up to 3 transfers.*Write maxProcesses = 1'
+	warnings "24 nothing else is warned about" 1
+	finish
+fi
+
+# ===== 25: the object sync{} returns, used while the config loads =====
+if want 25; then
+	begin 25-inlet-at-load
+	populate "$S"; echo t > "$S/x.tmp"; echo l > "$S/x.log"; echo b > "$S/x.bak"
+	mirror "$E" --exclude='*.tmp' --exclude='*.bak'
+	run_conf
+	expect_equal "25 startup: *.log was removed from the excludes, *.bak added" "$E" "$T"
+	churn "$S"; echo t > "$S/n1/y.tmp"; echo l > "$S/n1/y.log"; echo b > "$S/n1/y.bak"
+	mirror "$E" --exclude='*.tmp' --exclude='*.bak'
+	expect_equal "25 changes with the changed excludes" "$E" "$T"
+	warned "25 rmExclude: one warning with the exclude list that says the same" "rmExclude('*.log')" \
+		'rmExclude\("\*\.log"\) on what sync\{\} returned, while the config loads.*leaving "\*\.log" out of exclude'
+	warned "25 addExclude: one warning" "addExclude('*.bak')" \
+		'addExclude\("\*\.bak"\).*exclude = \{ \.\.\., "\*\.bak" \}'
+	warnings "25 one warning per call" 2
+	finish
+fi
+
+# ===== 26: Layer-3 commands on top of default.direct, one without a target =====
+if want 26; then
+	begin 26-direct-layer3
+	populate "$S"; mirror "$E"; mkdir -p "$S2/sub"
+	run_conf
+	expect_equal "26 startup (default.direct's rsync)" "$E" "$T"
+	churn "$S"; mirror "$E"
+	expect_equal "26 creates by the onCreate command, the rest by default.direct" "$E" "$T"
+	check "26 the onCreate command ran for a new file" wait_for grep -qx new.txt "$WS/26.created"
+	check "26 ... and for a new directory" grep -qx n1 "$WS/26.created"
+	(umask 077; echo s > "$S2/sub/secret"; mkdir "$S2/newdir")
+	gw() { [ -z "$(find "$S2/sub/secret" "$S2/newdir" ! -perm -g+w 2>/dev/null)" ]; }
+	check "26 the sync without a target ran its handler (chmod g+w)" wait_for gw
+	warned "26 one warning for the handler on default.direct" 'onCreate = ' \
+		'onCreate on default.direct: lsyncd 2.2 refuses these.*in place of default.direct.s own cp/mv/rm'
+	warned "26 one warning for the one without a target" 'onCreate = ' \
+		'onCreate on default.direct without a target: understood as a Layer-3 sync' 2
+	warnings "26 one warning per sync" 2
+	finish
+fi
+
+# ===== 27: an inotifyMode written as a list of events =====
+if want 27; then
+	begin 27-inotifymode-list
+	populate "$S"; mirror "$E"
+	run_conf
+	expect_equal "27 startup" "$E" "$T"
+	churn "$S"; mirror "$E"
+	expect_equal "27 changes (CloseWrite mode)" "$E" "$T"
+	warned "27 one warning: understood as CloseWrite" 'inotifyMode' \
+		'inotifyMode "CloseWrite or Create or Delete or Move".*understood as "CloseWrite"'
+	warnings "27 nothing else is warned about" 1
+	finish
+fi
+
+# ===== 28: rsync.password_file with an ssh target =====
+if want 28; then
+	begin 28-password-file-ssh
+	populate "$S"; mirror "$E"
+	run_conf
+	expect_equal "28 startup over ssh without the password file" "$E" "$T"
+	churn "$S"; mirror "$E"
+	expect_equal "28 changes" "$E" "$T"
+	warned "28 one warning: password_file is only for rsync daemon targets" 'password_file' \
+		'password_file is only for rsync daemon targets \(host::module, rsync://host/module\).*reached over ssh.*left out'
+	warnings "28 nothing else is warned about" 1
+	finish
+fi
+
+# ===== 29: a Layer-2 config comparing event.path with "/dir" (lsyncd 2.1) =====
+if want 29; then
+	begin 29-event-path-slash
+	populate "$S"
+	run_conf
+	expect_equal "29 onStartup mirrors the tree" "$S" "$T"
+	mkdir "$S/private"; echo p > "$S/private/p"; churn "$S"
+	expect_equal "29 a new private/ is mirrored too: 2.2's meaning is kept" "$S" "$T"
+	check "29 the 2.1-style test never matched" test ! -e "$WS/29.matched"
+	warned "29 one warning names the line and the modern form" "event.path == '/private/'" \
+		'compares event.path with "/private/".*never matches.*Write "private/"'
+	warnings "29 nothing else is warned about" 1
+	finish
+fi
+
+# ===== errors that stay errors: file:line and a suggestion =====
+if want err; then
+	begin errors
+	render 21-rsyncops-2.0.lua "$C/typo.lua"; sed -i '0,/delay    =/s//dealy    =/' "$C/typo.lua"
+	refused "err: a typo in a sync key names the file, the line and the key it meant" "$C/typo.lua" \
+		'Parameter "dealy" unknown. \(did you mean "delay"\?\)'
+	render 21-rsyncops-2.0.lua "$C/nosource.lua"; sed -i '0,/source   =/{/source   =/d}' "$C/nosource.lua"
+	refused "err: a missing source names the file and the line" "$C/nosource.lua" 'source missing from sync'
+	render 23-statusintervall.lua "$C/setting.lua"; sed -i 's/statusIntervall/statusIntervl/' "$C/setting.lua"
+	refused "err: another misspelt setting stays an error with a suggestion" "$C/setting.lua" \
+		'setting "statusIntervl" unknown. \(did you mean "statusInterval"\?\)'
+	render 27-inotifymode-list.lua "$C/mode.lua"; sed -i 's/or Move/or Mvoe/' "$C/mode.lua"
+	refused "err: an inotifyMode with a word that is no event is refused" "$C/mode.lua" \
+		'inotifyMode ".*" is not known \("Mvoe"'
+	render 26-direct-layer3.lua "$C/notarget.lua"; sed -i 's/chmod g+w ^sourcePathname/chmod g+w ^targetPathname/' "$C/notarget.lua"
+	refused "err: a handler using ^targetPathname on a sync without target is refused at load" \
+		"$C/notarget.lua" 'onCreate uses \^targetPathname, but this sync has no target'
+	check "err: nothing was copied by the refused configs" test -z "$(ls -A "$T")"
 fi
 
 check "no file name was evaluated by a shell in any case" no_pwned

@@ -11,10 +11,20 @@ describe('config', function()
 	end)
 
 	it('rejects an unknown setting and suggests the nearest key', function()
-		local ok, err = pcall(config.settingsFunc, { statusIntervall = 1 })
+		local ok, err = pcall(config.settingsFunc, { statusIntervl = 1 })
 		assert.is_false(ok)
-		assert.matches('setting "statusIntervall" unknown', err)
+		assert.matches('setting "statusIntervl" unknown', err)
 		assert.matches('did you mean "statusInterval"', err)
+	end)
+
+	it('reads old examples\' statusIntervall as statusInterval, with a warning', function()
+		local compat = require 'compat'
+		local warned = {}
+		compat.logger = function(msg) warned[#warned + 1] = msg end
+		config.settingsFunc({ statusIntervall = 3 }, 'c.lua:2: ')
+		assert.equal(3, config.settingsFunc('statusInterval'))
+		assert.is_nil(config.settings.statusIntervall)
+		assert.equal(1, #warned)
 	end)
 
 	it('suggests nothing for a key far from every valid one', function()
