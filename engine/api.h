@@ -37,6 +37,7 @@
  *   core.pidfile(path)      -> ok | nil, err     written, locked, removed at exit
  *   core.rundir(path)       -> ok | nil, err     private 0700 dir, removed at exit
  *   core.mkdir(path)        -> ok | nil, err
+ *   core.writeFile(path, text, mode) -> ok | nil, err  mkstemp + rename, no symlink followed
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
  *   core.reload()                                re-initialize after this cycle
