@@ -492,13 +492,14 @@ l_rundir(lua_State *L)
 	return 1;
 }
 
-/* core.mkdir(path) -> ok | nil, err (0755; existing is fine) */
+/* core.mkdir(path[, mode]) -> ok | nil, err (default 0755; existing is fine) */
 static int
 l_mkdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0755);
 
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return fail(L, path);
 	lua_pushboolean(L, 1);
 	return 1;

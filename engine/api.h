@@ -36,7 +36,7 @@
  *   core.daemonize()        -> ok | nil, err     double fork, setsid, chdir /
  *   core.pidfile(path)      -> ok | nil, err     written, locked, removed at exit
  *   core.rundir(path)       -> ok | nil, err     private 0700 dir, removed at exit
- *   core.mkdir(path)        -> ok | nil, err
+ *   core.mkdir(path, mode)  -> ok | nil, err     mode default 0755
  *   core.writeFile(path, text, mode) -> ok | nil, err  mkstemp + rename, no symlink followed
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
