@@ -32,9 +32,18 @@ local function rsyncOf(inlet, cfg, entries, delete)
 	local rules = inlet.getFilters()        -- filter lines, then '- exclude' lines
 	for _, r in ipairs(rsyncopts.includeList(entries)) do rules[#rules + 1] = '+ ' .. r end
 	rules[#rules + 1] = '- *'
-	return table.concat(rules, '\0'), { cfg.rsync._computed, '-r',
-		delete and '--delete' or nil, delete and '--force' or nil,
-		'--from0', '--filter=. -', inlet.getSync().source, cfg.target }
+	local argv = {}
+	for _, a in ipairs(cfg.rsync._computed) do argv[#argv + 1] = a end
+	argv[#argv + 1] = '-r'
+	if delete then
+		argv[#argv + 1] = '--delete'
+		argv[#argv + 1] = '--force'
+	end
+	argv[#argv + 1] = '--from0'
+	argv[#argv + 1] = '--filter=. -'
+	argv[#argv + 1] = inlet.getSync().source
+	argv[#argv + 1] = cfg.target
+	return table.concat(rules, '\0'), argv
 end
 
 -- A created directory, with everything it holds now. A bare mkdir (what
