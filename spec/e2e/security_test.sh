@@ -16,11 +16,11 @@
 #   A  a file renamed onto a synced symlink to a directory
 #   B  a synced directory symlink replaced by a file within one delay
 #   C  a queued Modify whose parent became a symlink to a root-only dir
-#   D  a FIFO, a socket: nothing stalls, no full transfer is forced
+#   D  a socket forces no full transfer; a FIFO stalls nothing
 #   E  log lines: a name with a newline is one line
 #   F  status, JSON status, metrics and pid file through planted symlinks
 #   G  operations queued behind a full transfer (crontab) that runs after
-#      their parent became a symlink: Delete, Move
+#      their parent became a symlink: Delete, Move within, Move out of it
 #   H  childTimeout ends a child stuck on a FIFO; a Layer-3 value '<'
 #   I  -init --force through a symlink at the config path; ~/.ssh is 0700
 #   Z  the name fuzzer: random-byte names created, renamed over each other,
@@ -88,7 +88,7 @@ attack() { # CMD...: run in every mode's source as the attacker ($M, $CM, $CS se
 for m in $MODES; do
 	for c in "cm-$m" "cs-$m"; do
 		mkdir -p "$WS/$c/sub"
-		echo "SECRET-$c" > "$WS/$c/x"; chmod 600 "$WS/$c/x"
+		echo "SECRET-$c" > "$WS/$c/x"; echo "SECRET-$c" > "$WS/$c/w"; chmod 600 "$WS/$c/x" "$WS/$c/w"
 		echo y > "$WS/$c/y"; echo z > "$WS/$c/sub/z"
 		SUM[$c]=$(canary_sum "$WS/$c")
 	done
@@ -146,13 +146,15 @@ for m in $MODES; do
 done
 each_canary "C: queued Modify through a source symlink"
 
-# D: a FIFO and a socket, then an ordinary file: nothing stalls, nothing
-# forces a full transfer
+# D: a socket (cp used to fail on it, and every failure queued a full
+# transfer), then a FIFO (cp used to block on it for good) and a file
 before=$(grep -ac 'full sync will repair\|recursive startup' "$WS/p1.file.log")
-attack 'mkfifo fifo && /usr/bin/python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")" && echo after > after-fifo'
-each_equal "D: a FIFO and a socket do not stall the sync" 15
+attack '/usr/bin/python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")"'
+each_equal "D: a socket is synced" 15
 after=$(grep -ac 'full sync will repair\|recursive startup' "$WS/p1.file.log")
-check "D: no full transfer was forced (full transfers: $before before, $after after)" test "$after" = "$before"
+check "D: a socket forces no full transfer (full transfers: $before before, $after after)" test "$after" = "$before"
+attack 'mkfifo fifo && echo after > after-fifo'
+each_equal "D: a FIFO does not stall the sync" 15
 
 # E: a name with a newline stays on its log line
 attack "echo x > \"\$(printf 'inj\\nForged-line: pwned')\""
@@ -186,7 +188,7 @@ check_stop "phase 1"
 # queued (it waits for the Create of 'a' before it), the attacker deletes
 # L2/x and renames L2/y, then swaps L2 for a symlink; the full transfer
 # copies the symlink; then the Delete and the Move run.
-for m in $MODES; do attack_dir=$(src "$m"); as_user sh -c "cd '$attack_dir' && rm -rf L2 L2.old && mkdir L2 && echo x > L2/x && echo y > L2/y"; done
+for m in $MODES; do as_user sh -c "cd '$(src "$m")' && rm -rf L2 L2.old && mkdir L2 && echo x > L2/x && echo y > L2/y && echo w > L2/w"; done
 for m in $MODES; do rsync -aH --delete "$(src "$m")/" "$(tgt "$m")/"; done
 PHASE=p2 DELAY=6
 config "" ", crontab = { '*/3 * * * * *' }" > "$WS/p2.lua"
@@ -196,9 +198,13 @@ crons() { grep -c 'crontab: full sync' "$WS/p2.file.log" 2>/dev/null; }
 n=$(crons)
 attack 'echo a > a'
 for _ in $(seq 1 60); do [ "$(crons)" -ge $((n + 4)) ] && break; sleep 0.1; done
-attack 'rm L2/x && mv L2/y L2/z && mv L2 L2.old && ln -s "$CS" L2'
+attack 'rm L2/x && mv L2/y L2/z && mv L2/w stolen && mv L2 L2.old && ln -s "$CS" L2'
 sleep 12
-each_equal "G: queued Delete and Move after their parent became a symlink" 20
+each_equal "G: queued Delete and Moves after their parent became a symlink" 20
+for m in $MODES; do
+	check_mv "$m" "$m: G: nothing from outside was moved into the target" \
+		sh -c "! grep -rqs SECRET '$(tgt "$m")'"
+done
 each_canary "G: stale queued operations" mv
 check_stop "phase 2"
 
