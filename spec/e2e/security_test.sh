@@ -116,7 +116,10 @@ sync { default.rsyncssh, source = '$(src rsyncssh)', host = '127.0.0.1', targetd
 EOF
 }
 PHASE=p1 DELAY=2
-config ", statusFile = '$PUB/status', jsonStatusFile = '$PUB/status.json', metricsFile = '$PUB/metrics.prom'" "" > "$WS/p1.lua"
+SI=$WS/src-i; mkdir -p "$SI"; chown "$U:" "$SI"
+printf '#!/bin/sh\nprintf "[%%s]\\n" "$@" >> %s/rec.out\n' "$WS" > "$WS/rec.sh"; chmod 755 "$WS/rec.sh"
+{ config ", statusFile = '$PUB/status', jsonStatusFile = '$PUB/status.json', metricsFile = '$PUB/metrics.prom'" ""
+  echo "sync { source = '$SI', delay = 1, onCreate = \"$WS/rec.sh ^pathname second\" }"; } > "$WS/p1.lua"
 start_daemon "$WS/p1.log" "$WS/p1.lua"
 each_equal "startup"
 
@@ -172,6 +175,12 @@ as_user ln -s "$VICTIM" "$PUB/lsyncd.pid"
 timeout 20 "$LNG_BIN" -nodaemon -onepass -pidfile "$PUB/lsyncd.pid" -rsync "$(src rlocal)" "$WS/onepass" >"$WS/pid.log" 2>&1
 check "F: the pid file is not written through a symlink" test "$(md5sum < "$VICTIM")" = "$VSUM"
 
+# a file named '<' given to a Layer-3 binary command is an argument
+as_user sh -c "cd '$SI' && echo x > '<'"
+for _ in $(seq 1 50); do grep -qs '^\[second\]' "$WS/rec.out" && break; sleep 0.1; done
+check "H: a file named '<' is an argument of a Layer-3 command, not the stdin marker" \
+	grep -qx '\[<\]' "$WS/rec.out"
+
 # Z: the name fuzzer (three bursts, each compared)
 for seed in 1 2 3; do
 	as_user /usr/bin/python3 "$LNG_ROOT/spec/e2e/fuzz_names.py" "$((RANDOM + seed))" 60 \
@@ -210,19 +219,15 @@ check_stop "phase 2"
 
 # ---------------------------------------------------------------- phase 3
 # H: a child stuck on a FIFO is ended by childTimeout and the path retried
-# later; a file named '<' given to a Layer-3 binary command is an argument
-SH=$WS/src-h TH=$WS/t-h SI=$WS/src-i
-mkdir -p "$SH" "$TH" "$SI"; chown "$U:" "$SH" "$SI"
-printf '#!/bin/sh\nprintf "[%%s]\\n" "$@" >> %s/rec.out\n' "$WS" > "$WS/rec.sh"; chmod 755 "$WS/rec.sh"
+SH=$WS/src-h TH=$WS/t-h
+mkdir -p "$SH" "$TH"; chown "$U:" "$SH"
 cat > "$WS/p3.lua" <<EOF
 settings { nodaemon = true, logfile = '$WS/p3.file.log', childTimeout = 2 }
 sync { source = '$SH', delay = 1, onCreate = "/bin/cp -- ^sourcePathname $TH/" }
-sync { source = '$SI', delay = 1, onCreate = "$WS/rec.sh ^pathname second" }
 EOF
 start_daemon "$WS/p3.log" "$WS/p3.lua"
 sleep 2
 as_user sh -c "cd '$SH' && mkfifo stuck && sleep 1 && echo ok > after"
-as_user sh -c "cd '$SI' && echo x > '<'"
 for _ in $(seq 1 100); do grep -qs 'outlived childTimeout' "$WS/p3.file.log" && break; sleep 0.1; done
 check "H: a child stuck on a FIFO is ended after childTimeout" grep -q 'outlived childTimeout' "$WS/p3.file.log"
 # the path is retried (with back-off): once it is an ordinary file the
@@ -230,8 +235,6 @@ check "H: a child stuck on a FIFO is ended after childTimeout" grep -q 'outlived
 as_user sh -c "cd '$SH' && rm stuck && echo now-a-file > stuck"
 for _ in $(seq 1 150); do [ -e "$TH/after" ] && break; sleep 0.1; done
 check "H: the path is retried and the sync goes on" test -e "$TH/after" -a -f "$TH/stuck"
-check "H: a file named '<' is an argument of a Layer-3 command, not the stdin marker" \
-	grep -qx '\[<\]' "$WS/rec.out"
 check_stop "phase 3"
 
 # ---------------------------------------------------------------- I
