@@ -45,6 +45,11 @@
  *   core.terminate(code)                         kills children, exits
  *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
  *   core.version            string
+ *
+ * ---- helper process (not a Lua call) ----
+ *   lsyncd-ng __lng_fsop copy|remove|move ARGS... [-- FALLBACK ARGV...]
+ *   default.direct's path operations beneath a root, spawned like any
+ *   child as /proc/self/exe (fsops.c, main.c)
  */
 #ifndef LNG_API_H
 #define LNG_API_H
