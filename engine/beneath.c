@@ -12,12 +12,20 @@
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fsops.h"
 
 static int no_openat2;          /* ENOSYS seen once: walk from then on */
+
+/* Makes every resolution use the O_NOFOLLOW walk (as without openat2): for tests. */
+void
+beneath_force_walk(int on)
+{
+	no_openat2 = on;
+}
 
 /* Opens the directory rel beneath dfd component by component, O_NOFOLLOW. */
 static int
@@ -44,11 +52,19 @@ walk(int dfd, const char *rel)
 			return -1;
 		}
 		next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
 		if (next < 0) {
+			/* O_DIRECTORY says ENOTDIR for a symlink too: say ELOOP, as openat2 */
+			struct stat st;
+			int e = errno;
+			if (e == ENOTDIR && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				e = ELOOP;
+			close(fd);
 			free(copy);
+			errno = e;
 			return -1;      /* ELOOP for a symlink, ENOTDIR for a file */
 		}
+		close(fd);
 		fd = next;
 	}
 	free(copy);

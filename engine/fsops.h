@@ -4,5 +4,6 @@
 #define LNG_FSOPS_H
 int beneath_opendir(int dfd, const char *rel);   /* fd | -1, errno */
 int beneath_parent(const char *root, const char *rel, const char **base);
+void beneath_force_walk(int on);                 /* tests: as without openat2 */
 int fsop_main(int argc, char **argv);            /* argv: OP ARGS... [-- FALLBACK...] */
 #endif
