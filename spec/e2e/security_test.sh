@@ -152,10 +152,10 @@ each_canary "C: queued Modify through a source symlink"
 
 # D: a socket (cp used to fail on it, and every failure queued a full
 # transfer), then a FIFO (cp used to block on it for good) and a file
-before=$(grep -ac 'full sync will repair\|recursive startup' "$WS/p1.file.log")
+before=$(grep -ac 'full sync will repair\|recursive startup\|recursive full re-scan' "$WS/p1.file.log")
 attack '/usr/bin/python3 -c "import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")"'
 each_equal "D: a socket is synced" 15
-after=$(grep -ac 'full sync will repair\|recursive startup' "$WS/p1.file.log")
+after=$(grep -ac 'full sync will repair\|recursive startup\|recursive full re-scan' "$WS/p1.file.log")
 check "D: a socket forces no full transfer (full transfers: $before before, $after after)" test "$after" = "$before"
 attack 'mkfifo fifo && echo after > after-fifo'
 each_equal "D: a FIFO does not stall the sync" 15
