@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "run.h"
+#include "safefile.h"
 #include "loop.h"
 #include "watch.h"
 
@@ -53,7 +54,14 @@ argv_of(lua_State *L, int idx)
 		luaL_error(L, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, idx, (int)i + 1);
-		if (!lua_isstring(L, -1)) {
+		if (lua_type(L, -1) == LUA_TNUMBER) {
+			/* lua_tostring would make a string only this stack slot
+			 * holds; store it in the table, which keeps it alive */
+			lua_tostring(L, -1);                    /* argv ... "n" */
+			lua_pushvalue(L, -1);                   /* argv ... "n" "n" */
+			lua_rawseti(L, idx, (int)i + 1);        /* argv ... "n" */
+		}
+		if (lua_type(L, -1) != LUA_TSTRING) {
 			free(argv);
 			luaL_error(L, "argv[%d] is a %s, not a string",
 			    (int)i + 1, luaL_typename(L, -1));
@@ -400,6 +408,22 @@ l_pidfile(lua_State *L)
 	return 1;
 }
 
+/* core.writeFile(path, text[, mode]) -> ok | nil, err: atomically, by a
+ * mkstemp temporary renamed over path (never through a symlink). */
+static int
+l_write_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	size_t len;
+	const char *text = luaL_checklstring(L, 2, &len);
+	mode_t mode = (mode_t)luaL_optinteger(L, 3, 0644);
+
+	if (safefile_write(path, text, len, mode) < 0)
+		return fail(L, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* core.childCount() -> n */
 static int
 l_child_count(lua_State *L)
@@ -468,13 +492,14 @@ l_rundir(lua_State *L)
 	return 1;
 }
 
-/* core.mkdir(path) -> ok | nil, err (0755; existing is fine) */
+/* core.mkdir(path[, mode]) -> ok | nil, err (default 0755; existing is fine) */
 static int
 l_mkdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	mode_t mode = (mode_t)luaL_optinteger(L, 2, 0755);
 
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return fail(L, path);
 	lua_pushboolean(L, 1);
 	return 1;
@@ -547,6 +572,7 @@ static const luaL_Reg core_funcs[] = {
 	{ "watchCount",  l_watch_count },
 	{ "watchInit",   l_watch_init },
 	{ "watchList",   l_watch_list },
+	{ "writeFile",   l_write_file },
 	{ NULL, NULL }
 };
 

@@ -36,7 +36,8 @@
  *   core.daemonize()        -> ok | nil, err     double fork, setsid, chdir /
  *   core.pidfile(path)      -> ok | nil, err     written, locked, removed at exit
  *   core.rundir(path)       -> ok | nil, err     private 0700 dir, removed at exit
- *   core.mkdir(path)        -> ok | nil, err
+ *   core.mkdir(path, mode)  -> ok | nil, err     mode default 0755
+ *   core.writeFile(path, text, mode) -> ok | nil, err  mkstemp + rename, no symlink followed
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
  *   core.reload()                                re-initialize after this cycle
@@ -44,6 +45,11 @@
  *   core.terminate(code)                         kills children, exits
  *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
  *   core.version            string
+ *
+ * ---- helper process (not a Lua call) ----
+ *   lsyncd-ng __lng_fsop copy|remove|move ARGS... [-- FALLBACK ARGV...]
+ *   default.direct's path operations beneath a root, spawned like any
+ *   child as /proc/self/exe (fsops.c, main.c)
  */
 #ifndef LNG_API_H
 #define LNG_API_H

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "safefile.h"
 
 static char *pidfile_path;
 static int   pidfile_fd = -1;
@@ -55,7 +56,8 @@ daemon_pidfile(const char *path)
 	char buf[32];
 	int fd, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* not through a symlink, not into a planted FIFO or hard link */
+	fd = safefile_open(path, O_RDWR | O_CREAT, 0644);
 	if (fd < 0)
 		return -1;
 	if (lockf(fd, F_TLOCK, 0) < 0) {

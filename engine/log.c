@@ -130,6 +130,43 @@ priority(const char *cat)
 	return LOG_INFO;
 }
 
+/* msg with every control character written as an escape (\n, \t, \x1b,
+ * ...), so that a name holding a newline cannot start a line of its own:
+ * one message is one line. NULL when msg has none (or out of memory);
+ * free() the result. */
+static char *
+log_escape(const char *msg)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	char *out, *o;
+	size_t n = 0;
+
+	for (p = (const unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			n++;
+	if (n == 0 || !(out = malloc(strlen(msg) + 3 * n + 1)))
+		return NULL;
+	for (p = (const unsigned char *)msg, o = out; *p; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '\\';
+		switch (*p) {
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'x';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = 0;
+	return out;
+}
+
 /* Writes msg in category cat to every sink of the current phase. */
 void
 log_str(const char *cat, const char *msg)
@@ -137,9 +174,12 @@ log_str(const char *cat, const char *msg)
 	int saved = errno;
 	time_t now;
 	char stamp[64];
+	char *escaped;
 
 	if (!log_enabled(cat))
 		return;
+	if ((escaped = log_escape(msg)))
+		msg = escaped;
 	now = time(NULL);
 	if (logfile) {
 		FILE *f = fopen(logfile, "ae");
@@ -168,6 +208,7 @@ log_str(const char *cat, const char *msg)
 			syslog(priority(cat), "%s, %s", cat, msg);
 		break;
 	}
+	free(escaped);
 	errno = saved;
 }
 

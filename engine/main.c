@@ -12,6 +12,7 @@
 #include "api.h"
 #include "child.h"
 #include "daemon.h"
+#include "fsops.h"
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
@@ -97,6 +98,8 @@ main(int argc, char **argv)
 
 	if (argc > 2 && !strcmp(argv[1], "__lng_exec"))
 		return child_trampoline(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "__lng_fsop"))
+		return fsop_main(argc - 2, argv + 2);
 	child_set_trampoline("/proc/self/exe");
 	for (;;) {
 		if (loop_init(on_signal, NULL) < 0)

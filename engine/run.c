@@ -2,8 +2,8 @@
  * run.c: run one command to completion and capture what it prints, for
  * the operator tools (-init, -check) that work before the event loop
  * exists. No shell: argv is executed as given (PATH lookup). stdout and
- * stderr go to one buffer; stdin is the given text or /dev/null. A command
- * that outlives its timeout is killed (its whole process group). It is
+ * stderr go to one buffer, of which the first MiB is kept; stdin is the
+ * given text or /dev/null. A command that outlives its timeout is killed (its whole process group). It is
  * started the way every child is (child_exec: its own process group,
  * default signals, no inherited fds).
  */
@@ -30,10 +30,18 @@ mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+#define RUN_OUTPUT_CAP (1 << 20)   /* bytes of output kept; the rest is read and dropped */
+
 static int
 append(struct run_result *r, const char *buf, size_t n)
 {
-	char *p = realloc(r->out, r->len + n + 1);
+	char *p;
+
+	if (r->len + n > RUN_OUTPUT_CAP)
+		n = r->len < RUN_OUTPUT_CAP ? RUN_OUTPUT_CAP - r->len : 0;
+	if (n == 0 && r->out)
+		return 0;
+	p = realloc(r->out, r->len + n + 1);
 
 	if (!p)
 		return -1;

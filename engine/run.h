@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 struct run_result {
-	char  *out;        /* stdout and stderr together, NUL-terminated; free() it */
+	char  *out;        /* stdout and stderr together (the first MiB), NUL-terminated; free() it */
 	size_t len;
 	int    status;     /* exit code, or 128 + signal */
 	int    signo;      /* killing signal, 0 if it exited */

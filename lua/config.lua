@@ -19,7 +19,7 @@ M.settingKeys = {
 	-- lsyncd-ng additions
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
-	moves = true, progressInterval = true, moveMinSize = true,
+	moves = true, progressInterval = true, moveMinSize = true, childTimeout = true,
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -66,11 +66,13 @@ M.settingsObject = setmetatable({}, {
 
 -- The type a setting's value must have (the others take any value, read
 -- as true or false). A number may be given as a numeric string (Lua
--- coerces it where lsyncd uses it); false turns rsyncTimeout off.
+-- coerces it where lsyncd uses it); false turns rsyncTimeout or
+-- childTimeout off.
 local SETTING_TYPES = {
 	statusInterval = 'number', maxProcesses = 'number', maxDelays = 'number',
 	maxBackoff = 'number', rescanInterval = 'number', progressInterval = 'number',
-	rsyncTimeout = 'number', moveMinSize = 'number', logfile = 'string', pidfile = 'string', statusFile = 'string',
+	rsyncTimeout = 'number', moveMinSize = 'number', childTimeout = 'number', logfile = 'string',
+	pidfile = 'string', statusFile = 'string',
 	logfacility = 'string', logident = 'string', inotifyMode = 'string',
 	jsonStatusFile = 'string', metricsFile = 'string', outOfWatches = 'string',
 }
@@ -98,7 +100,7 @@ function M.checkSetting(k, v, where)
 	local want = SETTING_TYPES[k]
 	if not want or v == nil or type(v) == want then return k, v end
 	if want == 'number' and type(v) == 'string' and tonumber(v) then return k, tonumber(v) end
-	if k == 'rsyncTimeout' and v == false then return k, v end
+	if (k == 'rsyncTimeout' or k == 'childTimeout') and v == false then return k, v end
 	local got = type(v) == 'string' and ('the string ' .. string.format('%q', v))
 		or type(v) == 'boolean' and tostring(v) or ('a ' .. type(v))
 	error('setting "' .. k .. '" must be a ' .. want .. ', not ' .. got, 3)

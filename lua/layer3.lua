@@ -28,6 +28,10 @@
 
 local M = {}
 
+-- Passed as spawn's first argument after the binary: what follows are all
+-- arguments, none of them the '<' stdin marker (runner.spawn).
+M.ARGS_ONLY = setmetatable({}, { __tostring = function() return 'ARGS_ONLY' end })
+
 local PLAIN = {
 	'pathname', 'pathdir', 'path', 'sourcePathname', 'sourcePathdir', 'sourcePath',
 	'source', 'targetPathname', 'targetPathdir', 'targetPath', 'target',
@@ -146,6 +150,8 @@ local function binaryForm(str)
 		end
 	end
 	endWord()
+	-- the second word is a literal '<' (lsyncd's stdin marker), not a value
+	local literal2 = words[2] and #words[2] == 1 and words[2][1] == '<'
 	return function(event, event2)
 		local argv = {}
 		for i, w in ipairs(words) do
@@ -160,6 +166,10 @@ local function binaryForm(str)
 			argv[i] = table.concat(s)
 		end
 		_G.log('Normal', 'Event ', event.etype, ' spawns action "', table.concat(argv, ' '), '"')
+		if #words > 1 and argv[2] == '<' and not literal2 then
+			-- a value that happens to be '<' (a file named so) is an argument
+			return _G.spawn(event, argv[1], M.ARGS_ONLY, unpack(argv, 2, #words))
+		end
 		return _G.spawn(event, unpack(argv, 1, #words))
 	end
 end

@@ -9,6 +9,8 @@ local Sync = require 'sync'
 local userenv = require 'userenv'
 local status = require 'status'
 local sshmux = require 'sshmux'
+local deadline = require 'deadline'
+local layer3 = require 'layer3'
 
 local runner = {}
 
@@ -53,19 +55,25 @@ function runner.spawn(agent, binary, ...)
 	local argv = { binary }
 	local n = select('#', ...)
 	local args = { ... }
-	for i = 1, n do
+	-- spawn(agent, binary, '<', text, ...): text is the child's stdin. Only
+	-- a '<' given as that argument is the marker (not one inside a table);
+	-- a Layer-3 command whose first argument came from a file name passes
+	-- layer3.ARGS_ONLY there instead, so a file named '<' is an argument.
+	local stdin, first = nil, 1
+	if args[1] == '<' then
+		stdin, first = args[2], 3
+		if stdin ~= nil then stdin = tostring(stdin) end
+		if stdin == '' then stdin = nil end
+	elseif args[1] == layer3.ARGS_ONLY then
+		first = 2
+	end
+	for i = first, n do
 		local v = args[i]
 		if type(v) == 'table' then
 			for _, x in ipairs(v) do argv[#argv + 1] = tostring(x) end
 		elseif v ~= nil then
 			argv[#argv + 1] = tostring(v)
 		end
-	end
-	local stdin
-	if argv[2] == '<' then
-		stdin = argv[3]
-		table.remove(argv, 2); table.remove(argv, 2)
-		if stdin == '' then stdin = nil end
 	end
 	if type(binary) ~= 'string' then error('spawn: binary must be a string', 2) end
 	if core.logEnabled('Exec') then
@@ -82,6 +90,10 @@ function runner.spawn(agent, binary, ...)
 		pendingExits[#pendingExits + 1] = pid
 	end
 	for _, d in ipairs(a.delays) do d.status = 'active' end
+	local et = a.delays[1] and a.delays[1].etype
+	if pid > 0 and et ~= 'Init' and et ~= 'Full' then
+		deadline.started(pid, core.now(), deadline.limit(config.settings))
+	end
 	pids[pid] = { sync = s, agent = agent, delays = a.delays, stats = runner.wantStats }
 	s.processes = s.processes + 1
 	total = total + 1
@@ -278,6 +290,7 @@ function runner.collect(pid, code, signo)
 		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now(), fading ~= nil)
 		return
 	end
+	deadline.ended(pid)
 	local p = pids[pid]
 	if not p then return end
 	pids[pid] = nil
@@ -481,9 +494,13 @@ function runner.childOutput(pid, stream, line)
 		end
 	end
 	if p and stream == 2 then
+		-- kept for requeueFailed; bounded (64 KiB), a chatty child is logged only
 		local e = p.stderr
-		if not e then e = {}; p.stderr = e end
-		if #e < 1000 then e[#e + 1] = line end
+		if not e then e = {}; p.stderr = e; p.stderrBytes = 0 end
+		if p.stderrBytes + #line <= 65536 then
+			e[#e + 1] = line
+			p.stderrBytes = p.stderrBytes + #line
+		end
 		-- a slave already known to fail: its errors were logged once, with
 		-- the failure (judged); each retry's repeat goes to the Delay category
 		if (p.sync.failures or 0) > 0 then
@@ -673,6 +690,7 @@ function runner.cycle(now)
 	end
 	userenv.runAlarms(now)
 	rescanDue(now)
+	deadline.tick(now, log)
 	if runner.watchdog and now >= runner.nextWatchdog then
 		core.notify('WATCHDOG=1')
 		runner.nextWatchdog = now + runner.watchdog
@@ -698,6 +716,8 @@ function runner.getAlarm()
 	local mux = sshmux.nextAlarm(core.now())
 	if mux and (not best or mux < best) then best = mux end
 	if runner.degraded and (not best or runner.nextRescan < best) then best = runner.nextRescan end
+	local dl = deadline.nextAlarm()
+	if dl and (not best or dl < best) then best = dl end
 	if runner.watchdog and (not best or runner.nextWatchdog < best) then best = runner.nextWatchdog end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do

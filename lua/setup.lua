@@ -575,7 +575,7 @@ end
 -- Makes the key with ssh-keygen; returns ok.
 local function createKey(path)
 	local dir = path:match('^(.*)/[^/]*$')
-	if dir and dir ~= '' and not exists(dir) then core.mkdir(dir) end
+	if dir and dir ~= '' and not exists(dir) then core.mkdir(dir, 448) end   -- 0700, as ssh wants ~/.ssh
 	local status, output = core.run({ 'ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C',
 		'lsyncd-ng master', '-f', path }, nil, 30)
 	if status ~= 0 then
@@ -800,13 +800,12 @@ function M.init(opts, args)
 	if dir and dir ~= '' and not exists(dir) then
 		core.run({ 'mkdir', '-p', '--', dir }, nil, 10)
 	end
-	local fh, ferr = io.open(a.file, 'w')
-	if not fh then
+	-- a temporary renamed over the path: a symlink there is replaced, not followed
+	local ok, ferr = core.writeFile(a.file, text, 420)     -- 0644
+	if not ok then
 		io.stderr:write('lsyncd-ng -init: cannot write ', ferr, '\n')
 		return 1
 	end
-	fh:write(text)
-	fh:close()
 	for _, p in ipairs { a.log, a.status, a.json } do
 		local d = p and p:match('^(.*)/[^/]*$')
 		if d and d ~= '' and not exists(d) then core.run({ 'mkdir', '-p', '--', d }, nil, 10) end

@@ -4,17 +4,14 @@ local json = require 'json'
 
 local M = {}
 
--- Writes text to path atomically (temp file + rename).
+-- Writes text to path atomically: a mkstemp temporary in the same
+-- directory renamed over path, so a symlink or a file planted there (the
+-- directory may be writable by others) is replaced, never written through.
 local function writeAtomic(path, text)
-	local tmp = path .. '.tmp'
-	local f = io.open(tmp, 'w')
-	if not f then
-		core.log('Error', 'Cannot write status file "' .. path .. '"')
-		return
+	local ok, err = core.writeFile(path, text, 420)     -- 0644
+	if not ok then
+		core.log('Error', 'Cannot write status file "' .. path .. '": ' .. tostring(err))
 	end
-	f:write(text)
-	f:close()
-	os.rename(tmp, path)
 end
 
 
