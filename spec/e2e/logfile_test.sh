@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The logfile: opened once and opened again after logrotate moved it (no
+# copytruncate), with logrotate itself and with a plain rename; a symlink
+# planted at the log's path is refused; a missing log dir says why; root's
+# own links such as /dev/stdout still work.
+. "$(dirname "$0")/lib.sh"
+
+S=$WS/s T=$WS/t L=$WS/log
+mkdir -p "$S" "$T" "$L"
+cat > "$WS/c.lua" <<LUA
+settings { logfile = "$L/lsyncd-ng.log", nodaemon = true }
+sync { default.rsync, source = "$S", target = "$T", delay = 0.2 }
+LUA
+
+# waits until file $1 contains $2 (5 s)
+wait_grep() {
+	for _ in $(seq 1 50); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+start_daemon "$WS/d.out" "$WS/c.lua" -log Exec
+check "the daemon logs to its logfile" wait_grep "$L/lsyncd-ng.log" "Startup"
+
+# ---- logrotate, as the package's snippet does it (rename + create, no copytruncate) ----
+if command -v logrotate >/dev/null; then
+	cat > "$WS/rot.conf" <<ROT
+$L/lsyncd-ng.log {
+	rotate 3
+	missingok
+	notifempty
+	create 0640 root root
+}
+ROT
+	logrotate -f -s "$WS/rot.state" "$WS/rot.conf"
+	check "logrotate moved the log to .1" test -s "$L/lsyncd-ng.log.1"
+	echo one > "$S/after-logrotate"
+	check "after logrotate: the new log gets the next line" wait_grep "$L/lsyncd-ng.log" after-logrotate
+	check "after logrotate: the rotated log does not" sh -c "! grep -q after-logrotate '$L/lsyncd-ng.log.1'"
+else
+	echo "# logrotate not installed: its case skipped"
+fi
+
+# ---- a plain rename, and a removal ----
+mv "$L/lsyncd-ng.log" "$L/moved.log"
+echo two > "$S/after-rename"
+check "after a rename: the line goes to a new file at the path" wait_grep "$L/lsyncd-ng.log" after-rename
+check "after a rename: the moved file does not get it" sh -c "! grep -q after-rename '$L/moved.log'"
+rm -f "$L/lsyncd-ng.log"
+echo three > "$S/after-rm"
+check "after a removal: the log is created again" wait_grep "$L/lsyncd-ng.log" after-rm
+
+# ---- a symlink planted at the path (by its owner, not root) is not followed ----
+echo secret > "$WS/victim"
+ln -s "$WS/victim" "$L/planted" && chown -h nobody "$L/planted"
+mv -Tf "$L/planted" "$L/lsyncd-ng.log"	# atomically over the live log
+echo four > "$S/after-symlink"
+sleep 1
+check "a symlink planted at the log path is not written through" test "$(cat "$WS/victim")" = secret
+check "(the planted link is still there)" test -L "$L/lsyncd-ng.log"
+stop_daemon
+
+# ---- opening errors say why ----
+out=$(timeout 10 "$LNG_BIN" -nodaemon -logfile "$WS/nodir/x.log" -rsync "$S" "$T" 2>&1); rc=$?
+check "a missing log dir: exit 255 (got $rc)" test "$rc" = 255
+check "a missing log dir: the error says why ($out)" \
+	grep -qF "Cannot open logfile [$WS/nodir/x.log]: No such file or directory" <<<"$out"
+ln -s "$WS/victim" "$WS/planted.log"
+chown -h nobody "$WS/planted.log"
+out=$(timeout 10 "$LNG_BIN" -nodaemon -logfile "$WS/planted.log" -rsync "$S" "$T" 2>&1); rc=$?
+check "a symlink at startup is refused with a reason ($out)" \
+	grep -qF "Cannot open logfile [$WS/planted.log]: Too many levels of symbolic links" <<<"$out"
+
+# ---- /dev/stdout (root's link in /dev) still works, as in lsyncd (a container's log) ----
+cat > "$WS/so.lua" <<LUA
+settings { logfile = "/dev/stdout", nodaemon = true }
+sync { default.rsync, source = "$S", target = "$T", delay = 0.2 }
+LUA
+timeout 3 "$LNG_BIN" "$WS/so.lua" 2>&1 | cat > "$WS/so.out"
+check "logfile = /dev/stdout: the ctime-stamped lines reach stdout" \
+	grep -qE '^[A-Z][a-z]{2} [A-Z][a-z]{2} .* Normal: --- Startup ---' "$WS/so.out"
+tap_done
