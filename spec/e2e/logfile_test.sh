@@ -70,6 +70,24 @@ out=$(timeout 10 "$LNG_BIN" -nodaemon -logfile "$WS/planted.log" -rsync "$S" "$T
 check "a symlink at startup is refused with a reason ($out)" \
 	grep -qF "Cannot open logfile [$WS/planted.log]: Too many levels of symbolic links" <<<"$out"
 
+# ---- -check names a log dir that is missing ----
+printf 'settings { logfile = "%s/nodir/x.log" }\nsync { default.rsync, source = "%s", target = "%s" }\n' \
+	"$WS" "$S" "$T" > "$WS/nodir.lua"
+out=$(timeout 20 "$LNG_BIN" -check "$WS/nodir.lua" 2>&1); rc=$?
+check "-check: a missing log dir is a ✘ with its fix, exit 1 (got $rc)" \
+	eval '[ "$rc" = 1 ] && grep -qF "✘ logfile $WS/nodir/x.log: $WS/nodir does not exist" <<<"$out" &&
+		grep -qF "fix: mkdir -p" <<<"$out"'
+
+# ---- -init writing elsewhere leaves the default log dir alone ----
+# (in a mount namespace with a fresh /var/log, so the machine's is not involved)
+out=$(unshare -m --propagation private sh -c 'mount -t tmpfs lng-log /var/log && "$0" -init "$1" \
+	--source "$2" --slave "$3" --no-check </dev/null; echo "rc=$?"; ls -a /var/log > "$4"' \
+	"$LNG_BIN" "$WS/elsewhere.lua" "$S" "$WS/t-init" "$WS/varlog.ls" 2>&1)
+check "-init FILE elsewhere: wrote it" grep -q '^rc=0' <<<"$out"
+check "-init FILE elsewhere: /var/log/lsyncd-ng not created" sh -c "test -s '$WS/varlog.ls' && ! grep -qx lsyncd-ng '$WS/varlog.ls'"
+check "-init FILE elsewhere: says the log dir is missing and how to make it" \
+	grep -qF 'Note: /var/log/lsyncd-ng does not exist' <<<"$out"
+
 # ---- /dev/stdout (root's link in /dev) still works, as in lsyncd (a container's log) ----
 cat > "$WS/so.lua" <<LUA
 settings { logfile = "/dev/stdout", nodaemon = true }
