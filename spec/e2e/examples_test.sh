@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Every example config shipped in configs/examples/ loads: under lsyncd-ng
+# The man page documents every settings{} and sync{} key the config layer
+# accepts (read from lua/: config.settingKeys, the layers' checkgauges, the
+# rsync table's keys). Every example config shipped in configs/examples/ loads: under lsyncd-ng
 # (-check: loaded and its syncs built; exit 0 or 1 from the slave check, 255
 # on a config error) and, unless its first lines say "lsyncd-ng only", under
 # Debian's lsyncd (a wrapper config runs it, then exits before any transfer).
@@ -51,5 +53,34 @@ for f in "$EX"/*.lua "$EX"/*.example; do
 	grep -q 'EXAMPLE LOADED' <<<"$out" || echo "$out" | sed 's/^/# /'
 done
 check "there are examples ($n)" test "$n" -ge 7
+
+# ---- the man page names every key ----
+cat > "$WS/keys.lua" <<'LUA'
+package.path = './lua/?.lua;' .. package.path
+local config = require('config')
+for k in pairs(config.settingKeys) do print(k) end
+local function walk(g)
+	for k, v in pairs(g) do
+		if type(k) == 'number' then walk(v)
+		elseif type(v) == 'table' and k ~= 'rsync' then walk(v) print(k)
+		elseif v then print(k) end
+	end
+end
+for _, m in ipairs { 'default', 'default_rsync', 'default_rsyncssh', 'default_direct' } do
+	walk(require(m).checkgauge)
+end
+for k in pairs(require('rsyncopts').validKeys) do
+	if k ~= '_computed' then print(k) end
+end
+print('targets') print('hosts')
+LUA
+keys=$(cd "$LNG_ROOT" && luajit "$WS/keys.lua" | sort -u)
+check "the key list was read from lua/ ($(wc -w <<<"$keys") keys)" test "$(wc -w <<<"$keys")" -gt 80
+missing=
+for k in $keys; do
+	grep -qE "^\.BR? (.*[ \"])?$k([ \"]|\$)" "$LNG_ROOT/doc/lsyncd-ng.1" ||
+		grep -qF "\\fB$k\\fR" "$LNG_ROOT/doc/lsyncd-ng.1" || missing="$missing $k"
+done
+check "doc/lsyncd-ng.1 documents every settings{} and sync{} key (missing:${missing:- none})" test -z "$missing"
 check "the /srv of the machine was not touched" test ! -e /srv/www-staging
 tap_done
