@@ -135,6 +135,7 @@ uninstall:
 # (git's files, or the tree without build products) in a temporary dir, so
 # neither this tree nor its parent gets build products; only the .deb lands here.
 deb:
+	@[ -n "$$LNG_NO_INSTALL_DEPS" ] || sh scripts/install-deps
 	sh scripts/build-deb $(VERSION)
 
 clean:

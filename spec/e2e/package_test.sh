@@ -121,6 +121,18 @@ run_unit() {
 		mount --bind "$0" /etc/lsyncd && mount --bind "$1" /etc/lsyncd-ng && shift && exec "$@"' \
 		"$WS/etc-lsyncd" "$WS/etc-lsyncd-ng" $exec_start
 }
+# README's migration steps 2 and 3 name lsyncd's file explicitly
+out=$(unshare -m --propagation private sh -c 'mount --bind "$0" /etc/lsyncd && exec "$@"' \
+	"$WS/etc-lsyncd" timeout 30 /usr/bin/lsyncd-ng -check /etc/lsyncd/lsyncd.conf.lua 2>&1); rc=$?
+check "README step 3: lsyncd-ng -check /etc/lsyncd/lsyncd.conf.lua (exit $rc)" test "$rc" = 0
+[ "$rc" = 0 ] || echo "$out" | sed 's/^/# /'
+start_cmd "$WS/step2.out" unshare -m --propagation private sh -c 'mount --bind "$0" /etc/lsyncd && exec "$@"' \
+	"$WS/etc-lsyncd" /usr/bin/lsyncd-ng -nodaemon /etc/lsyncd/lsyncd.conf.lua
+wait_equal "$S" "$T" 15
+check "README step 2: lsyncd-ng -nodaemon /etc/lsyncd/lsyncd.conf.lua syncs" tree_equal "$S" "$T"
+stop_daemon
+rm -rf "$T" && mkdir "$T"
+# step 4: the unit's command
 run_unit "$WS/unit1.out"
 wait_equal "$S" "$T" 15
 check "the unit's command runs lsyncd's /etc/lsyncd/lsyncd.conf.lua when it is all there is" tree_equal "$S" "$T"
