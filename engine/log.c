@@ -173,9 +173,9 @@ static void
 logfile_write(const char *stamp, const char *cat, const char *msg)
 {
 	struct iovec iov[6] = {
-		{ (void *)stamp, strlen(stamp) }, { " ", 1 },
-		{ (void *)cat, strlen(cat) }, { ": ", 2 },
-		{ (void *)msg, strlen(msg) }, { "\n", 1 },
+		{ (void *)stamp, strlen(stamp) }, { (void *)" ", 1 },
+		{ (void *)cat, strlen(cat) }, { (void *)": ", 2 },
+		{ (void *)msg, strlen(msg) }, { (void *)"\n", 1 },
 	};
 
 	logfile_follow();

@@ -102,6 +102,17 @@ out=$(sh "$WS/lsyncd-ng.init" status 2>&1); rc=$?
 check "init script: status says not running, LSB status 3 (got $rc)" test "$rc" = 3
 check "init script: the pid file is gone" test ! -e "$PIDFILE"
 
+# ---- bash completion ----
+complete_words() { # the words offered after "lsyncd-ng $*"
+	bash -c 'source "$0"; COMP_WORDS=(lsyncd-ng "$@"); COMP_CWORD=$#; _lsyncd_ng; echo "${COMPREPLY[*]}"' \
+		"$LNG_ROOT/configs/lsyncd-ng.bash-completion" "$@" 2>/dev/null  # compopt needs a real completion
+}
+check "completion: -no completes to -nodaemon" test "$(complete_words -no)" = -nodaemon
+check "completion: -log offers the categories" grep -qw Exec <<<"$(complete_words -log '')"
+mkdir -p "$WS/cmp" && touch "$WS/cmp/site.lua" "$WS/cmp/notes.txt"
+check "completion: a config argument offers .lua files" \
+	test "$(cd "$WS/cmp" && complete_words -c '')" = site.lua
+
 # ---- make install ----
 # (into DESTDIR; the substituted units are made in the tree's build/)
 for prefix in /usr/local /usr; do
