@@ -21,16 +21,11 @@ wait_grep() {
 start_daemon "$WS/d.out" "$WS/c.lua" -log Exec
 check "the daemon logs to its logfile" wait_grep "$L/lsyncd-ng.log" "Startup"
 
-# ---- logrotate, as the package's snippet does it (rename + create, no copytruncate) ----
+# ---- logrotate with the shipped snippet (rename + create, no copytruncate) ----
 if command -v logrotate >/dev/null; then
-	cat > "$WS/rot.conf" <<ROT
-$L/lsyncd-ng.log {
-	rotate 3
-	missingok
-	notifempty
-	create 0640 root root
-}
-ROT
+	sed "s|^/var/log/lsyncd-ng/|$L/|" "$LNG_ROOT/configs/lsyncd-ng.logrotate" > "$WS/rot.conf"
+	check "the shipped snippet rotates by renaming (no copytruncate)" sh -c \
+		"grep -q '^$L/\*.log {' '$WS/rot.conf' && ! grep -qE '^[[:space:]]*copytruncate' '$WS/rot.conf'"
 	logrotate -f -s "$WS/rot.state" "$WS/rot.conf"
 	check "logrotate moved the log to .1" test -s "$L/lsyncd-ng.log.1"
 	echo one > "$S/after-logrotate"
