@@ -113,9 +113,12 @@ logfile_open(const char *path, dev_t *dev, ino_t *ino)
 
 	*ino = 0;	/* a device, pipe or trusted link: not rotated */
 	fd = open(path, flags | O_NOFOLLOW, 0640);
-	if (fd < 0 && errno == ELOOP && trusted_link(path))
-		fd = open(path, flags, 0640);
-	else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fd < 0 && errno == ELOOP) {
+		if (trusted_link(path))
+			fd = open(path, flags, 0640);
+		else
+			errno = ELOOP;	/* the reason to report, whatever the check met */
+	} else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		*dev = st.st_dev;
 		*ino = st.st_ino;
 	}
