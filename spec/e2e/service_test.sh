@@ -29,6 +29,24 @@ check "the unit cannot use MemoryDenyWriteExecute (LuaJIT's JIT) and says so" \
 	sh -c "! grep -q '^MemoryDenyWriteExecute' '$WS/lsyncd-ng.service' && grep -q 'MemoryDenyWriteExecute=  LuaJIT' '$WS/lsyncd-ng.service'"
 check "the unit has LogsDirectory=, RuntimeDirectory=, StateDirectory=" sh -c \
 	"grep -qx LogsDirectory=lsyncd-ng '$WS/lsyncd-ng.service' && grep -qx RuntimeDirectory=lsyncd-ng '$WS/lsyncd-ng.service' && grep -qx StateDirectory=lsyncd-ng '$WS/lsyncd-ng.service'"
+# The unit's capability bounding set and no-new-privileges are enough to
+# mirror, as root, files of other users that only they can read, keeping
+# owners and modes (setpriv applies the same limits outside systemd).
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$WS/lsyncd-ng.service" | tr ' ' '\n' |
+	sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/+/' | paste -sd, -)
+CS=$WS/caps-src CT=$WS/caps-tgt
+mkdir -p "$CS/private" "$CT"
+echo secret > "$CS/private/f"; chmod 600 "$CS/private/f"; chmod 700 "$CS/private"
+chown -R nobody:nogroup "$CS/private"
+mkfifo "$CS/fifo"
+printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s", delay = 0.2, rsync = { archive = true } }\n' \
+	"$CS" "$CT" > "$WS/caps.lua"
+start_cmd "$WS/caps.log" setpriv --bounding-set="-all,$caps" --no-new-privs "$LNG_BIN" "$WS/caps.lua"
+wait_equal "$CS" "$CT" 15 --meta
+check "with only the unit's capabilities ($caps) and no new privileges, root mirrors other users' private files" \
+	tree_equal "$CS" "$CT" --meta
+check "... their owner kept (nobody)" test "$(stat -c %U "$CT/private/f" 2>/dev/null)" = nobody
+stop_daemon
 grep -q '^Type=notify' "$WS/lsyncd-ng.service" && grep -q '^ExecReload=.*HUP' "$WS/lsyncd-ng.service" \
 	&& tap_ok "the unit is Type=notify and reloads with HUP" || tap_fail "the unit is Type=notify and reloads with HUP"
 
