@@ -5,13 +5,19 @@
 #   make check-asan   the same suite against that build
 #   make demo         a built-in demo: one local and one ssh slave
 #   make bench        lsyncd-ng vs lsyncd benchmark (< 60 min); make bench-quick (< 10 min)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR=
+#   make deb          lsyncd-ng_VERSION_ARCH.deb here, with dpkg-buildpackage (debian/)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DOCDIR    ?= $(PREFIX)/share/doc/lsyncd-ng
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+LOGDIR    ?= /var/log/lsyncd-ng
+STATEDIR  ?= /var/lib/lsyncd-ng
 CC        ?= cc
 LUAJIT    ?= luajit
 BUILD     ?= build
@@ -21,7 +27,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null || echo -I/usr/incl
 LUA_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1)
 
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine \
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine \
             -I$(BUILD) -DLNG_VERSION='"$(VERSION)"'
 LDLIBS   += $(LUA_LIBS) -linotifytools -lm -ldl
 
@@ -51,9 +57,10 @@ $(BUILD)/luabundle.o: $(BUILD)/luabundle.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The first build on a fresh machine installs the Debian packages it needs
-# (scripts/install-deps is idempotent and quick once they are there).
+# (scripts/install-deps is idempotent and quick once they are there);
+# LNG_NO_INSTALL_DEPS=1 (the Debian build) skips that.
 $(BUILD):
-	@sh scripts/install-deps
+	@[ -n "$$LNG_NO_INSTALL_DEPS" ] || sh scripts/install-deps
 	@mkdir -p $(BUILD)
 
 # C unit tests: every spec/c/*_test.c is linked with the engine objects (minus main).
@@ -90,22 +97,50 @@ bench: $(BIN)
 bench-quick: $(BIN)
 	bench/run --quick
 
-install: $(BIN)
+# Units and the init script name the binary and /etc as installed.
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+INSTALLED_SCRIPTS := $(BUILD)/lsyncd-ng.service $(BUILD)/lsyncd-ng@.service $(BUILD)/lsyncd-ng.init
+
+$(BUILD)/lsyncd-ng.service $(BUILD)/lsyncd-ng@.service $(BUILD)/lsyncd-ng.init: $(BUILD)/%: configs/% FORCE | $(BUILD)
+	$(SUBST) $< > $@
+
+# Config files in /etc that an admin may have edited are never overwritten
+# (the .deb marks them conffiles instead); the example goes into /etc/lsyncd-ng
+# only while no config is there.
+install: $(BIN) $(INSTALLED_SCRIPTS)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lsyncd-ng
 	install -D -m 0644 doc/lsyncd-ng.1 $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1
-	install -d $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples
-	install -m 0644 configs/*.lua $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng/examples/
-	install -D -m 0644 configs/lsyncd-ng.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service
-	install -D -m 0644 configs/lsyncd-ng@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng@.service
-	install -D -m 0755 configs/lsyncd-ng.init $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 configs/examples/* $(DESTDIR)$(DOCDIR)/examples/
+	install -D -m 0644 $(BUILD)/lsyncd-ng.service $(DESTDIR)$(UNITDIR)/lsyncd-ng.service
+	install -D -m 0644 $(BUILD)/lsyncd-ng@.service $(DESTDIR)$(UNITDIR)/lsyncd-ng@.service
+	install -D -m 0755 $(BUILD)/lsyncd-ng.init $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
+	install -D -m 0644 configs/lsyncd-ng.bash-completion $(DESTDIR)$(COMPLETIONDIR)/lsyncd-ng
+	install -D -m 0644 configs/lsyncd-ng.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lsyncd-ng
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/lsyncd-ng ] || \
+	  install -D -m 0644 configs/lsyncd-ng.default $(DESTDIR)$(SYSCONFDIR)/default/lsyncd-ng
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/lsyncd-ng $(DESTDIR)$(LOGDIR) $(DESTDIR)$(STATEDIR)
+	[ -e $(DESTDIR)$(SYSCONFDIR)/lsyncd-ng/lsyncd-ng.conf.lua ] || \
+	  install -m 0644 configs/examples/lsyncd-ng.conf.lua.example $(DESTDIR)$(SYSCONFDIR)/lsyncd-ng/
 
+# Leaves /etc/lsyncd-ng, /etc/default/lsyncd-ng, the logs and the state (the admin's).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/lsyncd-ng $(DESTDIR)$(MANDIR)/man1/lsyncd-ng.1 \
-	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng.service \
-	      $(DESTDIR)$(PREFIX)/lib/systemd/system/lsyncd-ng@.service $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/lsyncd-ng
+	      $(DESTDIR)$(UNITDIR)/lsyncd-ng.service $(DESTDIR)$(UNITDIR)/lsyncd-ng@.service \
+	      $(DESTDIR)$(SYSCONFDIR)/init.d/lsyncd-ng $(DESTDIR)$(COMPLETIONDIR)/lsyncd-ng \
+	      $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lsyncd-ng
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# The Debian package, built by dpkg-buildpackage from a copy of the source
+# (git's files, or the tree without build products) in a temporary dir, so
+# neither this tree nor its parent gets build products; only the .deb lands here.
+deb:
+	@[ -n "$$LNG_NO_INSTALL_DEPS" ] || sh scripts/install-deps
+	sh scripts/build-deb $(VERSION)
 
 clean:
-	rm -rf build build-asan lsyncd-ng lsyncd-ng-asan
+	rm -rf build build-asan lsyncd-ng lsyncd-ng-asan lsyncd-ng_*.deb
 
-.PHONY: all check ctests asan check-asan demo install uninstall clean bench bench-quick
+FORCE:
+
+.PHONY: all check ctests asan check-asan demo install uninstall deb clean bench bench-quick FORCE

@@ -199,8 +199,9 @@ l_log_setup(lua_State *L)
 	ident = lua_tostring(L, -2);
 	facility = lua_tostring(L, -1);
 	if (!lua_isnil(L, -4) && log_set_file(logfile) < 0) {
+		int e = errno;	/* saved before the Lua API can change it */
 		lua_pushnil(L);
-		lua_pushfstring(L, "Cannot open logfile [%s]!", logfile);
+		lua_pushfstring(L, "Cannot open logfile [%s]: %s", logfile, strerror(e));
 		return 2;
 	}
 	if (use_syslog && log_set_syslog(ident, facility) < 0) {

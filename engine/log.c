@@ -1,12 +1,17 @@
 /*
  * log.c: lsyncd's log categories and line formats, and the sinks they go to.
+ * The logfile is opened once and opened again when logrotate (or anyone) has
+ * moved or removed it, so rotation needs no copytruncate and no signal.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +26,9 @@ static int              all_on;           /* -log all */
 static int              scarce;           /* -log scarce: Warn and Error only */
 static enum log_phase   phase = LOG_PHASE_STARTUP;
 static char            *logfile;
+static int              logfd = -1;       /* open on logfile, O_APPEND */
+static dev_t            logdev;           /* what logfd is, to see a rotation */
+static ino_t            logino;
 static int              use_syslog;
 
 /* Tells whether lines of category cat are written. */
@@ -63,21 +71,120 @@ log_set_phase(enum log_phase p)
 	phase = p;
 }
 
+/*
+ * Tells whether the symlink at path may be followed: a link root made in a
+ * directory only root can change (/dev/stdout, /dev/null). A link anyone else
+ * could have planted is refused, so root's log writes cannot be redirected.
+ */
+static int
+trusted_link(const char *path)
+{
+	struct stat st;
+	char *dir, *slash;
+	int ok;
+
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode) || st.st_uid != 0)
+		return 0;
+	if (!(dir = strdup(path)))
+		return 0;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		strcpy(dir, ".");
+	ok = stat(dir, &st) == 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH));
+	free(dir);
+	return ok;
+}
+
+/*
+ * Opens path for appending, O_NOFOLLOW unless the link is trusted_link().
+ * Returns the fd or -1 with errno set. A regular file opened directly is
+ * remembered by device and inode so logfile_follow() can see it moved.
+ */
+static int
+logfile_open(const char *path, dev_t *dev, ino_t *ino)
+{
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC;
+	struct stat st;
+	int fd;
+
+	*ino = 0;	/* a device, pipe or trusted link: not rotated */
+	fd = open(path, flags | O_NOFOLLOW, 0640);
+	if (fd < 0 && errno == ELOOP) {
+		if (trusted_link(path))
+			fd = open(path, flags, 0640);
+		else
+			errno = ELOOP;	/* the reason to report, whatever the check met */
+	} else if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		*dev = st.st_dev;
+		*ino = st.st_ino;
+	}
+	return fd;
+}
+
 /* Makes every line also (or, when daemonized, only) go to path. */
 int
 log_set_file(const char *path)
 {
-	FILE *f;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	int fd = -1;
 
-	free(logfile);
-	logfile = NULL;
-	if (!path)
-		return 0;
-	if (!(f = fopen(path, "a")))
+	if (path && (fd = logfile_open(path, &dev, &ino)) < 0)
 		return -1;
-	fclose(f);
-	logfile = strdup(path);
+	if (logfd >= 0)
+		close(logfd);
+	free(logfile);
+	logfile = path ? strdup(path) : NULL;
+	logfd = fd;
+	logdev = dev;
+	logino = ino;
 	return 0;
+}
+
+/*
+ * Opens the logfile again when its path no longer names the file we hold
+ * (renamed by logrotate, or deleted). One lstat per line: cheap next to the
+ * write, and the first line after a rotation lands in the new file. When the
+ * new file cannot be opened the line goes to the old one rather than nowhere.
+ */
+static void
+logfile_follow(void)
+{
+	struct stat st;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+
+	if (!logino)
+		return;
+	if (lstat(logfile, &st) == 0 && st.st_dev == logdev && st.st_ino == logino)
+		return;
+	if ((fd = logfile_open(logfile, &dev, &ino)) < 0)
+		return;
+	close(logfd);
+	logfd = fd;
+	logdev = dev;
+	logino = ino;
+}
+
+/* Appends "stamp cat: msg\n" to the logfile with one writev (one O_APPEND write). */
+static void
+logfile_write(const char *stamp, const char *cat, const char *msg)
+{
+	struct iovec iov[6] = {
+		{ (void *)stamp, strlen(stamp) }, { (void *)" ", 1 },
+		{ (void *)cat, strlen(cat) }, { (void *)": ", 2 },
+		{ (void *)msg, strlen(msg) }, { (void *)"\n", 1 },
+	};
+
+	logfile_follow();
+	if (writev(logfd, iov, 6) < 0) {
+		/* nowhere left to report it; the console/syslog sinks still get the line */
+	}
 }
 
 static const struct { const char *name; int code; } facilities[] = {
@@ -182,14 +289,10 @@ log_str(const char *cat, const char *msg)
 		msg = escaped;
 	now = time(NULL);
 	if (logfile) {
-		FILE *f = fopen(logfile, "ae");
-		if (f) {
-			char *ct = ctime_r(&now, stamp), *nl;
-			if (ct && (nl = strchr(ct, '\n')))
-				*nl = 0;
-			fprintf(f, "%s %s: %s\n", ct ? ct : "", cat, msg);
-			fclose(f);
-		}
+		char *ct = ctime_r(&now, stamp), *nl;
+		if (ct && (nl = strchr(ct, '\n')))
+			*nl = 0;
+		logfile_write(ct ? ct : "", cat, msg);
 	}
 	switch (phase) {
 	case LOG_PHASE_STARTUP:

@@ -308,8 +308,24 @@ function M.check(syncs, configPath)
 			end
 		end
 	end
+	-- the daemon opens these at start and refuses to run when it cannot
+	local files = 0
+	local settings = require('config').settings or {}
+	for _, key in ipairs { 'logfile', 'statusFile', 'jsonStatusFile', 'metricsFile', 'pidfile' } do
+		local p = settings[key]
+		local d = type(p) == 'string' and p:match('^(.*)/[^/]*$')
+		if d and d ~= '' and not core.lstat(d) then
+			files = files + 1
+			say('✘ ', key, ' ', p, ': ', d, ' does not exist')
+			say('    fix: mkdir -p ', quote(d))
+		end
+	end
 	if bad > 0 then
 		say(bad, bad == 1 and ' slave is' or ' slaves are', ' not ready.')
+		return 1
+	end
+	if files > 0 then
+		say('All slaves ready, but the daemon cannot write its files.')
 		return 1
 	end
 	say('All slaves ready.')
@@ -806,9 +822,22 @@ function M.init(opts, args)
 		io.stderr:write('lsyncd-ng -init: cannot write ', ferr, '\n')
 		return 1
 	end
+	-- The dirs of the log and status files: made when they were chosen or when
+	-- this is the system's config; a test config written elsewhere leaves the
+	-- default /var/log/lsyncd-ng alone (make install and the .deb make that one).
+	local noted = {}
 	for _, p in ipairs { a.log, a.status, a.json } do
 		local d = p and p:match('^(.*)/[^/]*$')
-		if d and d ~= '' and not exists(d) then core.run({ 'mkdir', '-p', '--', d }, nil, 10) end
+		if d and d ~= '' and not exists(d) and not noted[d] then
+			noted[d] = true
+			local chosen = p ~= DEFAULTS.log and p ~= DEFAULTS.status
+			if chosen or a.file == DEFAULTS.file then
+				core.run({ 'mkdir', '-p', '--', d }, nil, 10)
+			else
+				say('Note: ', d, ' does not exist; the daemon cannot open ', p,
+					' until it does (mkdir -p ', d, '; make install and the .deb make it)')
+			end
+		end
 	end
 	say('Wrote ', a.file, '.')
 	say('Next: lsyncd-ng -check ', a.file, '   (every slave ✔?)')
