@@ -274,6 +274,22 @@ log_escape(const char *msg)
 	return out;
 }
 
+/* True when fd is the stream systemd's journal reads ($JOURNAL_STREAM is
+ * "DEV:INODE" of it): lines then carry a <N> priority prefix, which the
+ * journal takes as the line's priority (journalctl -p err), and no time
+ * stamp (the journal has its own). */
+static int
+to_journal(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* Writes msg in category cat to every sink of the current phase. */
 void
 log_str(const char *cat, const char *msg)
@@ -296,13 +312,23 @@ log_str(const char *cat, const char *msg)
 	}
 	switch (phase) {
 	case LOG_PHASE_STARTUP:
+		if (to_journal(STDERR_FILENO))
+			fprintf(stderr, "<%d>", priority(cat));
 		fprintf(stderr, "%s: %s\n", cat, msg);
 		break;
 	case LOG_PHASE_CONSOLE: {
 		struct tm tm;
 		FILE *out = strcmp(cat, "Error") ? stdout : stderr;
-		strftime(stamp, sizeof(stamp), "%T", localtime_r(&now, &tm));
-		fprintf(out, "%s %s: %s\n", stamp, cat, msg);
+		static int journal[2] = { -1, -1 };
+		int j = out == stderr;
+		if (journal[j] < 0)
+			journal[j] = to_journal(fileno(out));
+		if (journal[j]) {
+			fprintf(out, "<%d>%s: %s\n", priority(cat), cat, msg);
+		} else {
+			strftime(stamp, sizeof(stamp), "%T", localtime_r(&now, &tm));
+			fprintf(out, "%s %s: %s\n", stamp, cat, msg);
+		}
 		fflush(out);
 		break;
 	}

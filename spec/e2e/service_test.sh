@@ -102,6 +102,22 @@ sleep 0.3
 check "TERM: STOPPING=1 is sent" grep -q 'STOPPING=1' "$WS/notify.log"
 check "TERM: exit status 143" test "$DAEMON_RC" = 143
 
+# ---- under journald: <N> priority prefixes, no second time stamp ----
+mkdir -p "$WS/js" "$WS/jt"
+printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s", delay = 0 }\n' \
+	"$WS/js" "$WS/jt/none/deeper" > "$WS/j.lua"
+: > "$WS/j.out"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$WS/j.out") timeout 3 "$LNG_BIN" "$WS/j.lua" >> "$WS/j.out" 2>&1
+grep -q '^<5>Normal: ' "$WS/j.out" && grep -q '^<3>Error: ' "$WS/j.out" \
+	&& ! grep -qvE '^<[0-9]>' "$WS/j.out" \
+	&& tap_ok "with JOURNAL_STREAM every line carries its priority (<3> errors, <5> notices), no time stamp" \
+	|| tap_fail "with JOURNAL_STREAM every line carries its priority" "$(head -5 "$WS/j.out")"
+: > "$WS/j2.out"
+JOURNAL_STREAM=1:1 timeout 3 "$LNG_BIN" "$WS/j.lua" >> "$WS/j2.out" 2>&1
+grep -qE '^[0-9:]{8} Normal: ' "$WS/j2.out" && ! grep -q '^<' "$WS/j2.out" \
+	&& tap_ok "... and only when the output is that stream (plain lines otherwise)" \
+	|| tap_fail "... and only when the output is that stream" "$(head -5 "$WS/j2.out")"
+
 # ---- SysV init script ----
 sed "s|@BINDIR@|$(dirname "$LNG_BIN")|g; s|@SYSCONFDIR@|$WS/etc|g" "$LNG_ROOT/configs/lsyncd-ng.init" > "$WS/lsyncd-ng.init"
 export DAEMON=$LNG_BIN CONFIG=$WS/init.lua PIDFILE=$WS/init.pid
