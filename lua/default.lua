@@ -97,13 +97,15 @@ function default.collect(agent, exitcode)
 		log('Error', 'Unknown exitcode ', exitcode, '.')
 		rc = 'die'
 	end
+	-- every line about a slave names it (the sync's name holds its target)
+	local who = agent.inlet.getSync().name .. ': '
 	if agent.isList then
 		if rc == 'ok' then
-			log('Normal', 'Finished a list after exitcode: ', exitcode)
+			log('Normal', who, 'Finished a list after exitcode: ', exitcode)
 		elseif rc == 'again' then
-			log('Normal', 'Retrying a list after exitcode: ', exitcode)
+			log('Normal', who, 'Retrying a list after exitcode: ', exitcode)
 		else
-			log('Error', 'Failure on list with exitcode: ', exitcode)
+			log('Error', who, 'Failure on list with exitcode: ', exitcode)
 		end
 		return rc
 	end
@@ -132,11 +134,11 @@ function default.collect(agent, exitcode)
 		_G.terminate(-1)
 	end
 	if rc == 'ok' then
-		log('Normal', 'Finished ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+		log('Normal', who, 'Finished ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
 	elseif rc == 'again' then
-		log('Normal', 'Retrying ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+		log('Normal', who, 'Retrying ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
 	else
-		log('Error', 'Failure on ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
+		log('Error', who, 'Failure on ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)
 	end
 	return rc
 end

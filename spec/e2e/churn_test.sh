@@ -89,6 +89,8 @@ for n in 1 2; do
 	[ "${nssh:-0}" -gt 0 ] && tap_ok "slave $n: renames were moved on the slave ($nssh ssh commands)" \
 		|| tap_fail "slave $n: renames were moved on the slave (no ssh move command)"
 done
+unnamed=$(grep -E 'Finished a list|calling rsync|moving [0-9]+ entr' "$WS/churn.log" | grep -vcE "Sync1/${SLAVE_IP[1]}|Sync1/${SLAVE_IP[2]}")
+check "every transfer line names its slave ($unnamed without)" test "$unnamed" = 0
 check_stop "churn"
 
 tap_done
