@@ -50,6 +50,9 @@ stop_daemon
 grep -q '^Type=notify' "$WS/lsyncd-ng.service" && grep -q '^ExecReload=.*HUP' "$WS/lsyncd-ng.service" \
 	&& tap_ok "the unit is Type=notify and reloads with HUP" || tap_fail "the unit is Type=notify and reloads with HUP"
 
+check "the units' start timeout is finite (READY=1 does not wait for transfers)" \
+	bash -c "grep -q '^TimeoutStartSec=15min' '$LNG_ROOT/configs/lsyncd-ng.service' && grep -q '^TimeoutStartSec=15min' '$LNG_ROOT/configs/lsyncd-ng@.service' && ! grep -q 'TimeoutStartSec=infinity' '$LNG_ROOT'/configs/*.service"
+
 # ---- notify protocol ----
 S=$WS/s T=$WS/t
 mkdir -p "$S" "$T"
