@@ -226,7 +226,7 @@ end
 local function passwordFile(cfg, where)
 	local r = cfg.rsync
 	if type(r) ~= 'table' or not r.password_file then return end
-	local target, how = cfg.target, nil
+	local target, how = cfg.target
 	if isRsyncssh(cfg) then
 		target = tostring(cfg.host) .. ':' .. tostring(cfg.targetdir)
 		how = 'is reached over ssh'

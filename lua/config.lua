@@ -132,7 +132,7 @@ end
 local function inherit(cfg, src, verbatim)
 	for k, v in pairs(src) do
 		if type(k) ~= 'number' or verbatim then
-			if k == '_merge' or k == '_verbatim' then
+			if k == '_merge' or k == '_verbatim' then -- luacheck: ignore 542
 				-- control keys are not data
 			elseif type(v) == 'table' and k ~= 'exitcodes' and v._merge ~= false then
 				if cfg[k] == nil then
@@ -265,7 +265,7 @@ end
 -- Loads and runs the config file. Returns true, or nil and a message that
 -- starts with "file:line:".
 function M.loadFile(path)
-	local f, err = io.open(path, 'rb')
+	local f = io.open(path, 'rb')
 	if not f then return nil, 'Cannot find config file at \'' .. path .. '\'.' end
 	local src = f:read('*a')
 	f:close()

@@ -448,9 +448,9 @@ local function progress(p, line)
 	if not bytes then return false end
 	local s = p.sync
 	local files = tonumber(line:match('xfr#(%d+)') or '') or (s.progress and s.progress.files) or 0
-	local left, total = line:match('%-chk=(%d+)/(%d+)')
+	local left, all = line:match('%-chk=(%d+)/(%d+)')
 	s.progress = { bytes = tonumber((bytes:gsub(',', ''))), percent = tonumber(pct), rate = rate,
-		eta = eta, files = files, checked = total and (tonumber(total) - tonumber(left)) or nil,
+		eta = eta, files = files, checked = all and (tonumber(all) - tonumber(left)) or nil,
 		total = tonumber(total or '') }
 	local now = core.now()
 	if not s.progressLogged then
@@ -908,7 +908,7 @@ function runner.initialize(args, reloading)
 	for _, root in ipairs(roots) do
 		if not (last and root:sub(1, #last) == last) then
 			local r = root:sub(1, -2)
-			local ok2, e2, unwatched = core.watch(r)
+			local ok2, e2 = core.watch(r)
 			if not ok2 then
 				if tostring(e2):find('No space') then
 					runner.outOfWatches(r)

@@ -84,20 +84,20 @@ end
 -- The sync's ssh options that ssh-copy-id takes as well (-p, -o): so the
 -- printed command reaches the slave the way the daemon does.
 local function copyIdOptions(args)
-	local out = {}
+	local opts = {}
 	local i = 1
 	while i <= #args do
 		local a = args[i]
 		if (a == '-p' or a == '-o') and args[i + 1] then
-			out[#out + 1] = a .. ' ' .. shq(args[i + 1]); i = i + 1
+			opts[#opts + 1] = a .. ' ' .. shq(args[i + 1]); i = i + 1
 		elseif a:match('^%-[po].') then
-			out[#out + 1] = a:sub(1, 2) .. ' ' .. shq(a:sub(3))
+			opts[#opts + 1] = a:sub(1, 2) .. ' ' .. shq(a:sub(3))
 		elseif (a == '-i' or a == '-F' or a == '-l') and args[i + 1] then
 			i = i + 1   -- -i is the key to install (given apart); -F/-l: ssh-copy-id has no such flag
 		end
 		i = i + 1
 	end
-	return out
+	return opts
 end
 
 -- The command that installs the master's key on the slave.
@@ -817,8 +817,8 @@ function M.init(opts, args)
 		core.run({ 'mkdir', '-p', '--', dir }, nil, 10)
 	end
 	-- a temporary renamed over the path: a symlink there is replaced, not followed
-	local ok, ferr = core.writeFile(a.file, text, 420)     -- 0644
-	if not ok then
+	local written, ferr = core.writeFile(a.file, text, 420)     -- 0644
+	if not written then
 		io.stderr:write('lsyncd-ng -init: cannot write ', ferr, '\n')
 		return 1
 	end
@@ -844,7 +844,8 @@ function M.init(opts, args)
 	if a.file == DEFAULTS.file then
 		say('then: systemctl enable --now lsyncd-ng   (or lsyncd-ng -nodaemon ', a.file, ' to watch it work)')
 	else
-		say('then: lsyncd-ng -nodaemon ', a.file, '   (or systemctl enable --now lsyncd-ng@NAME with it as /etc/lsyncd-ng/NAME.conf.lua)')
+		say('then: lsyncd-ng -nodaemon ', a.file,
+			'   (or systemctl enable --now lsyncd-ng@NAME with it as /etc/lsyncd-ng/NAME.conf.lua)')
 	end
 	return 0
 end

@@ -131,7 +131,6 @@ function Sync:event(etype, isdir, rel, rel2, now)
 		local c1 = rel and self:concerns(rel)
 		local c2 = rel2 and self:concerns(rel2)
 		if c1 and c2 then
-			local alarm = self:alarmFor(now)
 			if not self.config.onMove and not self.remoteMoves then
 				self:push('Delete', rel, nil, now)
 				self:push('Create', rel2, nil, now)
