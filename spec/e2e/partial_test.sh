@@ -43,8 +43,9 @@ start=$(wc -l < "$WS/out.log")
 echo f > "$S/sub/f"
 sleep 16
 # the times of the transfers that carried /sub/f (the Exec lines list stdin)
-awk -v s="$start" 'NR > s && /^[0-9:]+ Exec: rsync \[</ { t = $1 }
-	NR > s && /^\/sub\/f/ && t { split(t, h, ":"); print h[1] * 3600 + h[2] * 60 + h[3]; t = "" }' \
+# (the list is on the Exec line, its newlines escaped as \n)
+awk -v s="$start" 'NR > s && /^[0-9:]+ Exec: rsync \[</ && /\/sub\/f/ {
+	split($1, h, ":"); print h[1] * 3600 + h[2] * 60 + h[3] }' \
 	"$WS/out.log" > "$WS/tries"
 n=$(wc -l < "$WS/tries")
 gaps=$(awk 'NR > 1 { printf "%d ", $1 - p } { p = $1 }' "$WS/tries")
