@@ -197,6 +197,10 @@ function Delays:pushSimple(etype, path, alarm)
 			if not self.collapse then
 				if same.etype == 'Delete' and etype == 'Create' then
 					action = not isdir and 'replace' or nil
+				elseif same.etype == 'Create' and etype == 'Create' then
+					-- the same entry twice: a new directory's scan and the
+					-- kernel both saw it (the watch comes before the read)
+					action = 'absorb'
 				else
 					action = nil
 				end

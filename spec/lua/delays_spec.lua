@@ -48,6 +48,13 @@ describe('delays', function()
 	end)
 
 	describe('lsyncd 2.2 compatible collapse', function()
+		it('takes a Create reported twice (scan and kernel) once', function()
+			local q = Delays.new { collapse = false }
+			q:push('Create', '/d/f', nil, 1)
+			q:push('Create', '/d/f', nil, 1)
+			assert.same({ 'wait Create /d/f' }, etypes(q))
+		end)
+
 		it('keeps Create, Attrib and Modify of one file as three independent delays', function()
 			local q = Delays.new { collapse = false }
 			q:push('Create', '/y', nil, 1)
