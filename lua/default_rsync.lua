@@ -62,6 +62,7 @@ function rsync.init(event)
 	spawn(event, cfg.rsync.binary, '<', stdin or '', stats, prog, argv)
 end
 
+-- True for an event or a delay (both carry etype) that is not a barrier.
 local function notBarrier(ev)
 	local t = ev.etype
 	return t ~= 'Init' and t ~= 'Blanket' and t ~= 'Full'
@@ -181,9 +182,6 @@ function rsync._remoteMoves(s, moves, ssh, td)
 	spawn(elist, ssh.binary, ssh.args, ssh.dest, table.concat(script, ' '))
 end
 
-local BARRIER = { Init = true, Blanket = true, Full = true }
-local function notBarrierDelay(d) return not BARRIER[d.etype] end
-
 -- One step of a round to a slave that moves: everything queued for it goes
 -- in at most two commands, the renames worth moving (one ssh, see
 -- roundplan) and then the rest (one rsync). After a command of moves the
@@ -191,7 +189,7 @@ local function notBarrierDelay(d) return not BARRIER[d.etype] end
 -- starve the other changes.
 function rsync._round(inlet, ssh, td)
 	local s, cfg = inlet.getSync(), inlet.getConfig()
-	local list = s:readyList(notBarrierDelay)
+	local list = s:readyList(notBarrier)
 	local src = s.source
 	local opts = {
 		sizeOf = function(d)

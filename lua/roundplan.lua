@@ -36,14 +36,14 @@ local function scriptCost(d) return #d.path + #d.path2 + 24 end
 --     sent by rsync would leave its origin behind, so every rename moves.
 --   opts.maxBytes: the script's size limit; moves beyond it and whatever
 --     waits for them stay for the next round (left).
---   opts.holdMoves: no move goes this round (the slave just ran some):
---     the moves that would, and whatever waits for them, are left.
+-- hold: no move goes this round (the slave just ran some): the moves that
+-- would, and whatever waits for them, are left.
 -- moves: the Moves for the slave's script, in queue order; content: the
 -- rest for one rsync; left: delays of list in neither (the next round's).
-function M.plan(list, opts)
+function M.plan(list, opts, hold)
 	local minSize = opts.minSize or M.MIN_SIZE
 	local maxBytes = opts.maxBytes or math.huge
-	local movable, chain = {}, {}
+	local movable, candidates = {}, {}
 	local worth, others = false, false
 	for _, d in ipairs(list) do
 		local ok = d.etype == 'Move'
@@ -54,7 +54,7 @@ function M.plan(list, opts)
 		end
 		if ok then
 			movable[d] = true
-			chain[#chain + 1] = d
+			candidates[#candidates + 1] = d
 			if not worth then
 				if d.isdir or opts.keepOrigins then
 					worth = true
@@ -68,7 +68,8 @@ function M.plan(list, opts)
 		end
 	end
 	local moves, content, left = {}, {}, {}
-	if #chain == 0 or not (worth or not others) then
+	-- no rename, or only small ones while an rsync runs anyway: all in it
+	if #candidates == 0 or (others and not worth) then
 		for i, d in ipairs(list) do content[i] = d end
 		return moves, content, left
 	end
@@ -84,7 +85,7 @@ function M.plan(list, opts)
 		end
 		if not wait and movable[d] then
 			local cost = scriptCost(d)
-			if opts.holdMoves or (#moves > 0 and bytes + cost > maxBytes) then
+			if hold or (#moves > 0 and bytes + cost > maxBytes) then
 				wait = true
 			else
 				bytes = bytes + cost
@@ -109,9 +110,7 @@ function M.step(list, opts, movedLast)
 	if #list == 0 then return nil end
 	local moves, content = M.plan(list, opts)
 	if #moves > 0 and movedLast then
-		opts.holdMoves = true
-		local _, rest = M.plan(list, opts)
-		opts.holdMoves = nil
+		local _, rest = M.plan(list, opts, true)
 		if #rest > 0 then return 'rsync', rest end
 	end
 	if #moves > 0 then return 'moves', moves end

@@ -170,6 +170,18 @@ local function failedPaths(s, p)
 	return out
 end
 
+-- The paths of transfer p that had failed before and went through now (all
+-- but those in failing, a set) are back: logged once each.
+local function recoveredAll(s, p, failing)
+	if not s.pathFailures then return end
+	for _, d in ipairs(p.delays) do
+		for _, path in ipairs { d.path, d.path2 } do
+			local n = path and not (failing and failing[path]) and s:recovered(path)
+			if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
+		end
+	end
+end
+
 -- After a partial transfer (rsync exit 23) the paths rsync named as failed
 -- wait with a back-off of their own (Sync:park) and are tried again until
 -- they go through, never silently left behind; the log says once that a
@@ -217,15 +229,7 @@ function runner.partial(s, p, now, isInit)
 		failing[rel] = true
 		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
 	end
-	-- paths of this transfer that had failed before and went through now
-	for _, d in ipairs(p.delays) do
-		for _, path in ipairs { d.path, d.path2 } do
-			if path and not failing[path] then
-				local n = s:recovered(path)
-				if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
-			end
-		end
-	end
+	recoveredAll(s, p, failing)
 	if #new > 0 then
 		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
 			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
@@ -238,24 +242,11 @@ function runner.partial(s, p, now, isInit)
 	return true
 end
 
--- A transfer went through in full: the paths of it that had failed before
--- are back.
-local function recoveredAll(s, p)
-	if not s.pathFailures then return end
-	for _, d in ipairs(p.delays) do
-		for _, path in ipairs { d.path, d.path2 } do
-			local n = path and s:recovered(path)
-			if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
-		end
-	end
-end
-
 -- Calls fn(...) of sync s's config (init, action, collect): a Lua error in
 -- it (a user's onModify indexing nil, say) is logged with its traceback and
 -- stays with this sync: returns ok, and the result or nil.
 local function guarded(s, what, fn, ...)
-	local args, n = { ... }, select('#', ...)
-	local ok, res = xpcall(function() return fn(unpack(args, 1, n)) end, debug.traceback)
+	local ok, res = xpcall(fn, debug.traceback, ...)
 	if ok then return true, res end
 	runner.luaError(s, what, res)
 	return false
@@ -494,7 +485,7 @@ function runner.childOutput(pid, stream, line)
 		end
 	end
 	if p and stream == 2 then
-		-- kept for requeueFailed; bounded (64 KiB), a chatty child is logged only
+		-- kept for runner.partial; bounded (64 KiB), a chatty child is logged only
 		local e = p.stderr
 		if not e then e = {}; p.stderr = e; p.stderrBytes = 0 end
 		if p.stderrBytes + #line <= 65536 then
@@ -521,12 +512,17 @@ function runner.signal(name)
 		if name ~= 'HUP' and fading == 'HUP' then fading = name end
 		return
 	end
+	if name == 'HUP' and runner.configPath then
+		return runner.checkNewConfig()
+	end
+	runner.fade(name)
+end
+
+-- Winds down for a reload (HUP) or an exit: children finish, then the cycle
+-- reloads or terminates.
+function runner.fade(name)
+	if fading then return end
 	if name == 'HUP' then
-		if runner.configPath and not runner.hupChecked then
-			runner.checkNewConfig()
-			return
-		end
-		runner.hupChecked = nil
 		log('Normal', '--- HUP signal, resetting ---')
 		core.notify('RELOADING=1')
 	else
@@ -547,8 +543,7 @@ function runner.checkNewConfig()
 	local pid, err = core.spawn({ '/proc/self/exe', '-checkconfig', runner.configPath })
 	if not pid then
 		log('Error', 'HUP: cannot check the new config (', tostring(err), '); reloading as asked')
-		runner.hupChecked = true
-		return runner.signal('HUP')
+		return runner.fade('HUP')
 	end
 	checking = { pid = pid, lines = {} }
 end
@@ -557,10 +552,7 @@ end
 function runner.configChecked(code)
 	local lines = checking.lines
 	checking = nil
-	if code == 0 then
-		runner.hupChecked = true
-		return runner.signal('HUP')
-	end
+	if code == 0 then return runner.fade('HUP') end
 	local msg = table.concat(lines, ' '):gsub('%s+', ' ')
 	log('Error', 'HUP: the new config has an error; the running config stays: ', msg)
 	core.notify('STATUS=config reload failed, running the previous config: ' .. msg:sub(1, 200))
