@@ -133,13 +133,7 @@ function M.arm(cfg, alarm)
 			if not at then return end
 			alarm(core.now() + (at - wall), function()
 				local s = cfg._inlet.getSync()
-				local waiting = false
-				local d = s.delays.head
-				while d do
-					if d.etype == 'Full' and d.status ~= 'active' then waiting = true; break end
-					d = d.next
-				end
-				if not waiting and not s.stopped then
+				if not s:hasQueued('Full') and not s.stopped then
 					core.log('Normal', s.name .. ': crontab: full sync')
 					cfg._inlet.createFullEvent()
 				end

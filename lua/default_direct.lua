@@ -126,12 +126,7 @@ function direct.collect(agent, exitcode)
 		local s = agent.inlet.getSync()
 		log('Warn', 'direct: ', agent.etype, ' on ', agent.path, ' failed (exit ', exitcode,
 			'); a full sync will repair the target')
-		local d = s.delays.head
-		while d do
-			if d.etype == 'Init' and d.status ~= 'active' then return 'ok' end
-			d = d.next
-		end
-		s:push('Init', '', nil, core.now())
+		if not s:hasQueued('Init') then s:push('Init', '', nil, core.now()) end
 	end
 	return 'ok'
 end

@@ -127,11 +127,7 @@ function rsync._spawnList(elist, cfg, target)
 		inlet.getSync().source, target or cfg.target)
 end
 
--- Wraps s in single quotes for the slave's shell (exact for every byte).
-local function quote(str)
-	return "'" .. str:gsub("'", "'\"'\"'") .. "'"
-end
-rsync._quote = quote
+local quote = require('shquote').quote
 
 -- Exit status of the slave's move script when some move failed or was
 -- refused: the destinations it names are then sent again by rsync.
@@ -168,9 +164,8 @@ function rsync._remoteMoves(s, moves, ssh, td)
 		shown[#shown + 1] = d.path .. ' -> ' .. d.path2
 	end
 	script[#script + 1] = 'exit $f'
-	local elist = events.list(s, moves)
-	local a = events.agents[elist]
-	a.moves, a.failed = true, {}
+	local a = { moves = true, failed = {} }
+	local elist = events.list(s, moves, a)
 	a.onOutput = function(stream, line)
 		local i = stream == 1 and tonumber(line:match('^lng%-move%-failed (%d+)$') or '')
 		if not i then return false end
@@ -227,16 +222,17 @@ end
 -- to sending the change the way lsyncd would have: a delete of the origin
 -- and the destination anew.
 function rsync.collect(agent, exitcode)
-	local a = require('events').agents[agent]
+	local events = require 'events'
+	local a = events.dataOf(agent)
 	if not (a and a.moves) and (agent.isList or agent.etype ~= 'Move') then
 		return default.collect(agent, exitcode)
 	end
 	if exitcode == 0 then return 'ok' end
 	if exitcode == 255 then return 'again' end       -- ssh could not reach the slave
-	local s = a.sync
+	local s, delays = events.resolve(agent)
 	local now = core.now()
 	-- the script names what failed; without its word every move is re-sent
-	local failed = (exitcode == MOVE_FAILED and a.failed and #a.failed > 0) and a.failed or a.delays
+	local failed = (exitcode == MOVE_FAILED and a and #a.failed > 0) and a.failed or delays
 	for _, d in ipairs(failed) do
 		log('Warn', s.name, ': moving ', d.path, ' -> ', d.path2, ' on the slave failed or was',
 			' refused (exit code ', exitcode, '); sending it with rsync')

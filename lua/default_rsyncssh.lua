@@ -64,7 +64,7 @@ end
 
 -- Init and lists are judged by rsync's codes, moves by ssh's.
 function rsyncssh.collect(agent, exitcode)
-	local a = require('events').agents[agent]
+	local a = require('events').dataOf(agent)
 	if (a and a.moves) or (not agent.isList and agent.etype == 'Move') then
 		return drsync.collect(agent, exitcode)   -- 0 ok, 255 again, else re-send
 	end

@@ -36,6 +36,7 @@ function Delays.new(opts)
 		head = nil, tail = nil, size = 0, seq = 0,
 		root = { n = 0 },   -- trie root: the sync root '/'
 		barrier = nil,      -- newest queued Init/Blanket
+		barriers = {},      -- set of queued barriers (few): hasQueued looks only here
 	}, Delays)
 end
 
@@ -173,6 +174,7 @@ function Delays:pushBarrier(etype, alarm)
 	while q do block(d, q); q = q.next end
 	link(self, d)
 	self.barrier = d
+	self.barriers[d] = true
 	return d
 end
 
@@ -323,6 +325,7 @@ function Delays:remove(d)
 	if d.path ~= '' then unindex(self, d, d.path) end
 	if d.path2 then unindex(self, d, d.path2) end
 	if self.barrier == d then self.barrier = nil end
+	self.barriers[d] = nil
 	local blocks = d.blocks
 	if blocks then
 		for i = 1, #blocks do
@@ -334,6 +337,51 @@ function Delays:remove(d)
 			end
 		end
 		d.blocks = nil
+	end
+end
+
+-- Marks the delays of a spawned child active (their child runs).
+function Delays:activate(list)
+	for i = 1, #list do list[i].status = 'active' end
+end
+
+-- True when a barrier of this etype (Init, Blanket, Full) is queued and not
+-- active; orActive: an active one counts too.
+function Delays:hasQueued(etype, orActive)
+	for d in pairs(self.barriers) do
+		if d.etype == etype and (orActive or d.status ~= 'active') then return true end
+	end
+	return false
+end
+
+-- Iterates the queued delays in arrival order: for d in q:each() do ... end
+-- (the loop may remove the delay it holds).
+function Delays:each()
+	local d = self.head
+	return function()
+		local cur = d
+		if cur then d = cur.next end
+		return cur
+	end
+end
+
+-- How many delays are queued.
+function Delays:count() return self.size end
+
+-- The oldest queued delay, or nil.
+function Delays:first() return self.head end
+
+-- Makes every waiting delay whose alarm lies after now due at now.
+function Delays:hurry(now)
+	for d in self:each() do
+		if d.status ~= 'active' and d.alarm and d.alarm > now then d.alarm = now end
+	end
+end
+
+-- Drops every delay that is not active (a sync that stops).
+function Delays:dropWaiting()
+	for d in self:each() do
+		if d.status ~= 'active' then self:remove(d) end
 	end
 end
 

@@ -4,8 +4,9 @@
 
 local M = {}
 
-local agents = setmetatable({}, { __mode = 'k' })  -- event/list -> {sync=, delays=}
-M.agents = agents
+-- event/list -> { sync=, delays=, isList=, data= }: private; others ask
+-- through M.resolve, M.dataOf and M.output
+local agents = setmetatable({}, { __mode = 'k' })
 
 local function stripSlash(p) return (p:gsub('/$', '')) end
 local function dirOf(p)        -- '/a/b/f' -> '/a/b/', '/a/d/' -> '/a/'
@@ -117,11 +118,34 @@ listMeta = {
 	end,
 }
 
--- An event list over delays of sync s.
-function M.list(s, delays)
+-- An event list over delays of sync s. data: the creating layer's own
+-- table for this list (M.dataOf gives it back); data.onOutput(stream, line),
+-- if set, sees the output of the list's child first (M.output).
+function M.list(s, delays, data)
 	local l = setmetatable({}, listMeta)
-	agents[l] = { sync = s, delays = delays, isList = true }
+	agents[l] = { sync = s, delays = delays, isList = true, data = data }
 	return l
+end
+
+-- The sync, the delays and whether it is a list, of an event or event
+-- list (an "agent" of spawn); nil when x is none.
+function M.resolve(x)
+	local a = agents[x]
+	if not a then return nil end
+	return a.sync, a.delays, a.isList or false
+end
+
+-- The layer's table given to M.list for this agent, or nil.
+function M.dataOf(x)
+	local a = agents[x]
+	return a and a.data
+end
+
+-- Offers a line of the child of agent x to the layer that made it; true
+-- when the layer took it.
+function M.output(x, stream, line)
+	local data = M.dataOf(x)
+	return data and data.onOutput and data.onOutput(stream, line) or false
 end
 
 -- The inlet of sync s: the Layer-1 view of its queue.
@@ -143,7 +167,7 @@ function M.inlet(s)
 				return test(ev)
 			end
 		end
-		return M.list(s, s.delays:collect(wrapped))
+		return M.list(s, s:readyList(wrapped))
 	end
 
 	function funcs.discardEvent(ev)
@@ -158,11 +182,11 @@ function M.inlet(s)
 	end
 
 	function funcs.createBlanketEvent()
-		return M.event(s, s.delays:push('Blanket', '', nil, core.now()))
+		return M.event(s, s:pushBarrier('Blanket', core.now()))
 	end
 
-	function funcs.createFullEvent(path)
-		return M.event(s, s.delays:push('Full', '', nil, core.now()))
+	function funcs.createFullEvent()
+		return M.event(s, s:pushBarrier('Full', core.now()))
 	end
 
 	function funcs.getConfig() return s.config end
@@ -177,7 +201,6 @@ function M.inlet(s)
 	function funcs.getExcludes() return s.filter:getExcludes() end
 	function funcs.getFilters() return s.filter:getFilters() end
 	function funcs.hasFilters() return s.filter:hasFilters() end
-	function funcs.getSubstitutionData(ev, list) return {} end
 
 	return setmetatable(inlet, {
 		__index = function(_, name)

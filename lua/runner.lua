@@ -42,14 +42,13 @@ local function globalMax() return config.settings.maxProcesses end
 
 -- spawn() for configs: agent is an event or event list of some sync.
 function runner.spawn(agent, binary, ...)
-	local a = events.agents[agent]
-	if not a then error('spawning with an invalid/unknown agent', 2) end
-	local s = a.sync
+	local s, delays = events.resolve(agent)
+	if not s then error('spawning with an invalid/unknown agent', 2) end
 	if fading then
 		log('Normal', 'ignored a spawn while fading')
 		return
 	end
-	for _, d in ipairs(a.delays) do
+	for _, d in ipairs(delays) do
 		if d.status == 'active' then error('spawning for an active event', 2) end
 	end
 	local argv = { binary }
@@ -89,12 +88,12 @@ function runner.spawn(agent, binary, ...)
 		pid = fakePid
 		pendingExits[#pendingExits + 1] = pid
 	end
-	for _, d in ipairs(a.delays) do d.status = 'active' end
-	local et = a.delays[1] and a.delays[1].etype
+	s:activate(delays)
+	local et = delays[1] and delays[1].etype
 	if pid > 0 and et ~= 'Init' and et ~= 'Full' then
 		deadline.started(pid, core.now(), deadline.limit(config.settings))
 	end
-	pids[pid] = { sync = s, agent = agent, delays = a.delays, stats = runner.wantStats }
+	pids[pid] = { sync = s, agent = agent, delays = delays, stats = runner.wantStats }
 	s.processes = s.processes + 1
 	total = total + 1
 end
@@ -320,9 +319,9 @@ function runner.collect(pid, code, signo)
 	end
 	-- exit 23 (some paths failed): those paths retry on their own; a
 	-- startup transfer is never called finished while paths of it failed
-	local a = p.agent and events.agents[p.agent]
+	local _, _, isList = events.resolve(p.agent)
 	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
-	and (isInit or (a and a.isList)) then
+	and (isInit or isList) then
 		rc = runner.partial(s, p, now, isInit) and 'ok' or 'again'
 	elseif rc == 'ok' then
 		recoveredAll(s, p)
@@ -335,7 +334,7 @@ function runner.collect(pid, code, signo)
 	end
 	for _, d in ipairs(p.delays) do
 		if rc == 'again' then
-			s.delays:retry(d, retryAlarm(s, now))
+			s:retry(d, retryAlarm(s, now))
 		else
 			s:removeDelay(d)
 		end
@@ -353,11 +352,7 @@ function runner.linkBack(m)
 	local now = core.now()
 	for _, s in ipairs(syncs) do
 		if s.mux == m and (s.failures or 0) > 0 then
-			local d = s.delays.head
-			while d do
-				if d.status ~= 'active' and d.alarm and d.alarm > now then d.alarm = now end
-				d = d.next
-			end
+			s:hurry(now)
 			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
 		end
 	end
@@ -372,12 +367,7 @@ function runner.stopSync(s, code)
 		type(code) == 'number' and ('exit code ' .. code) or code,
 		', which retrying cannot fix (see the lines above).',
 		' The other syncs go on; fix the config and reload (HUP).')
-	local d = s.delays.head
-	while d do
-		local nx = d.next
-		if d.status ~= 'active' then s.delays:remove(d) end
-		d = nx
-	end
+	s:dropWaiting()
 	s.initDone = true
 	for _, o in ipairs(syncs) do
 		if not o.stopped then
@@ -463,8 +453,7 @@ function runner.childOutput(pid, stream, line)
 	if services[pid] and sshmux.output(pid, line) then return end
 	local p = pids[pid]
 	-- a layer that reads its child's output (default_rsync's move script)
-	local a = p and events.agents[p.agent]
-	if a and a.onOutput and a.onOutput(stream, line) then return end
+	if p and events.output(p.agent, stream, line) then return end
 	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init'
 	and (line == '' or progress(p, line)) then
 		return
@@ -628,14 +617,8 @@ local function rescanDue(now)
 	if not runner.degraded or now < runner.nextRescan then return end
 	runner.nextRescan = now + (config.settings.rescanInterval or 60)
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.stopped then
-			local queued = false
-			local d = s.delays.head
-			while d do
-				if d.etype == 'Init' then queued = true; break end
-				d = d.next
-			end
-			if not queued then s:push('Init', '', nil, now) end
+		if s.config.init and not s.stopped and not s:hasQueued('Init', true) then
+			s:push('Init', '', nil, now)
 		end
 	end
 end
@@ -715,7 +698,7 @@ function runner.getAlarm()
 	for _, s in ipairs(syncs) do
 		if s.processes < s.maxProcesses and (not cap or total < cap) and not s.stopped
 		and (not s.mux or sshmux.ready(s.mux, core.now())) then
-			local a = s.delays:nextAlarm(s.maxDelays)
+			local a = s:nextAlarm()
 			if a == true then a = core.now() end
 			local pk = s:nextParked()
 			if pk and (not a or pk < a) then a = pk end
@@ -839,7 +822,7 @@ function runner.initialize(args, reloading)
 	if #config.syncConfigs == 0 then die('Nothing to watch: the config defines no sync{}.') end
 
 	for i, cfg in ipairs(config.syncConfigs) do
-		local ok, s = pcall(Sync.new, cfg, i)
+		local ok, s = pcall(Sync.new, cfg, i, syncs)
 		if not ok then die((cfg._where or '') .. tostring(s)) end
 		userenv.translateLayer3(cfg)
 		syncs[i] = s

@@ -13,17 +13,9 @@
 
 local M = {}
 
-local quote = require('default_rsync')._quote
+local shquote = require 'shquote'
+local quote, shq = shquote.quote, shquote.word
 local out = io.stdout
-
--- s as one word for a POSIX shell, quoted only when it needs it (for
--- commands shown to the operator to copy and paste).
-local function shq(s)
-	if s:find('^[%w/._@:+=,%-]+$') then return s end
-	if not s:find("'") then return "'" .. s .. "'" end
-	if not s:find('[\\"$`]') then return '"' .. s .. '"' end
-	return quote(s)
-end
 
 local function say(...)
 	out:write(...)

@@ -21,12 +21,10 @@ function M.write(path, syncs)
 	out[#out + 1] = 'Lsyncd status report at ' .. os.date('%c') .. '\n\n'
 	for _, s in ipairs(syncs) do
 		out[#out + 1] = s.name .. ' source=' .. s.source .. '\n'
-		out[#out + 1] = 'There are ' .. s.delays.size .. ' delays\n'
-		local d = s.delays.head
-		while d do
+		out[#out + 1] = 'There are ' .. s:queueSize() .. ' delays\n'
+		for d in s:eachDelay() do
 			out[#out + 1] = string.format('%-7s', d.status) .. d.etype .. ' ' .. d.path
 				.. (d.path2 and (' -> ' .. d.path2) or '') .. '\n'
-			d = d.next
 		end
 		out[#out + 1] = 'Filtering:\n'
 		-- filter lines, then "- pattern" for each exclude (lsyncd means to

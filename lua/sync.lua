@@ -10,9 +10,11 @@ local compat = require 'compat'
 local Sync = {}
 Sync.__index = Sync
 
--- Builds a sync from a merged config table (number n for its default name).
-function Sync.new(cfg, n)
+-- Builds a sync from a merged config table (number n for its default name);
+-- all: the list of every sync of the daemon, this one included once built.
+function Sync.new(cfg, n, all)
 	local s = setmetatable({}, Sync)
+	s.all = all
 	s.config = cfg
 	s.name = cfg.name or ('Sync' .. n)
 	local real, err = core.realpath(cfg.source)
@@ -220,7 +222,8 @@ end
 
 -- Changes not yet on the slave: queued and parked; the oldest one's time.
 function Sync:pending()
-	local n, oldest = self.delays.size, self.delays.head and self.delays.head.created
+	local first = self.delays:first()
+	local n, oldest = self.delays:count(), first and first.created
 	for _, e in pairs(self.parked or {}) do
 		n = n + 1
 		if not oldest or e.created < oldest then oldest = e.created end
@@ -246,6 +249,45 @@ end
 -- Drops a delay (finished or discarded).
 function Sync:removeDelay(d)
 	self.delays:remove(d)
+end
+
+-- Queues a barrier (Blanket, Full) due at alarm, as a config's inlet asks.
+function Sync:pushBarrier(etype, alarm)
+	return self.delays:push(etype, '', nil, alarm)
+end
+
+-- The delays of a child just spawned are active.
+function Sync:activate(list) self.delays:activate(list) end
+
+-- Puts a delay whose child failed back into the queue, due at alarm.
+function Sync:retry(d, alarm) self.delays:retry(d, alarm) end
+
+-- True when an Init/Blanket/Full is queued (orActive: or running).
+function Sync:hasQueued(etype, orActive) return self.delays:hasQueued(etype, orActive) end
+
+-- Iterates the queued delays in arrival order.
+function Sync:eachDelay() return self.delays:each() end
+
+-- How many delays are queued.
+function Sync:queueSize() return self.delays:count() end
+
+-- When the queue next has something due (nil: nothing; true: at once).
+function Sync:nextAlarm() return self.delays:nextAlarm(self.maxDelays) end
+
+-- The slave is back: what waits for a retry is due now.
+function Sync:hurry(now) self.delays:hurry(now) end
+
+-- The sync stops: what is queued and not running is dropped.
+function Sync:dropWaiting() self.delays:dropWaiting() end
+
+-- True when more than one sync of the daemon has not stopped (a failed
+-- startup may then stay local to this sync instead of ending the daemon).
+function Sync:othersAlive()
+	local alive = 0
+	for _, o in ipairs(self.all or {}) do
+		if not o.stopped then alive = alive + 1 end
+	end
+	return alive > 1
 end
 
 return Sync

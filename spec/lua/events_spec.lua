@@ -10,6 +10,8 @@ local function fakeSync()
 	}
 	function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
 	function s:removeDelay(d) self.delays:remove(d) end
+	function s:readyList(test) return self.delays:collect(test) end
+	function s:pushBarrier(etype, alarm) return self.delays:push(etype, '', nil, alarm) end
 	s.inlet = events.inlet(s)
 	s.config._inlet = s.inlet
 	return s
@@ -77,7 +79,7 @@ describe('events', function()
 		assert.same({ '/y' }, l.getPaths())
 		local ev = s.inlet.getEvent()
 		s.inlet.discardEvent(ev)
-		assert.equal(1, s.delays.size)
+		assert.equal(1, s.delays:count())
 	end)
 
 	it('rejects unknown inlet functions and serves the config', function()
@@ -96,6 +98,8 @@ describe('event identity', function()
 		local s = { source = '/s/', config = { target = '/t/' }, delays = Delays2.new {} }
 		function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
 		function s:removeDelay(d) self.delays:remove(d) end
+	function s:readyList(test) return self.delays:collect(test) end
+	function s:pushBarrier(etype, alarm) return self.delays:push(etype, '', nil, alarm) end
 		s.inlet = ev2.inlet(s)
 		local b = s.inlet.createBlanketEvent()
 		b.isPostcmd = true
