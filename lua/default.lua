@@ -37,7 +37,7 @@ default.sshExitCodes = {
 	[0] = 'ok', [255] = 'again',
 }
 
-local function log(cat, ...) _G.log(cat, ...) end
+local log = require('log').log
 
 -- Checks every key of t against gauge; prefix names nested keys.
 local function checkKeys(t, gauge, prefix)
@@ -82,12 +82,21 @@ function default.init(event)
 	if event.status == 'wait' then inlet.discardEvent(event) end
 end
 
--- Judges a child's exit code: 'ok', 'again' or 'die'.
-function default.collect(agent, exitcode)
+-- Whether a failed startup may stay local to the agent's sync (another
+-- sync lives) or must end the daemon (lsyncd).
+local function othersAlive(agent)
+	return agent.inlet.getSync():othersAlive()
+end
+
+-- Judges a child's exit code: 'ok', 'again' or 'die'. exitcodes: the table
+-- to judge by (a layer with two kinds of children: rsync's codes or ssh's),
+-- else the config's exitcodes.
+function default.collect(agent, exitcode, exitcodes)
 	local cfg = agent.config
 	local rc
-	if type(cfg.exitcodes) == 'table' then
-		rc = cfg.exitcodes[exitcode]
+	exitcodes = exitcodes or cfg.exitcodes
+	if type(exitcodes) == 'table' then
+		rc = exitcodes[exitcode]
 	elseif exitcode == 0 then
 		rc = 'ok'
 	else
@@ -122,7 +131,7 @@ function default.collect(agent, exitcode)
 		if rc == 'ok' then
 			log('Normal', what, ' of ', agent.source, ' -> ', target, ' finished.')
 			return 'ok'
-		elseif rc == 'again' and (_G.settings('insist') or default.othersAlive) then
+		elseif rc == 'again' and (config.settings.insist or othersAlive(agent)) then
 			-- with insist, or when other syncs run (one dead slave must not
 			-- take the others down), the startup is retried with back-off
 			log('Normal', 'Retrying startup of ', agent.source, ' -> ', target, ': ', exitcode)
@@ -130,8 +139,8 @@ function default.collect(agent, exitcode)
 		end
 		log('Error', 'Failure on startup of ', agent.source, ' -> ', target,
 			' (exitcode ', exitcode, ')')
-		if rc == 'die' and default.othersAlive then return 'die' end
-		_G.terminate(-1)
+		if rc == 'die' and othersAlive(agent) then return 'die' end
+		core.terminate(-1)
 	end
 	if rc == 'ok' then
 		log('Normal', who, 'Finished ', agent.etype, ' on ', agent.sourcePath, ' = ', exitcode)

@@ -6,6 +6,8 @@
 local default = require 'default'
 local drsync = require 'default_rsync'
 local rsyncopts = require 'rsyncopts'
+local procs = require 'procs'
+local log = require('log').log
 
 local direct = {}
 
@@ -52,7 +54,7 @@ end
 -- (the rename is then split into Delete + Create), for instance.
 local function sendDir(inlet, ev, cfg)
 	local stdin, argv = rsyncOf(inlet, cfg, { { etype = 'Create', path = '/' .. ev.path, isdir = true } })
-	spawn(ev, cfg.rsync.binary, '<', stdin, argv)
+	procs.spawn(ev, cfg.rsync.binary, '<', stdin, argv)
 end
 
 -- Copy, move and remove are done by the daemon's own helper
@@ -66,7 +68,7 @@ local SELF = '/proc/self/exe'
 
 local function fsop(ev, cfg, op, args, entries, delete)
 	local stdin, argv = rsyncOf(ev.inlet, cfg, entries, delete)
-	spawn(ev, SELF, '<', stdin, '__lng_fsop', op, args, '--', cfg.rsync.binary, argv)
+	procs.spawn(ev, SELF, '<', stdin, '__lng_fsop', op, args, '--', cfg.rsync.binary, argv)
 end
 
 local function bare(p) return (p:gsub('/$', '')) end
@@ -111,11 +113,7 @@ end
 -- Only the startup transfer is judged; other failures are logged.
 function direct.collect(agent, exitcode)
 	if agent.etype == 'Init' or agent.etype == 'Full' then
-		local cfg = agent.config
-		cfg.exitcodes = cfg.rsyncExitCodes
-		local rc = default.collect(agent, exitcode)
-		cfg.exitcodes = nil
-		return rc
+		return default.collect(agent, exitcode, agent.config.rsyncExitCodes)
 	end
 	-- (24: rsync saw files vanish while sending a directory; their Delete
 	-- events follow)

@@ -5,6 +5,9 @@
 local default = require 'default'
 local rsyncopts = require 'rsyncopts'
 local roundplan = require 'roundplan'
+local procs = require 'procs'
+local config = require 'config'
+local log = require('log').log
 
 local rsync = {}
 
@@ -27,6 +30,12 @@ rsync.maxDelays = 1000
 rsync.rsync = { binary = 'rsync', links = true, times = true, protect_args = true }
 
 local DELETE = { [true] = true, [false] = true, startup = true, running = true }
+
+-- rsync reports --stats when a status output counts files and bytes.
+local function wantStats()
+	local st = config.settings
+	return st.jsonStatusFile or st.metricsFile
+end
 
 -- Checks the config and computes the rsync arguments.
 function rsync.prepare(cfg, level, skipTarget)
@@ -56,10 +65,10 @@ function rsync.init(event)
 	}
 	log('Normal', event.sync.initDone and 'recursive full re-scan rsync: ' or 'recursive startup rsync: ',
 		event.source, ' -> ', event.target)
-	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
+	local stats = wantStats() and '--stats' or nil
 	-- overall progress of the startup transfer, for the log and the status
 	local prog = not cfg.rsync.quiet and '--info=progress2' or nil
-	spawn(event, cfg.rsync.binary, '<', stdin or '', stats, prog, argv)
+	procs.spawn(event, cfg.rsync.binary, '<', stdin or '', stats, prog, argv)
 end
 
 -- True for an event or a delay (both carry etype) that is not a barrier.
@@ -119,9 +128,9 @@ function rsync._spawnList(elist, cfg, target)
 	local delete = cfg.delete == true or cfg.delete == 'running'
 	-- Paths that had an event are compared in full (-I): rsync's quick check
 	-- (size and mtime) would miss a same-size rewrite within one second.
-	local full = not settings('quickCheck') and '--ignore-times' or nil
-	local stats = (settings('jsonStatusFile') or settings('metricsFile')) and '--stats' or nil
-	spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, full, stats, '-r',
+	local full = not config.settings.quickCheck and '--ignore-times' or nil
+	local stats = wantStats() and '--stats' or nil
+	procs.spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, full, stats, '-r',
 		delete and '--delete' or nil, delete and '--ignore-errors' or nil,
 		'--force', '--from0', guards, '--include-from=-', '--exclude=*',
 		inlet.getSync().source, target or cfg.target)
@@ -174,7 +183,7 @@ function rsync._remoteMoves(s, moves, ssh, td)
 	end
 	log('Normal', s.name, ': moving ', #moves, ' entr', #moves == 1 and 'y' or 'ies', ' on ',
 		ssh.dest, '\n', table.concat(shown, '\n'))
-	spawn(elist, ssh.binary, ssh.args, ssh.dest, table.concat(script, ' '))
+	procs.spawn(elist, ssh.binary, ssh.args, ssh.dest, table.concat(script, ' '))
 end
 
 -- One step of a round to a slave that moves: everything queued for it goes
@@ -192,7 +201,7 @@ function rsync._round(inlet, ssh, td)
 			if not st or st.type == 'directory' then return nil end
 			return st.size
 		end,
-		minSize = settings('moveMinSize'),
+		minSize = config.settings.moveMinSize,
 		keepOrigins = not (cfg.delete == true or cfg.delete == 'running'),
 		maxBytes = MOVE_BATCH_BYTES - #td,
 	}

@@ -69,14 +69,8 @@ function rsyncssh.collect(agent, exitcode)
 		return drsync.collect(agent, exitcode)   -- 0 ok, 255 again, else re-send
 	end
 	local cfg = agent.config
-	if agent.isList or agent.etype == 'Init' or agent.etype == 'Full' then
-		cfg.exitcodes = cfg.rsyncExitCodes
-	else
-		cfg.exitcodes = cfg.sshExitCodes
-	end
-	local rc = default.collect(agent, exitcode)
-	cfg.exitcodes = false
-	return rc
+	local rsyncs = agent.isList or agent.etype == 'Init' or agent.etype == 'Full'
+	return default.collect(agent, exitcode, rsyncs and cfg.rsyncExitCodes or cfg.sshExitCodes)
 end
 
 return rsyncssh

@@ -22,15 +22,19 @@
 -- A '^' that starts no variable is kept as it is.  ^d. falls back to the
 -- first event when no second one is given.
 --
--- spawn, spawnShell and log are the config globals, looked up in _G on
--- every call (as a config sees them).  Each call logs at Normal level
+-- The commands run through procs.spawn / procs.spawnShell (the functions
+-- a config has as spawn and spawnShell), not through the globals: a config
+-- that reuses those names does not redirect them.  Each call logs at Normal level
 -- 'Event ETYPE spawns shell "SCRIPT"' or 'Event ETYPE spawns action "ARGV"'.
+
+local procs = require 'procs'
+local logging = require 'log'
 
 local M = {}
 
 -- Passed as spawn's first argument after the binary: what follows are all
--- arguments, none of them the '<' stdin marker (runner.spawn).
-M.ARGS_ONLY = setmetatable({}, { __tostring = function() return 'ARGS_ONLY' end })
+-- arguments, none of them the '<' stdin marker (procs.spawn).
+M.ARGS_ONLY = procs.ARGS_ONLY
 
 local PLAIN = {
 	'pathname', 'pathdir', 'path', 'sourcePathname', 'sourcePathdir', 'sourcePath',
@@ -111,8 +115,8 @@ local function shellForm(str)
 	return function(event, event2)
 		local args = {}
 		for k = 1, nv do args[k] = value(vars[k], event, event2) end
-		_G.log('Normal', 'Event ', event.etype, ' spawns shell "', script, '"')
-		return _G.spawnShell(event, script, unpack(args, 1, nv))
+		logging.log('Normal', 'Event ', event.etype, ' spawns shell "', script, '"')
+		return procs.spawnShell(event, script, unpack(args, 1, nv))
 	end
 end
 
@@ -165,12 +169,12 @@ local function binaryForm(str)
 			end
 			argv[i] = table.concat(s)
 		end
-		_G.log('Normal', 'Event ', event.etype, ' spawns action "', table.concat(argv, ' '), '"')
+		logging.log('Normal', 'Event ', event.etype, ' spawns action "', table.concat(argv, ' '), '"')
 		if #words > 1 and argv[2] == '<' and not literal2 then
 			-- a value that happens to be '<' (a file named so) is an argument
-			return _G.spawn(event, argv[1], M.ARGS_ONLY, unpack(argv, 2, #words))
+			return procs.spawn(event, argv[1], M.ARGS_ONLY, unpack(argv, 2, #words))
 		end
-		return _G.spawn(event, unpack(argv, 1, #words))
+		return procs.spawn(event, unpack(argv, 1, #words))
 	end
 end
 

@@ -10,7 +10,7 @@ local userenv = require 'userenv'
 local status = require 'status'
 local sshmux = require 'sshmux'
 local deadline = require 'deadline'
-local layer3 = require 'layer3'
+local procs = require 'procs'
 
 local runner = {}
 
@@ -18,17 +18,12 @@ runner.DEFAULT_CONFIG = '/etc/lsyncd-ng/lsyncd-ng.conf.lua'
 runner.LSYNCD_CONFIG = '/etc/lsyncd/lsyncd.conf.lua'
 
 local syncs = {}          -- Sync objects in config order
-local pids = {}           -- pid -> { sync=, agent=, delays= }
-local services = {}       -- pid -> true: daemon-owned children (ssh masters)
 local checking = nil      -- { pid =, lines = {} } while a HUP's new config is checked
-local pendingExits = {}   -- spawn failures, reported as exit 255 next cycle
-local total = 0           -- children running
 local fading = nil        -- nil, 'TERM', 'INT', 'HUP'
 local fadeStart
 local rr = 0              -- round-robin start among syncs
 local nextStatus = 0
 local startupDone = false
-local fakePid = 0
 
 local function log(cat, ...) userenv.log(cat, ...) end
 
@@ -40,74 +35,9 @@ end
 -- The global cap on children (settings{maxProcesses}), or nil.
 local function globalMax() return config.settings.maxProcesses end
 
--- spawn() for configs: agent is an event or event list of some sync.
-function runner.spawn(agent, binary, ...)
-	local s, delays = events.resolve(agent)
-	if not s then error('spawning with an invalid/unknown agent', 2) end
-	if fading then
-		log('Normal', 'ignored a spawn while fading')
-		return
-	end
-	for _, d in ipairs(delays) do
-		if d.status == 'active' then error('spawning for an active event', 2) end
-	end
-	local argv = { binary }
-	local n = select('#', ...)
-	local args = { ... }
-	-- spawn(agent, binary, '<', text, ...): text is the child's stdin. Only
-	-- a '<' given as that argument is the marker (not one inside a table);
-	-- a Layer-3 command whose first argument came from a file name passes
-	-- layer3.ARGS_ONLY there instead, so a file named '<' is an argument.
-	local stdin, first = nil, 1
-	if args[1] == '<' then
-		stdin, first = args[2], 3
-		if stdin ~= nil then stdin = tostring(stdin) end
-		if stdin == '' then stdin = nil end
-	elseif args[1] == layer3.ARGS_ONLY then
-		first = 2
-	end
-	for i = first, n do
-		local v = args[i]
-		if type(v) == 'table' then
-			for _, x in ipairs(v) do argv[#argv + 1] = tostring(x) end
-		elseif v ~= nil then
-			argv[#argv + 1] = tostring(v)
-		end
-	end
-	if type(binary) ~= 'string' then error('spawn: binary must be a string', 2) end
-	if core.logEnabled('Exec') then
-		local shown = {}
-		for i = 2, #argv do shown[#shown + 1] = '[' .. argv[i] .. ']' end
-		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
-			.. table.concat(shown, ' '))
-	end
-	local pid, err = core.spawn(argv, stdin)
-	if not pid then
-		log('Error', 'Failed executing [', binary, ']: ', err)
-		fakePid = fakePid - 1
-		pid = fakePid
-		pendingExits[#pendingExits + 1] = pid
-	end
-	s:activate(delays)
-	local et = delays[1] and delays[1].etype
-	if pid > 0 and et ~= 'Init' and et ~= 'Full' then
-		deadline.started(pid, core.now(), deadline.limit(config.settings))
-	end
-	pids[pid] = { sync = s, agent = agent, delays = delays, stats = runner.wantStats }
-	s.processes = s.processes + 1
-	total = total + 1
-end
-
--- Starts a child that belongs to the daemon, not to any event.
-local function spawnService(argv)
-	local pid, err = core.spawn(argv)
-	if not pid then
-		log('Error', 'Failed executing [', argv[1], ']: ', err)
-		return nil
-	end
-	services[pid] = true
-	return pid
-end
+-- spawn() for configs (lua/procs.lua owns the children)
+runner.spawn = procs.spawn
+procs.refuseWhen(function() return fading ~= nil end)
 
 -- Back-off before a retry: exponential from max(delay, 1) s up to a cap
 -- (settings maxBackoff, default 300 s), with +-25% jitter so many slaves
@@ -275,18 +205,13 @@ function runner.collect(pid, code, signo)
 	if checking and checking.pid == pid then
 		return runner.configChecked((signo and signo ~= 0) and 128 + signo or code)
 	end
-	if services[pid] then
-		services[pid] = nil
+	if procs.endService(pid) then
 		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now(), fading ~= nil)
 		return
 	end
-	deadline.ended(pid)
-	local p = pids[pid]
+	local p = procs.take(pid)
 	if not p then return end
-	pids[pid] = nil
 	local s = p.sync
-	s.processes = s.processes - 1
-	total = total - 1
 	local now = core.now()
 	local rc
 	local isInit = p.delays[1] and p.delays[1].etype == 'Init'
@@ -301,11 +226,6 @@ function runner.collect(pid, code, signo)
 		rc = 'ok'
 		pcall(s.config.collect, p.agent, code)
 	else
-		-- tells default.collect whether a failed startup may stay local
-		-- to this sync (another sync lives) or must end the daemon (lsyncd)
-		local alive = 0
-		for _, o in ipairs(syncs) do if not o.stopped then alive = alive + 1 end end
-		_G.default.othersAlive = alive > 1
 		local ok
 		ok, rc = guarded(s, 'collect', s.config.collect, p.agent, code)
 		if not ok then
@@ -432,7 +352,7 @@ local function progress(p, line)
 	local left, all = line:match('%-chk=(%d+)/(%d+)')
 	s.progress = { bytes = tonumber((bytes:gsub(',', ''))), percent = tonumber(pct), rate = rate,
 		eta = eta, files = files, checked = all and (tonumber(all) - tonumber(left)) or nil,
-		total = tonumber(total or '') }
+		total = tonumber(all or '') }
 	local now = core.now()
 	if not s.progressLogged then
 		s.progressLogged = now                 -- the first line after an interval
@@ -450,8 +370,8 @@ function runner.childOutput(pid, stream, line)
 		if #l < 20 then l[#l + 1] = line end
 		return
 	end
-	if services[pid] and sshmux.output(pid, line) then return end
-	local p = pids[pid]
+	if procs.isService(pid) and sshmux.output(pid, line) then return end
+	local p = procs.get(pid)
 	-- a layer that reads its child's output (default_rsync's move script)
 	if p and events.output(p.agent, stream, line) then return end
 	if p and stream == 1 and p.delays[1] and p.delays[1].etype == 'Init'
@@ -627,7 +547,7 @@ end
 local function runSync(s, now)
 	if s.stopped then return end
 	local cap = globalMax()
-	while s.processes < s.maxProcesses and (not cap or total < cap) do
+	while s.processes < s.maxProcesses and (not cap or procs.running() < cap) do
 		if s.pausedUntil and s.pausedUntil > now then return end
 		if s.mux and not sshmux.ready(s.mux, now) then return end
 		s:unpark(now)
@@ -650,7 +570,7 @@ end
 
 function runner.cycle(now)
 	if fading then
-		if total == 0 or now - fadeStart > 30 then
+		if procs.running() == 0 or now - fadeStart > 30 then
 			if fading == 'HUP' then
 				core.reload()
 				return
@@ -659,10 +579,7 @@ function runner.cycle(now)
 		end
 		return
 	end
-	while #pendingExits > 0 do
-		local pid = table.remove(pendingExits, 1)
-		runner.collect(pid, 255, 0)
-	end
+	while procs.hasFailed() do runner.collect(procs.nextFailed(), 255, 0) end
 	userenv.runAlarms(now)
 	rescanDue(now)
 	deadline.tick(now, log)
@@ -670,7 +587,7 @@ function runner.cycle(now)
 		core.notify('WATCHDOG=1')
 		runner.nextWatchdog = now + runner.watchdog
 	end
-	sshmux.tick(now, spawnService, runner.linkBack)
+	sshmux.tick(now, procs.spawnService, runner.linkBack)
 	local n = #syncs
 	for k = 1, n do
 		local s = syncs[(rr + k - 1) % n + 1]
@@ -685,8 +602,8 @@ function runner.cycle(now)
 end
 
 function runner.getAlarm()
-	if fading then return total == 0 and true or (fadeStart + 30) end
-	if #pendingExits > 0 then return true end
+	if fading then return procs.running() == 0 and true or (fadeStart + 30) end
+	if procs.hasFailed() then return true end
 	local best = userenv.nextAlarm()
 	local mux = sshmux.nextAlarm(core.now())
 	if mux and (not best or mux < best) then best = mux end
@@ -696,7 +613,7 @@ function runner.getAlarm()
 	if runner.watchdog and (not best or runner.nextWatchdog < best) then best = runner.nextWatchdog end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
-		if s.processes < s.maxProcesses and (not cap or total < cap) and not s.stopped
+		if s.processes < s.maxProcesses and (not cap or procs.running() < cap) and not s.stopped
 		and (not s.mux or sshmux.ready(s.mux, core.now())) then
 			local a = s:nextAlarm()
 			if a == true then a = core.now() end
@@ -772,7 +689,7 @@ function runner.initialize(args, reloading)
 	end
 	if opts.init then
 		-- operator tooling (lua/setup.lua): the config generator
-		userenv.install(runner)
+		userenv.install()
 		local code = require('setup').init(opts, args)
 		io.stdout:flush()
 		core.terminate(code or 0)
@@ -782,7 +699,7 @@ function runner.initialize(args, reloading)
 	if opts.status then
 		core.terminate(status.printTable(opts.status) and 0 or 1)
 	end
-	userenv.install(runner)
+	userenv.install()
 	config.cliDelay = opts.delay
 	for _, f in ipairs(opts.scripts) do dofile(f) end
 	if not opts.config and #opts.syncs == 0 then
@@ -867,7 +784,6 @@ function runner.initialize(args, reloading)
 		if not pok then die(perr) end
 	end
 
-	runner.wantStats = (settings.jsonStatusFile or settings.metricsFile) and true or false
 	for _, s in ipairs(syncs) do runner.tune(s) end
 	local muxing = sshmux.setup(settings)
 	if muxing then
@@ -895,7 +811,7 @@ function runner.initialize(args, reloading)
 		end
 	end
 	-- the ssh masters start once the watches are in place (events first)
-	if muxing then sshmux.tick(core.now(), spawnService) end
+	if muxing then sshmux.tick(core.now(), procs.spawnService) end
 	local now = core.now()
 	-- systemd's watchdog (WatchdogSec=): a keep-alive at half its interval
 	local wd = tonumber(os.getenv('WATCHDOG_USEC') or '')

@@ -7,44 +7,10 @@ local default = require 'default'
 
 local M = {}
 
--- ---- timestamps: opaque values supporting t + s, t - s, t1 - t2, <, <=, == ----
-local TS = {}
-TS.__index = function(t, k)
-	if k == 'seconds' then return rawget(t, 'v') end
-	if k == 'string' then return tostring(rawget(t, 'v')) end
-	return nil
-end
-local function ts(v) return setmetatable({ v = v }, TS) end
-local function val(x) return type(x) == 'table' and rawget(x, 'v') or x end
-TS.__add = function(a, b) return ts(val(a) + val(b)) end
-TS.__sub = function(a, b)
-	if type(a) == 'table' and type(b) == 'table' then return a.v - b.v end
-	return ts(val(a) - val(b))
-end
-TS.__lt = function(a, b) return val(a) < val(b) end
-TS.__le = function(a, b) return val(a) <= val(b) end
-TS.__eq = function(a, b) return val(a) == val(b) end
-TS.__tostring = function(t) return '(Timestamp: ' .. t.v .. ')' end
-TS.__concat = function(a, b) return tostring(a) .. tostring(b) end
+local timestamp = require 'timestamp'
+local ts, val = timestamp.new, timestamp.value
 M.timestamp = ts
-
--- ---- log(category, ...) ----
-local function show(v)
-	local t = type(v)
-	if t == 'string' or t == 'number' then return v end
-	if t == 'nil' then return '(nil)' end
-	if t == 'boolean' then return v and '(true)' or '(false)' end
-	if getmetatable(v) == TS then return tostring(v) end
-	return '(' .. tostring(v) .. ')'
-end
-
-function M.log(cat, ...)
-	if not core.logEnabled(cat) then return end
-	local n = select('#', ...)
-	local parts = { ... }
-	for i = 1, n do parts[i] = show(parts[i]) end
-	core.log(cat, table.concat(parts, '', 1, n))
-end
+M.log = require('log').log
 
 -- ---- user alarms ----
 local alarms = {}   -- sorted by time: { t=, fn=, extra= }
@@ -108,8 +74,8 @@ function M.translateLayer3(cfg)
 	end
 end
 
--- Installs the config globals; spawn comes from the runner.
-function M.install(runner)
+-- Installs the config globals (lsyncd's API for configs).
+function M.install()
 	local G = _G
 	G.settings = config.settingsObject
 	G.sync = config.syncFunc
@@ -117,10 +83,9 @@ function M.install(runner)
 	default.rsync = require 'default_rsync'
 	default.rsyncssh = require 'default_rsyncssh'
 	default.direct = require 'default_direct'
-	G.spawn = runner.spawn
-	G.spawnShell = function(agent, cmd, ...)
-		return runner.spawn(agent, 'sh', '-c', cmd, 'sh', ...)
-	end
+	local procs = require 'procs'
+	G.spawn = procs.spawn
+	G.spawnShell = procs.spawnShell
 	G.log = M.log
 	G.terminate = function(code) core.terminate(code or 0) end
 	G.now = function() return ts(core.now()) end

@@ -1,6 +1,8 @@
--- Specs for lua/layer3.lua: layer-3 string commands, with fake spawn,
--- spawnShell and log globals and fake event tables.
+-- Specs for lua/layer3.lua: layer-3 string commands, with procs.spawn,
+-- procs.spawnShell and log.log replaced by recorders, and fake event tables.
 local layer3 = require 'layer3'
+local procs = require 'procs'
+local logging = require 'log'
 
 -- A fake event for internal path p ('/a/f') of a sync /s/ -> /t/.
 local function ev(etype, p, tag)
@@ -21,21 +23,21 @@ describe('layer3', function()
 	local saved = {}
 	before_each(function()
 		calls, logs = {}, {}
-		for _, k in ipairs { 'spawn', 'spawnShell', 'log' } do saved[k] = rawget(_G, k) end
-		_G.spawn = function(agent, ...)
+		saved.spawn, saved.spawnShell, saved.log = procs.spawn, procs.spawnShell, logging.log
+		procs.spawn = function(agent, ...)
 			calls[#calls + 1] = { kind = 'spawn', agent = agent, n = select('#', ...), ... }
 			return 'spawned'
 		end
-		_G.spawnShell = function(agent, cmd, ...)
+		procs.spawnShell = function(agent, cmd, ...)
 			calls[#calls + 1] = { kind = 'shell', agent = agent, cmd = cmd, n = select('#', ...), ... }
 			return 'shelled'
 		end
-		_G.log = function(cat, ...)
+		logging.log = function(cat, ...)
 			logs[#logs + 1] = cat .. ': ' .. table.concat({ ... })
 		end
 	end)
 	after_each(function()
-		for _, k in ipairs { 'spawn', 'spawnShell', 'log' } do _G[k] = saved[k] end
+		procs.spawn, procs.spawnShell, logging.log = saved.spawn, saved.spawnShell, saved.log
 	end)
 
 	local function args(c)
@@ -141,12 +143,14 @@ describe('layer3', function()
 		end)
 	end)
 
-	it('looks the globals up at call time', function()
+	it('spawns through procs, not through a global spawn', function()
 		local f = layer3.translate('/bin/true')
-		local seen
-		_G.spawn = function(agent, bin) seen = bin end
-		f(ev('Modify', '/f'))
-		assert.equal('/bin/true', seen)
+		local old = rawget(_G, 'spawn')
+		_G.spawn = function() error('the global spawn was called') end
+		local ok, err = pcall(f, ev('Modify', '/f'))
+		_G.spawn = old
+		assert.is_true(ok, err)
+		assert.equal('/bin/true', calls[1][1])
 	end)
 
 	it('lists its variables longest first', function()
