@@ -68,6 +68,10 @@ local options = {
 	init = -1, check = 1, checkconfig = 1,
 }
 
+-- lsyncd's options that have no meaning here: -runner FILE (lsyncd-ng's
+-- runner is built in) and -monitor [NAME] (inotify is the only one).
+local IGNORED = { runner = true, monitor = true }
+
 -- What an option's values are, for "-c needs a config file".
 local VALUES = {
 	c = 'a config file: -c FILE', delay = 'seconds: -delay SECS', log = 'a category: -log CATEGORY',
@@ -141,10 +145,9 @@ function M.parse(args)
 			elseif name == 'log' then r.logs[#r.logs + 1] = vals[1]
 			elseif name == 'script' then r.scripts[#r.scripts + 1] = vals[1]
 			elseif name == 'sshopts' then r.sshopts = M.splitQuoted(vals[1])
-			elseif name == 'runner' then r.runner = vals[1]
-			elseif name == 'monitor' then r.monitor = vals[1] or true
+			elseif IGNORED[name] then -- luacheck: ignore 542
+				-- lsyncd's: accepted (with its value) so its command lines run
 			elseif name == 'status' then r.status = vals[1] or true
-			elseif name == 'init' then r.init = vals[1] or true
 			elseif name == 'check' then r.check = vals[1]
 			elseif name == 'checkconfig' then r.check = vals[1]; r.checkConfigOnly = true
 			else

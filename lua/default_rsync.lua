@@ -76,7 +76,6 @@ local function notBarrier(ev)
 	local t = ev.etype
 	return t ~= 'Init' and t ~= 'Blanket' and t ~= 'Full'
 end
-rsync._notBarrier = notBarrier
 
 local KIND_WORDS = { 'Create', 'created', 'Modify', 'modified', 'Attrib', 'changed attributes',
 	'Delete', 'deleted', 'Move', 'renamed' }

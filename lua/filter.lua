@@ -179,7 +179,6 @@ local function compile(pat)
 	if not anchored and p:sub(1, 3) == '**/' then add(p:sub(4), true) end
 	return { text = pat, alts = alts }
 end
-Filter._compile = compile
 
 function Filter.new()
 	return setmetatable({

@@ -60,7 +60,7 @@ end
 function M.snapshot(syncs)
 	local now, wall = core.now(), core.time()
 	local watched, unwatched = core.watchCount()
-	local out = { time = wall, pid = M.pid, version = core.version,
+	local out = { time = wall, version = core.version,
 		watches = watched, unwatched = unwatched, syncs = setmetatable({}, json.array) }
 	for _, s in ipairs(syncs) do
 		local pendingCount, oldest = s:pending()

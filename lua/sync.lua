@@ -175,8 +175,7 @@ end
 
 -- The first delay ready to be handled now, or nil.
 function Sync:readyDelay(now)
-	local d = self.delays:nextReady(now or core.now(), self.maxDelays)
-	return d
+	return self.delays:nextReady(now or core.now(), self.maxDelays)
 end
 
 -- Paths whose transfer failed on their own (rsync exit 23: unreadable,
