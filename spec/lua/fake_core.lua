@@ -1,0 +1,114 @@
+-- fake_core.lua: the engine's `core` table for Lua specs, without a kernel:
+-- a clock the spec sets, a file system of the paths the spec declares,
+-- children that are recorded (the spec ends them through the runner),
+-- log lines, notifications and written files kept for reading.
+--
+--   local fake = require 'fake_core'
+--   local core = fake.install()          -- a fresh _G.core
+--   core.dirs['/src/'] = true             -- a directory that exists
+--   local mods = fake.fresh()             -- lua/ modules loaded anew
+--
+-- core.terminate raises { terminated = code } (the real one does not
+-- return); core.terminated keeps the code.
+
+local M = {}
+
+-- The lua/ modules with state of their own: fresh() loads them anew.
+local MODULES = {
+	'runner', 'procs', 'sync', 'delays', 'events', 'config', 'compat', 'default',
+	'default_rsync', 'default_rsyncssh', 'default_direct', 'userenv', 'status', 'sshmux',
+	'deadline', 'layer3', 'cron', 'log', 'timestamp', 'filter', 'cli',
+}
+
+function M.fresh()
+	for _, m in ipairs(MODULES) do package.loaded[m] = nil end
+	return setmetatable({}, { __index = function(t, k)
+		local v = require(k)
+		rawset(t, k, v)
+		return v
+	end })
+end
+
+function M.install()
+	local c = {
+		clock = 1000, wall = 1700000000, version = 'test',
+		dirs = {}, files = {},           -- path -> true / path -> size
+		spawned = {}, byPid = {}, killed = {}, logs = {}, notified = {}, written = {},
+		watched = {}, nextPid = 100, failSpawn = false, pid = 4242, uid = 1000,
+		enabled = { Normal = true, Error = true, Warn = true },
+	}
+	function c.now() return c.clock end
+	function c.time() return c.wall + c.clock end
+	function c.log(cat, msg) c.logs[#c.logs + 1] = { cat = cat, msg = msg } end
+	function c.logEnabled(cat) return c.enabled[cat] == true end
+	function c.logEnable(cat) c.enabled[cat] = true end
+	function c.logSetup() return true end
+	function c.notify(s) c.notified[#c.notified + 1] = s end
+	function c.terminate(code)
+		c.terminated = code or 0
+		error({ terminated = c.terminated }, 0)
+	end
+	-- children: recorded; spawn fails with failSpawn set (a string: the error)
+	function c.spawn(argv, stdin)
+		if c.failSpawn then return nil, c.failSpawn end
+		c.nextPid = c.nextPid + 1
+		local child = { pid = c.nextPid, argv = argv, stdin = stdin }
+		c.spawned[#c.spawned + 1] = child
+		c.byPid[child.pid] = child
+		return child.pid
+	end
+	function c.kill(pid, sig) c.killed[#c.killed + 1] = { pid = pid, sig = sig } end
+	function c.run() return 0, '' end
+	-- file system: dirs end in '/' or not, both are looked up
+	local function isDir(p) return c.dirs[p] or c.dirs[p .. '/'] or c.dirs[(p:gsub('/$', ''))] end
+	function c.lstat(p)
+		if isDir(p) then return { type = 'directory' } end
+		if c.files[p] then return { type = 'file', size = c.files[p] } end
+		return nil
+	end
+	function c.realpath(p)
+		if isDir(p) or c.files[p] then return (p:gsub('(.)/$', '%1')) end
+		return nil, 'No such file or directory'
+	end
+	function c.readdir(p)
+		local out, base = {}, p:gsub('/*$', '') .. '/'
+		for q in pairs(c.dirs) do
+			local name = q:sub(1, #base) == base and q:sub(#base + 1):match('^([^/]+)/?$')
+			if name then out[name] = true end
+		end
+		for q in pairs(c.files) do
+			local name = q:sub(1, #base) == base and q:sub(#base + 1):match('^([^/]+)$')
+			if name then out[name] = false end
+		end
+		return out
+	end
+	function c.mkdir(p) c.dirs[p] = true; return true end
+	function c.rundir(p) c.dirs[p] = true; return true end
+	function c.writeFile(path, text) c.written[path] = text; return true end
+	function c.getpid() return c.pid, c.uid end
+	function c.isatty() return false end
+	-- watches
+	function c.watchInit() return true end
+	function c.watch(p) c.watched[#c.watched + 1] = p; return true end
+	function c.watchCount() return #c.watched, c.unwatched or 0 end
+	function c.watchList()
+		local l = {}
+		for i, p in ipairs(c.watched) do l[i] = { i, p } end
+		return l
+	end
+	function c.daemonize() return true end
+	function c.pidfile() return true end
+	function c.setReloadArgs() end
+	function c.reload() c.reloaded = true end
+	-- the spec's helpers (not the engine's)
+	function c.logged(pattern, cat)
+		for _, l in ipairs(c.logs) do
+			if (not cat or l.cat == cat) and l.msg:find(pattern) then return l.msg end
+		end
+		return nil
+	end
+	_G.core = c
+	return c
+end
+
+return M

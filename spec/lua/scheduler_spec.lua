@@ -1,0 +1,187 @@
+-- Specs for the runner's scheduler (lua/runner.lua with lua/procs.lua):
+-- which sync runs what when, the caps on children, back-off after a
+-- failure. The runner runs a real config against fake_core: children are
+-- recorded spawns, ended by calling runner.collect as the engine would.
+local fake = require 'fake_core'
+
+local core, mods, runner
+
+-- Starts the runner on a config text; returns the config's path.
+local function start(text)
+	local path = os.tmpname()
+	local f = assert(io.open(path, 'w'))
+	f:write(text)
+	f:close()
+	core.files[path] = #text
+	runner.initialize({ path }, false)
+	os.remove(path)
+end
+
+-- The children spawned since index `from`, as { target, argv, stdin, pid }.
+local function spawnedSince(from)
+	local out = {}
+	for i = from + 1, #core.spawned do
+		local c = core.spawned[i]
+		out[#out + 1] = { target = c.argv[#c.argv], argv = c.argv, stdin = c.stdin, pid = c.pid }
+	end
+	return out
+end
+
+-- target -> child, of a list from spawnedSince (the syncs take turns
+-- in which one goes first, so the order of spawns varies)
+local function byTarget(list)
+	local m = {}
+	for _, c in ipairs(list) do m[c.target] = c end
+	return m
+end
+
+local function at(t) core.clock = t; runner.cycle(t) end
+
+-- Ends every child spawned so far that still runs with exit code `code`.
+local done = {}
+local function finishAll(code)
+	for _, c in ipairs(core.spawned) do
+		if not done[c.pid] then done[c.pid] = true; runner.collect(c.pid, code, 0) end
+	end
+end
+
+local TWO = [[
+settings { nodaemon = true }
+sync { default.rsync, source = '/src', target = '/dst1', delay = 5 }
+sync { default.rsync, source = '/src', target = '/dst2', delay = 5 }
+]]
+
+describe('scheduler', function()
+	before_each(function()
+		core = fake.install()
+		core.dirs['/src/'] = true
+		mods = fake.fresh()
+		runner = mods.runner
+		done = {}
+		math.randomseed(7)
+	end)
+
+	it('runs the startup transfer of every sync first, then events after their delay', function()
+		start(TWO)
+		at(1000)
+		local init = spawnedSince(0)
+		assert.equal(2, #init)
+		assert.truthy(byTarget(init)['/dst1/'] and byTarget(init)['/dst2/'])
+		finishAll(0)
+		assert.truthy(core.logged('Startup of /src/ %-> /dst1/ finished'))
+		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		at(1004.9)
+		assert.equal(0, #spawnedSince(2))
+		assert.equal(1005, runner.getAlarm())
+		at(1005)
+		local batch = spawnedSince(2)
+		-- one rsync per target for the batch, the path on stdin
+		assert.equal(2, #batch)
+		assert.truthy(byTarget(batch)['/dst1/'] and byTarget(batch)['/dst2/'])
+		assert.truthy(batch[1].stdin:find('/a', 1, true))
+	end)
+
+	it('holds events behind a running startup transfer', function()
+		start(TWO)
+		at(1000)
+		runner.inotifyEvent('Create', false, nil, '/src/new', nil)
+		at(1010)
+		assert.equal(2, #spawnedSince(0))      -- only the two Init rsyncs
+		finishAll(0)
+		at(1010)
+		assert.equal(2, #spawnedSince(2))
+	end)
+
+	it('keeps to settings maxProcesses across syncs', function()
+		start('settings { nodaemon = true, maxProcesses = 1 }\n' .. TWO:gsub('^[^\n]*\n', ''))
+		at(1000)
+		assert.equal(1, #spawnedSince(0))
+		assert.is_false(runner.getAlarm() == 1000)
+		finishAll(0)
+		at(1000)
+		local second = spawnedSince(1)
+		assert.equal(1, #second)
+		assert.equal('/dst2/', second[1].target)
+	end)
+
+	it('runs one child per sync at a time (maxProcesses 1)', function()
+		start(TWO)
+		at(1000)
+		finishAll(0)
+		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		at(1005)
+		assert.equal(2, #spawnedSince(2))
+		runner.inotifyEvent('Modify', false, nil, '/src/b', nil)
+		at(1011)
+		assert.equal(2, #spawnedSince(2))      -- both syncs still busy with /a
+		finishAll(0)
+		at(1011)
+		local next = spawnedSince(4)
+		assert.equal(2, #next)
+		assert.truthy(next[1].stdin:find('/b', 1, true))
+		assert.falsy(next[1].stdin:find('/a', 1, true))
+	end)
+
+	it('retries a failed transfer with a growing back-off, and only that slave', function()
+		start(TWO)
+		at(1000)
+		finishAll(0)
+		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		at(1005)
+		local b = byTarget(spawnedSince(2))
+		done[b['/dst2/'].pid] = true
+		runner.collect(b['/dst2/'].pid, 0, 0)          -- /dst2 ok
+		done[b['/dst1/'].pid] = true
+		runner.collect(b['/dst1/'].pid, 10, 0)         -- /dst1: rsync exit 10 (socket I/O): again
+		assert.truthy(core.logged('transfer to /dst1/ failed %(exit code 10'))
+		-- first retry: delay 5 s * (0.75 .. 1.25)
+		at(1005 + 3.7)
+		assert.equal(0, #spawnedSince(4))
+		at(1005 + 6.3)
+		local r1 = spawnedSince(4)
+		assert.equal(1, #r1)
+		assert.equal('/dst1/', r1[1].target)
+		done[r1[1].pid] = true
+		runner.collect(r1[1].pid, 10, 0)
+		-- second retry: 10 s * (0.75 .. 1.25)
+		local t = core.clock
+		at(t + 7.4)
+		assert.equal(0, #spawnedSince(5))
+		at(t + 12.6)
+		local r2 = spawnedSince(5)
+		assert.equal(1, #r2)
+		done[r2[1].pid] = true
+		runner.collect(r2[1].pid, 0, 0)
+		assert.truthy(core.logged('/dst1/ is back after 2 failed attempt'))
+	end)
+
+	it('stops a sync whose child says its config cannot work, the others go on', function()
+		start(TWO)
+		at(1000)
+		local init = byTarget(spawnedSince(0))
+		done[init['/dst1/'].pid] = true
+		runner.collect(init['/dst1/'].pid, 1, 0)       -- rsync exit 1: syntax or usage error: die
+		assert.is_nil(core.terminated)
+		assert.truthy(core.logged('Sync1: stopped'))
+		done[init['/dst2/'].pid] = true
+		runner.collect(init['/dst2/'].pid, 0, 0)
+		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		at(1010)
+		local after = spawnedSince(2)
+		assert.equal(1, #after)
+		assert.equal('/dst2/', after[1].target)
+	end)
+
+	it('collects a spawn that failed as exit 255 in the next cycle', function()
+		start(TWO)
+		core.failSpawn = 'No such file'
+		at(1000)
+		assert.equal(0, #core.spawned)
+		assert.is_true(runner.getAlarm())
+		core.failSpawn = false
+		core.enabled.Delay = true
+		at(1000)
+		-- exit 255 of rsync is "again" (startup retried: the other sync lives)
+		assert.truthy(core.logged('Retrying startup of /src/'))
+	end)
+end)

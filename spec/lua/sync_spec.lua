@@ -1,0 +1,125 @@
+-- Specs for lua/sync.lua: which events a sync takes and how they are
+-- queued, parked paths with their own back-off, and what it reports.
+local fake = require 'fake_core'
+
+describe('Sync', function()
+	local core, Sync
+
+	local function new(cfg, all)
+		cfg.source = cfg.source or '/src'
+		cfg.target = cfg.target or '/t/'
+		return Sync.new(cfg, 1, all)
+	end
+
+	-- etype path [-> path2] of every queued delay, in order
+	local function queue(s)
+		local out = {}
+		for d in s:eachDelay() do out[#out + 1] = d.etype .. ' ' .. d.path .. (d.path2 and (' ' .. d.path2) or '') end
+		return out
+	end
+
+	before_each(function()
+		core = fake.install()
+		core.dirs['/src/'] = true
+		Sync = fake.fresh().sync
+		math.randomseed(3)
+	end)
+
+	it('makes paths relative to its source, directories with a slash', function()
+		local s = new {}
+		assert.equal('/src/', s.source)
+		assert.equal('/a/f', s:relative('/src/a/f', false))
+		assert.equal('/d/', s:relative('/src/d', true))
+		assert.is_nil(s:relative('/other/f', false))
+		assert.is_nil(s:relative('/src', true))
+	end)
+
+	it('refuses a source that is not a directory', function()
+		assert.has_error(function() new { source = '/nope' } end)
+	end)
+
+	it('takes only what its excludes and subdirs admit', function()
+		local s = new { exclude = { '*.tmp' }, subdirs = false }
+		s:event('Modify', false, '/a.tmp', false, 10)
+		s:event('Modify', false, '/d/f', false, 10)
+		s:event('Modify', false, '/f', false, 10)
+		assert.same({ 'Modify /f' }, queue(s))
+	end)
+
+	it('splits a move into Delete and Create without onMove, keeps it with onMove', function()
+		local s = new {}
+		s:event('Move', false, '/a', '/b', 10)
+		assert.same({ 'Delete /a', 'Create /b' }, queue(s))
+		local m = new { onMove = function() end }
+		m:event('Move', false, '/a', '/b', 10)
+		assert.same({ 'Move /a /b' }, queue(m))
+	end)
+
+	it('turns a move out of its view into a Delete, into its view into a Create', function()
+		local s = new { exclude = { '*.tmp' } }
+		s:event('Move', false, '/x.tmp', '/x', 10)
+		s:event('Move', false, '/y', '/y.tmp', 10)
+		assert.same({ 'Create /x', 'Delete /y' }, queue(s))
+	end)
+
+	it('sends a directory moved in with its content as single events when it has excludes', function()
+		core.dirs['/src/d/'] = true
+		core.dirs['/src/d/e/'] = true
+		core.files['/src/d/e/f'] = 1
+		core.files['/src/d/g.tmp'] = 1
+		local s = new { exclude = { '*.tmp' } }
+		s:event('Move', true, false, '/d/', 10)
+		local q = queue(s)
+		assert.equal('Create /d/', q[1])
+		table.sort(q)
+		assert.same({ 'Create /d/', 'Create /d/e/', 'Create /d/e/f' }, q)
+	end)
+
+	it('delays events by its delay, an Init not at all', function()
+		local s = new { delay = 7, init = function() end }
+		s:addInit(100)
+		assert.is_true(s:hasQueued('Init'))
+		assert.equal(100, s:nextAlarm())
+		local d = s:push('Modify', '/f', nil, 100)
+		assert.equal(107, d.alarm)
+	end)
+
+	it('parks a failed path with its own back-off and queues it again when due', function()
+		local s = new {}
+		assert.equal(1, s:park('/f', 100, 2, 60, 90))
+		local t = s:nextParked()
+		assert.is_true(t >= 101.5 and t <= 102.5, tostring(t))
+		assert.same({ 1, 90 }, { s:pending() })
+		s:unpark(101)
+		assert.same({}, queue(s))
+		s:unpark(103)
+		assert.same({ 'Modify /f' }, queue(s))
+		assert.is_nil(s:nextParked())
+		-- the second failure waits twice as long; a success forgets them
+		assert.equal(2, s:park('/f', 200, 2, 60))
+		t = s:nextParked()
+		assert.is_true(t >= 203 and t <= 205, tostring(t))
+		assert.equal(2, s:recovered('/f'))
+		assert.is_nil(s:recovered('/f'))
+	end)
+
+	it('says whether other syncs live', function()
+		local all = {}
+		all[1] = new({}, all)
+		assert.is_false(all[1]:othersAlive())
+		all[2] = new({}, all)
+		assert.is_true(all[1]:othersAlive())
+		all[2].stopped = true
+		assert.is_false(all[1]:othersAlive())
+	end)
+
+	it('drops what waits when it stops, keeps what runs', function()
+		local s = new {}
+		local a = s:push('Modify', '/a', nil, 1)
+		s:push('Modify', '/b', nil, 1)
+		s:activate({ a })
+		s:dropWaiting()
+		assert.same({ 'Modify /a' }, queue(s))
+		assert.equal(1, s:queueSize())
+	end)
+end)
