@@ -56,23 +56,47 @@ expect_equal "out of watches: changes in unwatched dirs arrive by the periodic r
 stop_daemon
 
 # ---- kill -9 during churn, restart ----
+# The startup transfer is slowed down (bwlimit) so that at the instant of the
+# kill a child (rsync, the sender) and a grandchild (the receiver it forks)
+# exist for sure: the test waits for both, then checks that neither, nor
+# anything else below the daemon, outlives it.
 S=$WS/k9/s T=$WS/k9/t
 mkdir -p "$S" "$T"
-start_daemon "$WS/k9.log" -nodaemon -delay 0.2 -rsync "$S" "$T"
-sleep 0.5
+head -c 4000000 /dev/urandom > "$S/big"
+cat > "$WS/k9.lua" <<EOF
+settings { nodaemon = true }
+sync { default.rsync, source = '$S', target = '$T', delay = 0.2, rsync = { bwlimit = 200 } }
+EOF
+start_daemon "$WS/k9.log" "$WS/k9.lua"
 ( for i in $(seq 1 400); do
 	mkdir -p "$S/c$((i % 17))"; echo "$i" > "$S/c$((i % 17))/f$i"
 	[ $((i % 7)) = 0 ] && rm -f "$S/c$((i % 17))/f$((i - 3))"
 	[ $((i % 50)) = 0 ] && mv "$S/c$((i % 17))" "$S/m$i"
   done ) &
 churn=$!
-sleep 0.7
-kids=$(children_of "$DAEMON_PID")
+kids='' grand=''
+for _ in $(seq 1 100); do
+	kids=$(children_of "$DAEMON_PID")
+	grand=$(for k in $kids; do children_of "$k"; done)
+	[ -n "$kids" ] && [ -n "$grand" ] && break
+	sleep 0.1
+done
+below=$(descendants "$DAEMON_PID")
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+if [ -n "$kids" ] && [ -n "$grand" ]; then
+	tap_ok "kill -9: at the kill a child ran and had a child of its own"
+else
+	tap_fail "kill -9: at the kill a child ran and had a child of its own" "children: '$kids' grandchildren: '$grand'"
+fi
 wait "$churn"
 sleep 1.5
 # shellcheck disable=SC2086
-if any_alive $kids; then tap_fail "kill -9: no rsync child of the dead daemon keeps running"; else tap_ok "kill -9: no rsync child of the dead daemon keeps running"; fi
+left=$(alive_of $kids $grand $below)
+if [ -z "$left" ] && [ -n "$kids" ]; then
+	tap_ok "kill -9: no child or grandchild of the dead daemon keeps running"
+else
+	tap_fail "kill -9: no child or grandchild of the dead daemon keeps running" "$left"
+fi
 start_daemon "$WS/k9b.log" -nodaemon -delay 0.2 -rsync "$S" "$T"
 expect_equal "kill -9: after a restart the slave converges exactly" "$S" "$T" 30
 stop_daemon

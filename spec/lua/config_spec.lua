@@ -41,10 +41,25 @@ describe('config', function()
 	end)
 
 	it('keeps _merge = false tables whole and does not mix them', function()
-		local codes = { _merge = false, [0] = 'ok' }
+		local parent = {
+			x = { _merge = false, a = 1, b = 2 },
+			exitcodes = { [0] = 'ok', [1] = 'die' },
+			y = { a = 1, b = 2 },
+		}
+		-- the child has its own x, exitcodes and y: x and exitcodes stay the
+		-- child's alone, y (a table that merges) gets the parent's keys too
 		local cfg = {}
-		config.inherit(cfg, { { exitcodes = codes, x = codes } })
-		assert.equal('ok', cfg.x[0])
+		config.inherit(cfg, { parent, x = { c = 3 }, exitcodes = { [0] = 'again' }, y = { c = 3 } })
+		assert.same({ c = 3 }, cfg.x)
+		assert.same({ [0] = 'again' }, cfg.exitcodes)
+		assert.same({ a = 1, b = 2, c = 3 }, cfg.y)
+		-- without one of its own, the child gets the parent's whole, as a copy
+		local bare = {}
+		config.inherit(bare, { parent })
+		assert.equal(1, bare.x.a)
+		assert.equal(2, bare.x.b)
+		assert.are_not.equal(parent.x, bare.x)
+		assert.equal('die', bare.exitcodes[1])
 	end)
 
 	it('does not share table values with the parent', function()
