@@ -38,9 +38,7 @@ describe('collect', function()
 	end
 
 	before_each(function()
-		core = fake.install()
-		core.dirs['/src/'] = true
-		mods = fake.fresh()
+		core, mods = fake.start()
 		default = mods.default
 		events = mods.events
 		default.rsync = mods.default_rsync

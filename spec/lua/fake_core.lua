@@ -111,4 +111,12 @@ function M.install()
 	return c
 end
 
+-- The usual start of a spec: a fresh core with the source dir '/src/' and
+-- the runtime's modules loaded anew; returns core, modules.
+function M.start()
+	local c = M.install()
+	c.dirs['/src/'] = true
+	return c, M.fresh()
+end
+
 return M

@@ -53,9 +53,7 @@ sync { default.rsync, source = '/src', target = '/dst2', delay = 5 }
 
 describe('scheduler', function()
 	before_each(function()
-		core = fake.install()
-		core.dirs['/src/'] = true
-		mods = fake.fresh()
+		core, mods = fake.start()
 		runner = mods.runner
 		done = {}
 		math.randomseed(7)

@@ -20,9 +20,7 @@ describe('status', function()
 	end
 
 	before_each(function()
-		core = fake.install()
-		core.dirs['/src/'] = true
-		mods = fake.fresh()
+		core, mods = fake.start()
 		status = mods.status
 		all = {}
 	end)

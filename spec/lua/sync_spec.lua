@@ -19,9 +19,9 @@ describe('Sync', function()
 	end
 
 	before_each(function()
-		core = fake.install()
-		core.dirs['/src/'] = true
-		Sync = fake.fresh().sync
+		local mods
+		core, mods = fake.start()
+		Sync = mods.sync
 		math.randomseed(3)
 	end)
 
