@@ -26,9 +26,12 @@ function M.defaultKey()
 	return nil
 end
 
--- The command that makes an ssh key at path.
+-- The command that makes an ssh key at path; its directory first when
+-- missing (ssh-keygen does not make it: "Saving key ... failed").
 function M.keygenCommand(path)
-	return "ssh-keygen -t ed25519 -N '' -f " .. shq(path)
+	local dir = path:match('^(.*)/[^/]+$')
+	local mkdir = (dir and dir ~= '' and not M.exists(dir)) and ('mkdir -p -m 700 ' .. shq(dir) .. ' && ') or ''
+	return mkdir .. "ssh-keygen -t ed25519 -N '' -f " .. shq(path)
 end
 
 -- ---- checking one slave ----
