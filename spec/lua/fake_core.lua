@@ -13,15 +13,16 @@
 
 local M = {}
 
--- The lua/ modules with state of their own: fresh() loads them anew.
-local MODULES = {
-	'runner', 'procs', 'sync', 'delays', 'events', 'config', 'compat', 'default',
-	'default_rsync', 'default_rsyncssh', 'default_direct', 'userenv', 'status', 'sshmux',
-	'deadline', 'layer3', 'cron', 'log', 'timestamp', 'filter', 'cli',
-}
-
+-- Every module of the runtime (lua/NAME.lua) that is loaded is dropped:
+-- the next require loads it anew, with fresh state.
 function M.fresh()
-	for _, m in ipairs(MODULES) do package.loaded[m] = nil end
+	for name in pairs(package.loaded) do
+		local f = type(name) == 'string' and io.open('lua/' .. name .. '.lua', 'r')
+		if f then
+			f:close()
+			package.loaded[name] = nil
+		end
+	end
 	return setmetatable({}, { __index = function(t, k)
 		local v = require(k)
 		rawset(t, k, v)
