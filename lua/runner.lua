@@ -103,7 +103,6 @@ end
 -- The paths of transfer p that had failed before and went through now (all
 -- but those in failing, a set) are back: logged once each.
 local function recoveredAll(s, p, failing)
-	if not s.pathFailures then return end
 	for _, d in ipairs(p.delays) do
 		for _, path in ipairs { d.path, d.path2 } do
 			local n = path and not (failing and failing[path]) and s:recovered(path)

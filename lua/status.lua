@@ -50,7 +50,7 @@ local function stateOf(s, unwatched)
 	if s.error then return 'error' end
 	if s.stopped then return 'down' end
 	if (s.failures or 0) >= 5 then return 'down' end
-	if (s.failures or 0) > 0 or (s.parked and next(s.parked)) then return 'retrying' end
+	if (s.failures or 0) > 0 or s:nextParked() then return 'retrying' end
 	if unwatched > 0 then return 'degraded' end
 	if s.config.init and not s.initDone then return 'startup' end
 	return 'ok'
