@@ -58,6 +58,7 @@ function M.install()
 		c.byPid[child.pid] = child
 		return child.pid
 	end
+	function c.exiting() return c.terminated ~= nil end
 	function c.kill(pid, sig) c.killed[#c.killed + 1] = { pid = pid, sig = sig } end
 	function c.run() return 0, '' end
 	-- file system: dirs end in '/' or not, both are looked up
