@@ -92,6 +92,24 @@ function M.install()
 	-- watches
 	function c.watchInit() return true end
 	function c.watch(p) c.watched[#c.watched + 1] = p; return true end
+	-- the engine's one-directory watch (lua/watchtree.lua walks with it):
+	-- { name, isdir, ... } of the directory's entries, and whether it was
+	-- watched already
+	function c.watchDir(p)
+		if not isDir(p) then return nil, p .. ': No such file or directory', 2 end
+		local known = false
+		for _, w in ipairs(c.watched) do if w == p then known = true end end
+		if not known then c.watched[#c.watched + 1] = p end
+		local names, list = {}, {}
+		local entries = c.readdir(p)
+		for n in pairs(entries) do names[#names + 1] = n end
+		table.sort(names)
+		for _, n in ipairs(names) do list[#list + 1] = n; list[#list + 1] = entries[n] end
+		return list, known
+	end
+	function c.unwatch(p)
+		for i = #c.watched, 1, -1 do if c.watched[i] == p then table.remove(c.watched, i) end end
+	end
 	function c.watchCount() return #c.watched, c.unwatched or 0 end
 	function c.watchList()
 		local l = {}
