@@ -124,6 +124,18 @@ function M.take(pid)
 	return p
 end
 
+-- Keeps a line of child p's stderr (after exit 23 the rsync layer reads
+-- the paths rsync named; the last line goes into the failure's log line);
+-- bounded at 64 KiB per child.
+function M.keepStderr(p, line)
+	local e = p.stderr
+	if not e then e = {}; p.stderr = e; p.stderrBytes = 0 end
+	if p.stderrBytes + #line <= 65536 then
+		e[#e + 1] = line
+		p.stderrBytes = p.stderrBytes + #line
+	end
+end
+
 -- How many children of agents run.
 function M.running() return total end
 

@@ -394,13 +394,7 @@ function runner.childOutput(pid, stream, line)
 		end
 	end
 	if p and stream == 2 then
-		-- kept for runner.partial; bounded (64 KiB), a chatty child is logged only
-		local e = p.stderr
-		if not e then e = {}; p.stderr = e; p.stderrBytes = 0 end
-		if p.stderrBytes + #line <= 65536 then
-			e[#e + 1] = line
-			p.stderrBytes = p.stderrBytes + #line
-		end
+		procs.keepStderr(p, line)
 		-- a slave already known to fail: its errors were logged once, with
 		-- the failure (judged); each retry's repeat goes to the Delay category
 		if (p.sync.failures or 0) > 0 then
