@@ -39,6 +39,9 @@ class FreeRange(unittest.TestCase):
                 'local 192.168.10.216 dev y\n')
         self.assertEqual(self.pick(used), (0, '216'))
 
+    def test_a_route_on_the_first_line(self):
+        self.assertEqual(self.pick('10.213.0.0/16 dev x\n'), (0, '214'))
+
     def test_a_longer_second_octet_is_another_range(self):
         self.assertEqual(self.pick('inet 10.2131.0.1/8\ninet 110.213.0.1/8\n'), (0, '213'))
 

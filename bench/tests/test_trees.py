@@ -1,12 +1,16 @@
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
+from lngbench.profiles import TREE_DIFF
 from lngbench.trees import dir_matches, scan_tree, tree_diff, write_file
 
 
-class Trees(unittest.TestCase):
+class TwoTrees(unittest.TestCase):
+    """src and dst: the same small tree (a file, a dir, a subdir, a symlink)."""
+
     def setUp(self):
         self.ws = tempfile.mkdtemp(prefix='lng-bench-test.')
         self.addCleanup(shutil.rmtree, self.ws)
@@ -17,6 +21,9 @@ class Trees(unittest.TestCase):
             write_file(os.path.join(top, 'a'), b'aaaa')
             write_file(os.path.join(top, 'd', 'e', 'f'), b'ffffff')
             os.symlink('a', os.path.join(top, 'l'))
+
+
+class Trees(TwoTrees):
 
     def test_scan_lists_every_directory(self):
         t = scan_tree(self.src)
@@ -47,6 +54,11 @@ class Trees(unittest.TestCase):
     def test_equal_trees_have_no_difference(self):
         self.assertEqual(tree_diff(self.src, self.dst), [])
 
+    def test_directory_times_do_not_count(self):
+        os.utime(os.path.join(self.dst, 'd'), (1, 1))
+        os.utime(os.path.join(self.dst, 'd', 'e'), (1, 1))
+        self.assertEqual(tree_diff(self.src, self.dst), [])
+
     def test_same_size_other_content_is_a_difference(self):
         write_file(os.path.join(self.dst, 'd', 'e', 'f'), b'gggggg')
         self.assertEqual(tree_diff(self.src, self.dst), ['>fc.T...... d/e/f'])
@@ -69,3 +81,37 @@ class Trees(unittest.TestCase):
         got = tree_diff(self.src, os.path.join(self.ws, 'nope'))
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0].startswith('missing directory:'), got)
+
+
+class TreeDiffOptions(TwoTrees):
+    """spec/tools/tree-diff's options the e2e tests use (--meta, filters)."""
+
+    def diff(self, *opts):
+        r = subprocess.run([TREE_DIFF, self.src, self.dst] + list(opts), stdout=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 0)
+        return r.stdout.splitlines()
+
+    def same_times(self):
+        for rel in ('a', 'd/e/f'):
+            for top in (self.src, self.dst):
+                os.utime(os.path.join(top, rel), (1000000, 1000000))
+
+    def test_meta_leaves_directory_times_out(self):
+        self.same_times()
+        os.utime(os.path.join(self.dst, 'd'), (1, 1))
+        self.assertEqual(self.diff('--meta'), [])
+
+    def test_meta_sees_permissions_and_file_times(self):
+        self.same_times()
+        os.chmod(os.path.join(self.dst, 'a'), 0o600)
+        os.chmod(os.path.join(self.src, 'a'), 0o644)
+        self.assertEqual(self.diff(), [])
+        self.assertEqual(self.diff('--meta'), ['.f...p..... a'])
+        os.chmod(os.path.join(self.dst, 'a'), 0o644)
+        os.utime(os.path.join(self.dst, 'd', 'e', 'f'), (1, 1))
+        self.assertEqual(self.diff('--meta'), ['.f..t...... d/e/f'])
+
+    def test_a_filter_leaves_names_out(self):
+        write_file(os.path.join(self.src, 'x.tmp'), b'')
+        self.assertEqual(self.diff('--exclude=*.tmp'), [])
+        self.assertEqual(self.diff(), ['>f+++++++++ x.tmp'])
