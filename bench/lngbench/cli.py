@@ -43,7 +43,8 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    opts, only = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    opts, only = parse_args(argv)
 
     b = Bench(opts)
     started = datetime.datetime.now()
@@ -98,7 +99,8 @@ def main(argv=None):
             rc = rc or 1
     machine['loadavg_end'] = (read('/proc/loadavg') or '').split()[:3]
     elapsed = now() - b.t_start
-    md = Report(b.records, b.P, opts.quick, b.skipped, b.jsonl.name).markdown(machine, started.strftime('%Y-%m-%d %H:%M'), ['bench/run'] + sys.argv[1:], elapsed)
+    md = Report(b.records, b.P, opts.quick, b.skipped, b.jsonl.name).markdown(
+        machine, started.strftime('%Y-%m-%d %H:%M'), ['bench/run'] + argv, elapsed)
     path = os.path.join(opts.out, stamp + '.md')
     with open(path, 'w') as f:
         f.write(md)
