@@ -30,8 +30,11 @@ B1="sync { default.rsync, name = 'B', source = '$WS/sb', target = '$WS/tb', dela
 B2="sync { default.rsync, name = 'B', source = '$WS/sb', target = '$WS/tb', delay = 0.3, exclude = { '*.y' }, $RS }"
 C="sync { default.rsync, name = 'C', source = '$WS/sc', target = '$WS/tc', delay = 0.3, $RS }"
 D="sync { default.rsync, name = 'D', source = '$WS/sd', target = '$WS/td', delay = 0.3, $RS }"
+# E's slave is down (nothing listens on its port): it retries with back-off
+DEAD=$(free_port)
+E="sync { default.rsync, name = 'E', source = '$WS/sa', target = '127.0.0.1:$WS/te', delay = 0.3, rsync = { binary = '$WS/bin/lng-rsync', rsh = '/usr/bin/ssh -p $DEAD -o BatchMode=yes' } }"
 HEAD="settings { nodaemon = true, logfile = '$WS/log', jsonStatusFile = '$WS/status.json', statusInterval = 1 }"
-printf '%s\n' "$HEAD" "$A" "$B1" "$C" > "$WS/r.lua"
+printf '%s\n' "$HEAD" "$A" "$B1" "$C" "$E" > "$WS/r.lua"
 
 start_daemon "$WS/out" "$WS/r.lua"
 pid=$DAEMON_PID
@@ -51,10 +54,18 @@ check "slave A has an ssh master ($m1)" test -n "$m1"
 # A change to A is queued (delay 2 s) when the HUP comes: B changes, C goes, D comes.
 echo queued > "$WS/sa/queued.txt"
 sleep 0.3
-printf '%s\n' "$HEAD" "$A" "$B2" "$D" > "$WS/r.lua"
+# E's retry state before the HUP
+for _ in $(seq 1 100); do
+	ef=$(grep -oE '"failures":[0-9]+,[^}]*"name":"E"' "$WS/status.json" | grep -oE '^"failures":[0-9]+' | cut -d: -f2)
+	[ "${ef:-0}" -ge 2 ] && break; sleep 0.1
+done
+check "E's slave is down: E retries (failures $ef)" test "${ef:-0}" -ge 2
+printf '%s\n' "$HEAD" "$A" "$B2" "$D" "$E" > "$WS/r.lua"
+hup_t=$(($(date +%s) + 1))
+e_logged=$(grep -c 'E: transfer to .* failed' "$WS/log")
 kill -HUP "$pid"
 for _ in $(seq 1 100); do grep -q 'config reloaded' "$WS/log" && break; sleep 0.1; done
-grep -q 'config reloaded: 1 sync(s) unchanged (queue and state kept), 1 changed and 1 new (startup transfer), 1 removed' "$WS/log" \
+grep -q 'config reloaded: 2 sync(s) unchanged (queue and state kept), 1 changed and 1 new (startup transfer), 1 removed' "$WS/log" \
 	&& tap_ok "the reload says what it kept, started and removed" \
 	|| tap_fail "the reload says what it kept, started and removed" "$(grep -A2 HUP "$WS/log")"
 expect_equal "the change queued before the HUP arrives on A" "$WS/sa" "$WS/ta" 20
@@ -65,6 +76,16 @@ check "changed B: a startup transfer ($(inits $WS/tb))" test "$(inits $WS/tb)" =
 check "new D: a startup transfer ($(inits $WS/td))" test "$(inits $WS/td)" = 1
 check "removed C: no startup transfer ($(inits $WS/tc))" test "$(inits $WS/tc)" = 1
 check "unchanged A keeps its ssh master ($m1 -> $(master_of))" test "$(master_of)" = "$m1"
+# the status written after the reload (it is rewritten at once)
+for _ in $(seq 1 50); do
+	jt=$(grep -oE '"time":[0-9]+' "$WS/status.json" | head -1 | cut -d: -f2)
+	[ "${jt:-0}" -ge "$hup_t" ] && break; sleep 0.1
+done
+ef2=$(grep -oE '"failures":[0-9]+,[^}]*"name":"E"' "$WS/status.json" | grep -oE '^"failures":[0-9]+' | cut -d: -f2)
+check "unchanged E keeps its retry state (failures $ef before the HUP, ${ef2:-?} after)" test "${ef2:-0}" -ge "$ef"
+sleep 1.5
+check "... so its outage is not logged anew (logged $e_logged time(s) before the HUP, $(grep -c 'E: transfer to .* failed' "$WS/log") in all)" \
+	test "$(grep -c 'E: transfer to .* failed' "$WS/log")" = "$e_logged"
 echo y > "$WS/sb/new.y"; echo x > "$WS/sb/new.x"; echo c > "$WS/sc/after.txt"
 for _ in $(seq 1 50); do [ -e "$WS/tb/new.x" ] && break; sleep 0.1; done
 check "B's new exclude applies (new.x sent, new.y not)" test -e "$WS/tb/new.x" -a ! -e "$WS/tb/new.y"
@@ -74,13 +95,13 @@ grep -q '"name":"D"' "$WS/status.json" && ! grep -q '"name":"C"' "$WS/status.jso
 	&& tap_ok "the status lists D and no longer C" || tap_fail "the status lists D and no longer C" "$(cat "$WS/status.json")"
 
 # HUP with the same config: nothing restarts.
-n0=$(grep -c '^init' "$CALLS")
+n0=$(grep '^init' "$CALLS" | grep -vc '/te/*$')
 kill -HUP "$pid"
 for _ in $(seq 1 100); do [ "$(grep -c 'config reloaded' "$WS/log")" -ge 2 ] && break; sleep 0.1; done
-grep -q 'config reloaded: 3 sync(s) unchanged (queue and state kept), 0 changed and 0 new (startup transfer), 0 removed' "$WS/log" \
+grep -q 'config reloaded: 4 sync(s) unchanged (queue and state kept), 0 changed and 0 new (startup transfer), 0 removed' "$WS/log" \
 	&& tap_ok "an unchanged config: every sync kept" || tap_fail "an unchanged config: every sync kept" "$(tail -3 "$WS/log")"
 sleep 1
-check "... and no startup transfer at all ($n0 -> $(grep -c '^init' "$CALLS"))" test "$(grep -c '^init' "$CALLS")" = "$n0"
+check "... and no startup transfer at all ($n0 -> $(grep '^init' "$CALLS" | grep -vc '/te/*$'))" test "$(grep '^init' "$CALLS" | grep -vc '/te/*$')" = "$n0"
 check "... and A's ssh master is the same" test "$(master_of)" = "$m1"
 
 # HUP with an error: everything runs on as it was.
@@ -92,7 +113,7 @@ grep -q "the running config stays.*r.lua:3" "$WS/log" && tap_ok "a config error 
 echo later > "$WS/sd/later.txt"; echo later > "$WS/sa/later.txt"
 expect_equal "after the failed reload D still syncs" "$WS/sd" "$WS/td" 10
 expect_equal "... and A too" "$WS/sa" "$WS/ta" 10
-check "... without any startup transfer ($n0 -> $(grep -c '^init' "$CALLS"))" test "$(grep -c '^init' "$CALLS")" = "$n0"
+check "... without any startup transfer ($n0 -> $(grep '^init' "$CALLS" | grep -vc '/te/*$'))" test "$(grep '^init' "$CALLS" | grep -vc '/te/*$')" = "$n0"
 check "the daemon lives on" proc_alive "$pid"
 check_stop reload
 tap_done
