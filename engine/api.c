@@ -219,25 +219,6 @@ l_log_setup(lua_State *L)
 	return 1;
 }
 
-/* The watch layer's callbacks, forwarded to the runner. */
-static void
-on_watch_event(const struct watch_event *ev, void *ud)
-{
-	static const char *names[] = {
-		[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
-		[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
-		[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
-		[WATCH_NOSPACE] = "NoSpace",
-	};
-	host_event(names[ev->type], ev->isdir, ev->path, ev->path2);
-}
-
-static int
-want_dir(const char *path, void *ud)
-{
-	return host_dir_wanted(path);
-}
-
 static void
 on_watch_readable(int fd, int mask, void *ud)
 {
@@ -248,8 +229,7 @@ on_watch_readable(int fd, int mask, void *ud)
 static int
 l_watch_init(lua_State *L)
 {
-	int fd = watch_init((enum watch_mode)luaL_optinteger(L, 1, 0),
-	    on_watch_event, want_dir, NULL);
+	int fd = watch_init((enum watch_mode)luaL_optinteger(L, 1, 0));
 
 	if (fd < 0)
 		return fail(L, "inotify");
@@ -433,19 +413,69 @@ l_child_count(lua_State *L)
 	return 1;
 }
 
+/* What Lua asked the engine to do; main.c reads it after every call. */
+static int    exit_code = -1;          /* core.terminate's code, -1 = none yet */
+static int    reload_requested;
+static int    reload_argc;
+static char **reload_argv;
+
 /* core.reload(): tear down and start over once this call returns. */
 static int
 l_reload(lua_State *L)
 {
-	engine_request_reload();
+	reload_requested = 1;
 	return 0;
 }
 
-/* core.terminate(code): ends the daemon now (children are killed). */
+/*
+ * core.terminate(code): ends the daemon. The code is recorded (the first
+ * one counts, as the first terminate of lsyncd ends the process) and the
+ * Lua stack unwinds with an error; main.c stops the children and returns
+ * the code. Lua code that calls pcall around code that may terminate
+ * passes the result through lua/exit.lua, which lets the unwinding go on.
+ */
 static int
 l_terminate(lua_State *L)
 {
-	engine_terminate((int)luaL_optinteger(L, 1, 0));
+	if (exit_code < 0)
+		exit_code = (int)luaL_optinteger(L, 1, 0) & 0xff;
+	lua_pushliteral(L, "core.terminate");
+	return lua_error(L);
+}
+
+/* core.exiting() -> code | nil: the code core.terminate recorded. */
+static int
+l_exiting(lua_State *L)
+{
+	if (exit_code < 0)
+		return 0;
+	lua_pushinteger(L, exit_code);
+	return 1;
+}
+
+/* The code core.terminate recorded, or -1. */
+int
+api_exit_code(void)
+{
+	return exit_code;
+}
+
+/* 1 once if core.reload was called (the request is consumed). */
+int
+api_take_reload(void)
+{
+	int r = reload_requested;
+
+	reload_requested = 0;
+	return r;
+}
+
+/* The arguments core.setReloadArgs gave (NULL if none); api.c owns them. */
+char **
+api_reload_args(int *argc)
+{
+	*argc = reload_argc;
+	return reload_argv;
 }
 
 /* Directories made by core.rundir, removed (with their sockets) at exit. */
@@ -515,6 +545,17 @@ l_getpid(lua_State *L)
 	return 2;
 }
 
+/* Frees the arguments core.setReloadArgs kept. */
+static void
+free_reload_args(void)
+{
+	for (int i = 0; reload_argv && i < reload_argc; i++)
+		free(reload_argv[i]);
+	free(reload_argv);
+	reload_argv = NULL;
+	reload_argc = 0;
+}
+
 /* core.setReloadArgs(argv): the arguments a reload (HUP) starts over with
  * (the config path made absolute, since the daemon changed to /). */
 static int
@@ -532,7 +573,9 @@ l_set_reload_args(lua_State *L)
 		argv[i] = strdup(luaL_checkstring(L, -1));
 		lua_pop(L, 1);
 	}
-	engine_set_reload_args(n + 1, argv);
+	free_reload_args();
+	reload_argc = n + 1;
+	reload_argv = argv;
 	return 0;
 }
 
@@ -547,6 +590,7 @@ l_notify(lua_State *L)
 static const luaL_Reg core_funcs[] = {
 	{ "childCount",  l_child_count },
 	{ "daemonize",   l_daemonize },
+	{ "exiting",     l_exiting },
 	{ "getpid",      l_getpid },
 	{ "isatty",      l_isatty },
 	{ "kill",        l_kill },

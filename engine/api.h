@@ -42,7 +42,10 @@
  *   core.childCount()       -> n
  *   core.reload()                                re-initialize after this cycle
  *   core.setReloadArgs(argv)                     the arguments a reload uses
- *   core.terminate(code)                         kills children, exits
+ *   core.terminate(code)                         records code and unwinds Lua (an
+ *                                        error pcall must pass on: lua/exit.lua);
+ *                                        main stops the children and returns code
+ *   core.exiting()          -> code | nil        the code terminate recorded
  *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
  *   core.version            string
  *
@@ -57,12 +60,24 @@
 #include <lua.h>
 #include <sys/types.h>
 
-/* api.c */
-void api_register(lua_State *L);       /* sets global `core` */
-void api_cleanup(void);                /* removes core.rundir directories */
+/*
+ * Calls go one way: main.c -> luahost.c -> api.c -> the OS modules. What
+ * Lua asks of the engine as a whole (terminate, reload) is recorded here
+ * and read by main.c after each call into Lua (scripts/callgraph checks
+ * that no file calls back up).
+ */
 
-/* luahost.c */
+/* api.c */
+void   api_register(lua_State *L);     /* sets global `core` */
+void   api_cleanup(void);              /* removes core.rundir directories */
+int    api_exit_code(void);            /* core.terminate's code, -1 = none */
+int    api_take_reload(void);          /* 1 once after core.reload() */
+char **api_reload_args(int *argc);     /* core.setReloadArgs's argv or NULL */
+
+/* luahost.c; after a Lua error or core.terminate every host_* call is a
+ * no-op and host_exit_code() tells the code main returns. */
 int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */
+int  host_exit_code(void);             /* -1: running; else the exit code */
 void host_stop(void);
 int  host_dir_wanted(const char *path);
 void host_event(const char *etype, int isdir, const char *path, const char *path2);
@@ -71,10 +86,5 @@ void host_child_output(pid_t pid, int stream, const char *line);
 void host_signal(const char *name);
 void host_cycle(double now);
 double host_get_alarm(void);           /* <0 none, else monotonic time */
-
-/* main.c */
-void engine_request_reload(void);
-void engine_set_reload_args(int argc, char **argv);  /* takes ownership */
-void engine_terminate(int code) __attribute__((noreturn));
 
 #endif

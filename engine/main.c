@@ -1,7 +1,9 @@
 /*
- * main.c: lsyncd-ng's entry point. Wires the loop, the children, the watch
- * layer and the Lua runner together, and runs the loop; a reload (HUP)
- * tears everything down and starts again from the same arguments.
+ * main.c: lsyncd-ng's entry point. Owns all the wiring: the loop's signals,
+ * the children's exits and output and the watch layer's events go to the
+ * Lua runner from here, and main returns the code core.terminate recorded
+ * (the pmain pattern of lua.c). A reload (HUP) tears everything down and
+ * starts again from the same arguments.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -16,30 +18,6 @@
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
-
-static int    reload_requested;
-static int    reload_argc;
-static char **reload_argv;
-
-/* Remembers the arguments a reload starts over with. */
-void
-engine_set_reload_args(int argc, char **argv)
-{
-	if (reload_argv) {
-		for (int i = 0; i < reload_argc; i++)
-			free(reload_argv[i]);
-		free(reload_argv);
-	}
-	reload_argc = argc;
-	reload_argv = argv;
-}
-
-/* Asks the main loop to re-initialize once the current call returns. */
-void
-engine_request_reload(void)
-{
-	reload_requested = 1;
-}
 
 /* Stops every child still running: TERM, up to 2 s, then KILL. */
 static void
@@ -56,14 +34,23 @@ stop_children(void)
 	child_reap();
 }
 
-/* Ends the daemon: children are stopped, the pid file is removed. */
-void
-engine_terminate(int code)
+/* The watch layer's events and questions, forwarded to the runner. */
+static void
+on_watch_event(const struct watch_event *ev, void *ud)
 {
-	stop_children();
-	api_cleanup();
-	daemon_remove_pidfile();
-	exit(code);
+	static const char *names[] = {
+		[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
+		[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
+		[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
+		[WATCH_NOSPACE] = "NoSpace",
+	};
+	host_event(names[ev->type], ev->isdir, ev->path, ev->path2);
+}
+
+static int
+want_dir(const char *path, void *ud)
+{
+	return host_dir_wanted(path);
 }
 
 /* Signals from the loop's signalfd. */
@@ -91,28 +78,30 @@ on_child_output(pid_t pid, int stream, const char *line, void *ud)
 	host_child_output(pid, stream, line);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Runs the runner until it terminates (or a Lua error ends it); a reload
+ * (HUP) tears everything down and starts again. Returns the exit code.
+ */
+static int
+run(int argc, char **argv)
 {
-	int reloading = 0;
+	int reloading = 0, code;
 
-	if (argc > 2 && !strcmp(argv[1], "__lng_exec"))
-		return child_trampoline(argc, argv);
-	if (argc > 1 && !strcmp(argv[1], "__lng_fsop"))
-		return fsop_main(argc - 2, argv + 2);
-	child_set_trampoline("/proc/self/exe");
 	for (;;) {
 		if (loop_init(on_signal, NULL) < 0)
 			fatal("cannot set up the event loop");
 		child_init(on_child_exit, on_child_output, NULL);
-		reload_requested = 0;
-		if (reloading && reload_argv) {
-			argc = reload_argc;
-			argv = reload_argv;
+		watch_set_handlers(on_watch_event, want_dir, NULL);
+		if (reloading) {
+			int n;
+			char **args = api_reload_args(&n);
+			if (args) {
+				argc = n;
+				argv = args;
+			}
 		}
-		if (host_start(argc, argv, reloading) < 0)
-			engine_terminate(255);
-		while (!reload_requested) {
+		host_start(argc, argv, reloading);
+		while ((code = host_exit_code()) < 0 && !api_take_reload()) {
 			double t = host_get_alarm();
 			int timeout = -1;
 
@@ -130,6 +119,8 @@ main(int argc, char **argv)
 				child_reap();
 			host_cycle(loop_now());
 		}
+		if (code >= 0)
+			return code;
 		stop_children();               /* ssh masters and the like */
 		api_cleanup();
 		host_stop();
@@ -137,4 +128,23 @@ main(int argc, char **argv)
 		loop_shutdown();
 		reloading = 1;
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int code;
+
+	if (argc > 2 && !strcmp(argv[1], "__lng_exec"))
+		return child_trampoline(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "__lng_fsop"))
+		return fsop_main(argc - 2, argv + 2);
+	child_set_trampoline("/proc/self/exe");
+	code = run(argc, argv);
+	/* The end: children are stopped, the runtime dirs and the pid file
+	 * removed (the Lua state is left to exit, as lsyncd leaves it). */
+	stop_children();
+	api_cleanup();
+	daemon_remove_pidfile();
+	return code;
 }

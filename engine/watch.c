@@ -213,15 +213,21 @@ find_inotify_fd(void)
 	return found;
 }
 
-/* Initializes the library and makes its fd close-on-exec and non-blocking. */
-int
-watch_init(enum watch_mode mode, watch_event_fn *on_event, watch_want_fn *want, void *ud)
+/* Sets where events go and who is asked about directories. */
+void
+watch_set_handlers(watch_event_fn *on_event, watch_want_fn *want, void *ud)
 {
-	int probe;
-
 	event_fn = on_event;
 	want_fn = want;
 	cb_ud = ud;
+}
+
+/* Initializes the library and makes its fd close-on-exec and non-blocking. */
+int
+watch_init(enum watch_mode mode)
+{
+	int probe;
+
 	mask = IN_ATTRIB | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM |
 	    IN_MOVED_TO | IN_DONT_FOLLOW | IN_ONLYDIR;
 	mask |= mode == WATCH_MODIFYONLY ? IN_MODIFY :

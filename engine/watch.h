@@ -45,9 +45,10 @@ typedef int  watch_want_fn(const char *dirpath, void *ud);
 
 enum watch_mode { WATCH_CLOSEWRITE = 0, WATCH_MODIFYONLY = 1, WATCH_BOTH = 2 };
 
+/* Where events go and who decides about directories (main.c sets them). */
+void watch_set_handlers(watch_event_fn *on_event, watch_want_fn *want, void *ud);
 /* Initializes the library; returns the inotify fd (CLOEXEC, NONBLOCK) or -1. */
-int  watch_init(enum watch_mode mode, watch_event_fn *on_event,
-                watch_want_fn *want, void *ud);
+int  watch_init(enum watch_mode mode);
 int  watch_fd(void);
 /* Watches root and every wanted directory below it. 0 on success; -1 with
  * errno set. ENOSPC: one Error line is logged naming

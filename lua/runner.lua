@@ -11,6 +11,7 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local layer3 = require 'layer3'
+local exit = require 'exit'
 
 local runner = {}
 
@@ -246,7 +247,7 @@ end
 -- it (a user's onModify indexing nil, say) is logged with its traceback and
 -- stays with this sync: returns ok, and the result or nil.
 local function guarded(s, what, fn, ...)
-	local ok, res = xpcall(fn, debug.traceback, ...)
+	local ok, res = exit.pass(xpcall(fn, debug.traceback, ...))
 	if ok then return true, res end
 	runner.luaError(s, what, res)
 	return false
@@ -300,7 +301,7 @@ function runner.collect(pid, code, signo)
 		rc = 'again'
 	elseif fading then
 		rc = 'ok'
-		pcall(s.config.collect, p.agent, code)
+		exit.pass(pcall(s.config.collect, p.agent, code))
 	else
 		-- tells default.collect whether a failed startup may stay local
 		-- to this sync (another sync lives) or must end the daemon (lsyncd)

@@ -102,7 +102,7 @@ main(void)
 
 	snprintf(root, sizeof(root), "%s", mkdtemp(tmpl));
 	sh("mkdir -p %s/a/b %s/excluded/x", root, root);
-	fd = watch_init(WATCH_CLOSEWRITE, on_event, want, NULL);
+	fd = (watch_set_handlers(on_event, want, NULL), watch_init(WATCH_CLOSEWRITE));
 	ok(fd >= 0, "the watch layer starts");
 	ok(fcntl(fd, F_GETFD) & FD_CLOEXEC, "the inotify fd is close-on-exec");
 	ok(watch_add(root) == 0, "the tree is watched");
@@ -177,7 +177,7 @@ main(void)
 	int oldq = read_int("/proc/sys/fs/inotify/max_queued_events");
 	watch_shutdown();
 	write_int("/proc/sys/fs/inotify/max_queued_events", 64);
-	fd = watch_init(WATCH_CLOSEWRITE, on_event, want, NULL);
+	fd = (watch_set_handlers(on_event, want, NULL), watch_init(WATCH_CLOSEWRITE));
 	watch_add(root);
 	nev = overflows = 0;
 	sh("cd %s && for i in $(seq 1 300); do echo $i > o$i; done", root);
@@ -189,7 +189,7 @@ main(void)
 	/* out of watches */
 	int oldw = read_int("/proc/sys/fs/inotify/max_user_watches");
 	watch_shutdown();
-	fd = watch_init(WATCH_CLOSEWRITE, on_event, want, NULL);
+	fd = (watch_set_handlers(on_event, want, NULL), watch_init(WATCH_CLOSEWRITE));
 	sh("mkdir -p %s/many && cd %s/many && for i in $(seq 1 60); do mkdir d$i; done", root, root);
 	/* the limit is per user: allow what others hold now plus 10 */
 	int inuse = 0;
