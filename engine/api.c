@@ -238,17 +238,35 @@ l_watch_init(lua_State *L)
 	return 1;
 }
 
-/* core.watch(root) -> true | nil, err, unwatched */
-static int
-l_watch(lua_State *L)
+static void
+push_entry(const char *name, int isdir, void *ud)
 {
-	if (watch_add(luaL_checkstring(L, 1)) == 0) {
-		lua_pushboolean(L, 1);
-		return 1;
+	lua_State *L = ud;
+	int n = (int)lua_objlen(L, -1);
+
+	lua_pushstring(L, name);
+	lua_rawseti(L, -2, n + 1);
+	lua_pushboolean(L, isdir);
+	lua_rawseti(L, -2, n + 2);
+}
+
+/* core.watchDir(path, all) -> { name, isdir, ... }, known | nil, err, errno:
+ * watches one directory and lists it (every entry, or its subdirs). */
+static int
+l_watch_dir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int rc;
+
+	lua_newtable(L);
+	if ((rc = watch_dir(path, lua_toboolean(L, 2), push_entry, L)) < 0) {
+		int e = errno;
+		fail(L, path);
+		lua_pushinteger(L, e);
+		return 3;
 	}
-	fail(L, luaL_checkstring(L, 1));
-	lua_pushinteger(L, watch_unwatched());
-	return 3;
+	lua_pushboolean(L, rc);
+	return 2;
 }
 
 /* core.unwatch(path) */
@@ -613,8 +631,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "terminate",   l_terminate },
 	{ "time",        l_time },
 	{ "unwatch",     l_unwatch },
-	{ "watch",       l_watch },
 	{ "watchCount",  l_watch_count },
+	{ "watchDir",    l_watch_dir },
 	{ "watchInit",   l_watch_init },
 	{ "watchList",   l_watch_list },
 	{ "writeFile",   l_write_file },

@@ -4,10 +4,12 @@
  *
  * ---- C -> Lua: entry points of lua/runner.lua (luahost.c calls them) ----
  *   runner.initialize(args, reloading)   args: argv[1..] as an array of strings
- *   runner.dirWanted(path)      -> bool  may this directory be watched?
- *   runner.inotifyEvent(etype, isdir, time, path, path2)
+ *   runner.inotifyBatch(batch)           the events of one read, in order:
+ *                                        { etype, isdir, path, path2|false,
+ *                                          renamed, ... } (5 slots an event);
  *                                        etype: Create Modify Attrib Delete Move
- *                                        Overflow NoSpace; absolute paths
+ *                                        Overflow; absolute paths; renamed: see
+ *                                        struct watch_event (lua/watchtree.lua)
  *   runner.collect(pid, code, signo)     a child exited (signo ~= 0: killed)
  *   runner.childOutput(pid, stream, line)  1 = stdout, 2 = stderr
  *   runner.signal(name)                  "TERM" "INT" "HUP" "USR1"
@@ -26,7 +28,9 @@
  *   core.log(cat, msg); core.logEnable(cat); core.logEnabled(cat) -> bool
  *   core.logSetup{phase=, logfile=, syslog=bool, ident=, facility=} -> ok | nil, err
  *   core.watchInit(mode)    -> ok | nil, err     mode: 0 CloseWrite 1 Modify 2 both
- *   core.watch(root)        -> true | nil, err, unwatched
+ *   core.watchDir(path, all) -> { name, isdir, ... }, known | nil, err, errno
+ *                                        one watch, then the dir's entries (all)
+ *                                        or subdirs; known: watched already
  *   core.unwatch(path)
  *   core.watchCount()       -> watched, unwatched
  *   core.watchList()        -> { {wd, path}, ... }
@@ -60,6 +64,8 @@
 #include <lua.h>
 #include <sys/types.h>
 
+#include "watch.h"
+
 /*
  * Calls go one way: main.c -> luahost.c -> api.c -> the OS modules. What
  * Lua asks of the engine as a whole (terminate, reload) is recorded here
@@ -79,8 +85,7 @@ char **api_reload_args(int *argc);     /* core.setReloadArgs's argv or NULL */
 int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */
 int  host_exit_code(void);             /* -1: running; else the exit code */
 void host_stop(void);
-int  host_dir_wanted(const char *path);
-void host_event(const char *etype, int isdir, const char *path, const char *path2);
+void host_events(const struct watch_event *evs, size_t n);
 void host_collect(pid_t pid, int code, int signo);
 void host_child_output(pid_t pid, int stream, const char *line);
 void host_signal(const char *name);

@@ -160,37 +160,30 @@ host_stop(void)
 	runner_ref = LUA_NOREF;
 }
 
-/* Asks the runner whether a directory may be watched. */
-int
-host_dir_wanted(const char *path)
-{
-	int wanted;
-
-	if (!push_entry("dirWanted"))
-		return 0;
-	lua_pushstring(L, path);
-	if (docall(1, 1) < 0)
-		return 0;
-	wanted = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return wanted;
-}
-
-/* Hands one file system event to the runner. */
+/* Hands the events of one read to the runner, in one call. */
 void
-host_event(const char *etype, int isdir, const char *path, const char *path2)
+host_events(const struct watch_event *evs, size_t n)
 {
-	if (!push_entry("inotifyEvent"))
+	if (!push_entry("inotifyBatch"))
 		return;
-	lua_pushstring(L, etype);
-	lua_pushboolean(L, isdir);
-	lua_pushnil(L);                        /* time: the runner reads its clock */
-	lua_pushstring(L, path);
-	if (path2)
-		lua_pushstring(L, path2);
-	else
-		lua_pushnil(L);
-	docall(5, 0);
+	lua_createtable(L, (int)(n * 5), 0);   /* fn batch */
+	for (size_t i = 0; i < n; i++) {
+		int k = (int)(i * 5);
+		lua_pushstring(L, watch_etype_name(evs[i].type));
+		lua_rawseti(L, -2, k + 1);
+		lua_pushboolean(L, evs[i].isdir);
+		lua_rawseti(L, -2, k + 2);
+		lua_pushstring(L, evs[i].path);
+		lua_rawseti(L, -2, k + 3);
+		if (evs[i].path2)
+			lua_pushstring(L, evs[i].path2);
+		else
+			lua_pushboolean(L, 0);
+		lua_rawseti(L, -2, k + 4);
+		lua_pushinteger(L, evs[i].renamed);
+		lua_rawseti(L, -2, k + 5);
+	}
+	docall(1, 0);
 }
 
 /* Tells the runner that a child exited. */

@@ -34,23 +34,11 @@ stop_children(void)
 	child_reap();
 }
 
-/* The watch layer's events and questions, forwarded to the runner. */
+/* The watch layer's events, a batch at a time. */
 static void
-on_watch_event(const struct watch_event *ev, void *ud)
+on_watch_batch(const struct watch_event *evs, size_t n, void *ud)
 {
-	static const char *names[] = {
-		[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
-		[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
-		[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
-		[WATCH_NOSPACE] = "NoSpace",
-	};
-	host_event(names[ev->type], ev->isdir, ev->path, ev->path2);
-}
-
-static int
-want_dir(const char *path, void *ud)
-{
-	return host_dir_wanted(path);
+	host_events(evs, n);
 }
 
 /* Signals from the loop's signalfd. */
@@ -91,7 +79,7 @@ run(int argc, char **argv)
 		if (loop_init(on_signal, NULL) < 0)
 			fatal("cannot set up the event loop");
 		child_init(on_child_exit, on_child_output, NULL);
-		watch_set_handlers(on_watch_event, want_dir, NULL);
+		watch_set_handler(on_watch_batch, NULL);
 		if (reloading) {
 			int n;
 			char **args = api_reload_args(&n);

@@ -12,6 +12,7 @@ local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local layer3 = require 'layer3'
 local exit = require 'exit'
+local watchtree = require 'watchtree'
 
 local runner = {}
 
@@ -576,6 +577,9 @@ local function rescanAll(now)
 	end
 end
 
+-- The events of one read of the watch layer, in order (engine/api.h).
+function runner.inotifyBatch(batch) watchtree.batch(batch) end
+
 function runner.inotifyEvent(etype, isdir, time, path, path2)
 	local now = core.now()
 	if etype == 'Overflow' then
@@ -892,7 +896,7 @@ function runner.initialize(args, reloading)
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
 	end
 
-	local wok, werr = core.watchInit(mode)
+	local wok, werr = watchtree.init(mode, runner.inotifyEvent, runner.dirWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
 	local roots = {}
 	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
@@ -901,7 +905,7 @@ function runner.initialize(args, reloading)
 	for _, root in ipairs(roots) do
 		if not (last and root:sub(1, #last) == last) then
 			local r = root:sub(1, -2)
-			local ok2, e2 = core.watch(r)
+			local ok2, e2 = watchtree.watch(r)
 			if not ok2 then
 				if tostring(e2):find('No space') then
 					runner.outOfWatches(r)
