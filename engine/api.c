@@ -19,12 +19,15 @@
 
 #include "api.h"
 #include "child.h"
+#include "clock.h"
 #include "daemon.h"
+#include "fs.h"
 #include "log.h"
 #include "run.h"
 #include "safefile.h"
 #include "loop.h"
 #include "watch.h"
+#include "xmalloc.h"
 
 /* Returns nil, "what: strerror(errno)" (errno saved before any Lua call). */
 static int
@@ -49,9 +52,7 @@ argv_of(lua_State *L, int idx)
 	luaL_checktype(L, idx, LUA_TTABLE);
 	n = lua_objlen(L, idx);
 	luaL_argcheck(L, n > 0, idx, "empty argv");
-	argv = calloc(n + 1, sizeof(*argv));
-	if (!argv)
-		luaL_error(L, "out of memory");
+	argv = xcalloc(n + 1, sizeof(*argv));
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, idx, (int)i + 1);
 		if (lua_type(L, -1) == LUA_TNUMBER) {
@@ -138,7 +139,7 @@ l_kill(lua_State *L)
 static int
 l_now(lua_State *L)
 {
-	lua_pushnumber(L, loop_now());
+	lua_pushnumber(L, clock_now());
 	return 1;
 }
 
@@ -309,31 +310,24 @@ l_watch_list(lua_State *L)
 	return 1;
 }
 
+static void
+set_entry(const char *name, int isdir, void *ud)
+{
+	lua_State *L = ud;
+
+	lua_pushboolean(L, isdir);
+	lua_setfield(L, -2, name);
+}
+
 /* core.readdir(path) -> { name = isdir } | nil, err */
 static int
 l_readdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	DIR *d = opendir(path);
-	struct dirent *de;
 
-	if (!d)
-		return fail(L, path);
 	lua_newtable(L);
-	while ((de = readdir(d))) {
-		int isdir;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		isdir = de->d_type == DT_DIR;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISDIR(st.st_mode);
-		}
-		lua_pushboolean(L, isdir);
-		lua_setfield(L, -2, de->d_name);
-	}
-	closedir(d);
+	if (fs_list(path, 1, set_entry, L) < 0)
+		return fail(L, path);
 	return 1;
 }
 
@@ -496,47 +490,20 @@ api_reload_args(int *argc)
 	return reload_argv;
 }
 
-/* Directories made by core.rundir, removed (with their sockets) at exit. */
-static char *rundirs[8];
-static int   nrundirs;
-
-/* Removes every runtime directory core.rundir made. */
-void
-api_cleanup(void)
-{
-	for (int i = 0; i < nrundirs; i++) {
-		DIR *d = opendir(rundirs[i]);
-		struct dirent *de;
-		if (d) {
-			while ((de = readdir(d)))
-				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-					unlinkat(dirfd(d), de->d_name, 0);
-			closedir(d);
-		}
-		rmdir(rundirs[i]);
-		free(rundirs[i]);
-	}
-	nrundirs = 0;
-}
-
 /* core.rundir(path) -> ok | nil, err: a private (0700) directory, removed at exit. */
 static int
 l_rundir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	struct stat st;
+	int rc = fs_rundir(path);
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (rc == -1)
 		return fail(L, path);
-	if (lstat(path, &st) < 0)
-		return fail(L, path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+	if (rc == -2) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "%s: not a private directory of ours", path);
 		return 2;
 	}
-	if (nrundirs < (int)(sizeof(rundirs) / sizeof(rundirs[0])))
-		rundirs[nrundirs++] = strdup(path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -584,11 +551,16 @@ l_set_reload_args(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	n = (int)lua_objlen(L, 1);
-	argv = calloc(n + 2, sizeof(*argv));
-	argv[0] = strdup("lsyncd-ng");
+	for (int i = 1; i <= n; i++) {             /* check before allocating */
+		lua_rawgeti(L, 1, i);
+		luaL_checkstring(L, -1);
+		lua_pop(L, 1);
+	}
+	argv = xcalloc(n + 2, sizeof(*argv));
+	argv[0] = xstrdup("lsyncd-ng");
 	for (int i = 1; i <= n; i++) {
 		lua_rawgeti(L, 1, i);
-		argv[i] = strdup(luaL_checkstring(L, -1));
+		argv[i] = xstrdup(lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}
 	free_reload_args();

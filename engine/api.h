@@ -75,7 +75,6 @@
 
 /* api.c */
 void   api_register(lua_State *L);     /* sets global `core` */
-void   api_cleanup(void);              /* removes core.rundir directories */
 int    api_exit_code(void);            /* core.terminate's code, -1 = none */
 int    api_take_reload(void);          /* 1 once after core.reload() */
 char **api_reload_args(int *argc);     /* core.setReloadArgs's argv or NULL */

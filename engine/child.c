@@ -20,8 +20,10 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "xmalloc.h"
 
 #define LINE_CAP      65536   /* a longer line is handed on in pieces */
 #define READS_PER_CB  16      /* reads per wake-up (<= 1 MiB), so a chatty child cannot starve the loop */
@@ -216,8 +218,8 @@ read_stream(struct child *c, int s)
 {
 	struct stream *st = &c->out[s];
 
-	if (!st->buf && !(st->buf = malloc(LINE_CAP + 1)))
-		fatal("out of memory");
+	if (!st->buf)
+		st->buf = xmalloc(LINE_CAP + 1);
 	for (int i = 0; i < READS_PER_CB; i++) {
 		size_t before = st->len;
 		/* split_lines always leaves room: len < LINE_CAP here. */
@@ -268,7 +270,7 @@ rest(struct child *c, int s)
 	}
 	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
 		return;
-	st->resume = loop_now() + PROGRESS_REST;       /* on_output's report_ready arms the timer */
+	st->resume = clock_now() + PROGRESS_REST;       /* on_output's report_ready arms the timer */
 }
 
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
@@ -318,27 +320,12 @@ on_stdin(int fd, int mask, void *ud)
 
 /* ------------------------------------------------------ exit and report */
 
-/* Converts monotonic seconds to a timespec. */
-static struct timespec
-to_timespec(double t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	if (ts.tv_nsec > 999999999)
-		ts.tv_nsec = 999999999;
-	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-		ts.tv_nsec = 1;
-	return ts;
-}
-
 /* Loop callback: a grace deadline or a resume time passed. */
 static void
 on_timer(int fd, int mask, void *ud)
 {
 	uint64_t n;
-	double now = loop_now();
+	double now = clock_now();
 
 	(void)mask;
 	(void)ud;
@@ -385,7 +372,7 @@ arm_timer(void)
 		}
 	}
 	if (first >= 0)
-		its.it_value = to_timespec(first);
+		its.it_value = clock_timespec(first);
 	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -396,7 +383,7 @@ set_exited(struct child *c, const siginfo_t *si)
 	c->status = si->si_status;      /* the exit code, or the signal */
 	c->signo = si->si_code == CLD_EXITED ? 0 : si->si_status;
 	c->state = EXITED;
-	c->deadline = loop_now() + GRACE;
+	c->deadline = clock_now() + GRACE;
 	drop_fd(&c->pidfd);
 	wake_streams(c, -1);            /* its output ends now: read it all */
 }
@@ -475,7 +462,7 @@ static void
 report_ready(void)
 {
 	struct child *c;
-	double now = loop_now();
+	double now = clock_now();
 	pid_t pid;
 	int status, signo;
 
@@ -500,7 +487,7 @@ again:
 		free(c);
 		if (exit_fn)
 			exit_fn(pid, status, signo, cb_ud);
-		now = loop_now();
+		now = clock_now();
 		goto again;
 	}
 	arm_timer();
@@ -584,11 +571,9 @@ child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    (stdin_text && pipe2(in, O_CLOEXEC) < 0))
 		goto fail;
-	if (!(c = calloc(1, sizeof(*c))) ||
-	    (stdin_text && stdin_len && !(c->in_text = malloc(stdin_len)))) {
-		errno = ENOMEM;
-		goto fail;
-	}
+	c = xcalloc(1, sizeof(*c));
+	if (stdin_text && stdin_len)
+		c->in_text = xmalloc(stdin_len);
 	if ((pid = child_exec(argv, in[0], out[1], err[1])) < 0)
 		goto fail;
 	close(out[1]);

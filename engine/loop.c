@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loop.h"
 
 #define LOOP_BATCH 64                   /* events taken per epoll_wait */
@@ -42,17 +43,7 @@ static sigset_t        handled;
 static void on_timer(int fd, int mask, void *ud);
 static void on_signalfd(int fd, int mask, void *ud);
 
-/* ---------------------------------------------------------------- clock */
-
-/* Returns the monotonic clock in seconds. */
-double
-loop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* ---------------------------------------------------------------- alarm */
 
 /* Arms the alarm for monotonic time t; t < 0 (or NaN) disarms it. */
 void
@@ -63,19 +54,8 @@ loop_set_alarm(double t)
 	memset(&its, 0, sizeof(its));
 	if (tfd < 0)
 		return;
-	if (t >= 0) {
-		/* Far-off times are clamped: converting a huge double (or inf)
-		 * to time_t is undefined, and 30 years is "never" enough. */
-		if (t > 1e9)
-			t = 1e9;
-		its.it_value.tv_sec = (time_t)t;   /* t >= 0: truncation is floor */
-		its.it_value.tv_nsec = (long)((t - (double)its.it_value.tv_sec) * 1e9);
-		if (its.it_value.tv_nsec > 999999999)
-			its.it_value.tv_nsec = 999999999;
-		/* An all-zero it_value disarms; time 0 means "already due". */
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
-	}
+	if (t >= 0)
+		its.it_value = clock_timespec(t);
 	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 

@@ -19,8 +19,6 @@ int    loop_init(loop_signal_fn *on_signal, void *ud); /* 0 ok, -1 errno */
 /* Adds or changes fd's interest. mask 0 = keep registered, wait for nothing. */
 int    loop_watch_fd(int fd, int mask, loop_fd_fn *fn, void *ud);
 void   loop_unwatch_fd(int fd);
-/* Monotonic clock in seconds (double, ns resolution). */
-double loop_now(void);
 /* Next wake-up at monotonic time t (seconds); t < 0 clears it. The timer
  * fires once; the caller re-arms it every cycle. */
 void   loop_set_alarm(double t);

@@ -13,7 +13,9 @@
 
 #include "api.h"
 #include "child.h"
+#include "clock.h"
 #include "daemon.h"
+#include "fs.h"
 #include "fsops.h"
 #include "log.h"
 #include "loop.h"
@@ -93,7 +95,7 @@ run(int argc, char **argv)
 			double t = host_get_alarm();
 			int timeout = -1;
 
-			if (t >= 0 && t <= loop_now())
+			if (t >= 0 && t <= clock_now())
 				timeout = 0;           /* something is due already */
 			else
 				loop_set_alarm(t);
@@ -105,12 +107,12 @@ run(int argc, char **argv)
 			 * exited child waiting out its output needs a look. */
 			if (child_pending())
 				child_reap();
-			host_cycle(loop_now());
+			host_cycle(clock_now());
 		}
 		if (code >= 0)
 			return code;
 		stop_children();               /* ssh masters and the like */
-		api_cleanup();
+		fs_rundir_cleanup();
 		host_stop();
 		watch_shutdown();
 		loop_shutdown();
@@ -132,7 +134,7 @@ main(int argc, char **argv)
 	/* The end: children are stopped, the runtime dirs and the pid file
 	 * removed (the Lua state is left to exit, as lsyncd leaves it). */
 	stop_children();
-	api_cleanup();
+	fs_rundir_cleanup();
 	daemon_remove_pidfile();
 	return code;
 }

@@ -26,6 +26,7 @@
 
 #include <inotifytools/inotifytools.h>
 
+#include "fs.h"
 #include "log.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -71,8 +72,8 @@ wmap_grow(struct wmap *m)
 
 	while (m->live * 2 >= n.cap)
 		n.cap *= 2;
-	n.key = calloc(n.cap, sizeof(*n.key));
-	n.path = calloc(n.cap, sizeof(*n.path));
+	n.key = xcalloc(n.cap, sizeof(*n.key));
+	n.path = xcalloc(n.cap, sizeof(*n.path));
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->key[i] > 0)
 			wmap_put(&n, m->key[i] - 1, m->path[i]);
@@ -315,48 +316,29 @@ watch_unwatched(void)
 	return unwatched;
 }
 
-/* The path of entry de of directory path if it is a subdirectory (a
- * malloc'd string), else NULL. */
-static char *
-subdir_of(const char *path, const struct dirent *de)
+static int count_dirs(const char *path);
+
+struct counting { const char *path; int n; };
+
+static void
+count_one(const char *name, int isdir, void *ud)
 {
+	struct counting *c = ud;
 	char *sub;
 
-	if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-		return NULL;
-	if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-		return NULL;
-	if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-		return NULL;
-	if (de->d_type == DT_UNKNOWN) {
-		struct stat st;
-		if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(sub);
-			return NULL;
-		}
-	}
-	return sub;
+	xasprintf(&sub, "%s/%s", c->path, name);
+	c->n += count_dirs(sub);
+	free(sub);
 }
 
 /* Counts directories below path (path included) that cannot be watched. */
 static int
 count_dirs(const char *path)
 {
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 1;
+	struct counting c = { path, 1 };
 
-	if (!d)
-		return n;
-	while ((de = readdir(d))) {
-		char *sub = subdir_of(path, de);
-		if (!sub)
-			continue;
-		n += count_dirs(sub);
-		free(sub);
-	}
-	closedir(d);
-	return n;
+	fs_list(path, 0, count_one, &c);
+	return c.n;
 }
 
 /*
@@ -371,8 +353,6 @@ count_dirs(const char *path)
 int
 watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 {
-	DIR *d;
-	struct dirent *de;
 	int wd, known;
 
 	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
@@ -386,22 +366,7 @@ watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 	}
 	known = wmap_get(&wds, wd) != NULL;
 	wmap_put(&wds, wd, xstrdup(path));
-	if (!(d = opendir(path)))
-		return known;
-	while ((de = readdir(d))) {
-		int isdir;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		isdir = de->d_type == DT_DIR;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISDIR(st.st_mode);
-		}
-		if (all || isdir)
-			fn(de->d_name, isdir, ud);
-	}
-	closedir(d);
+	fs_list(path, all, fn, ud);            /* unreadable: no entries */
 	return known;
 }
 
@@ -431,10 +396,9 @@ rename_tree(const char *oldp, const char *newp)
 	for (size_t i = 0; i < wds.cap; i++) {
 		if (wds.key[i] > 0 && is_under(wds.path[i], oldp, olen)) {
 			char *p;
-			if (asprintf(&p, "%s%s", newp, wds.path[i] + olen) >= 0) {
-				free(wds.path[i]);
-				wds.path[i] = p;
-			}
+			xasprintf(&p, "%s%s", newp, wds.path[i] + olen);
+			free(wds.path[i]);
+			wds.path[i] = p;
 		}
 	}
 }
@@ -484,8 +448,7 @@ handle(struct inotify_event *ev)
 		return;                        /* a watch we already let go */
 	if (ev->len == 0 || !ev->name[0])
 		return;                        /* about the dir itself: its parent reports */
-	if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
-		return;
+	xasprintf(&path, "%s/%s", dir, ev->name);
 
 	if (ev->mask & IN_MOVED_FROM) {
 		flush_from();

@@ -46,7 +46,7 @@ struct watch_event {
 /* Called with the events of one read, in order. Pointers are valid during
  * the call only. */
 typedef void watch_batch_fn(const struct watch_event *evs, size_t n, void *ud);
-/* One entry of a directory listed by watch_dir. */
+/* One entry of a directory listed by watch_dir (fs.h's fs_entry_fn). */
 typedef void watch_entry_fn(const char *name, int isdir, void *ud);
 
 enum watch_mode { WATCH_CLOSEWRITE = 0, WATCH_MODIFYONLY = 1, WATCH_BOTH = 2 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "loop.h"
 #include "tap.h"
 
@@ -74,7 +75,7 @@ on_exit_cb(pid_t pid, int st, int sig, void *ud)
 	r->exits++;
 	r->status = st;
 	r->signo = sig;
-	r->exit_at = loop_now();
+	r->exit_at = clock_now();
 }
 
 /* Output callback: keeps the lines, notes any that come after the exit. */
@@ -127,9 +128,9 @@ spawn(char *const argv[], const char *in, size_t inlen)
 static void
 wait_for(struct rec *r, double limit)
 {
-	double end = loop_now() + limit;
+	double end = clock_now() + limit;
 
-	while (r && !r->exits && loop_now() < end)
+	while (r && !r->exits && clock_now() < end)
 		loop_once(50);
 }
 
@@ -164,9 +165,9 @@ gone(pid_t pid)
 static int
 wait_gone(pid_t pid, double limit)
 {
-	double end = loop_now() + limit;
+	double end = clock_now() + limit;
 
-	while (!gone(pid) && loop_now() < end)
+	while (!gone(pid) && clock_now() < end)
 		usleep(10000);
 	return gone(pid);
 }
@@ -206,9 +207,9 @@ suite(void)
 	for (size_t i = 0; i < big; i++)
 		blob[i] = (char)(i % 7 ? 'x' : 0);
 	char *a2[] = { "wc", "-c", NULL };
-	t0 = loop_now();
+	t0 = clock_now();
 	r = spawn(a2, blob, big);
-	ok(r && loop_now() - t0 < 0.5, "%s: a 4 MiB stdin does not block the spawn", mode);
+	ok(r && clock_now() - t0 < 0.5, "%s: a 4 MiB stdin does not block the spawn", mode);
 	free(blob);                     /* child_spawn keeps its own copy */
 	wait_for(r, 10);
 	ok(r && strtoul(r->out, NULL, 10) == big, "%s: 4 MiB of stdin with NUL bytes arrive whole (%lu)",
@@ -320,8 +321,8 @@ suite(void)
 	/* A grandchild that keeps stdout open must not hold the report back. */
 	char *a16[] = { "sh", "-c", "sleep 30 & echo started", NULL };
 	r = spawn(a16, NULL, 0);
-	t0 = loop_now();
-	while (r && !r->lines && loop_now() - t0 < 5)
+	t0 = clock_now();
+	while (r && !r->lines && clock_now() - t0 < 5)
 		loop_once(50);
 	usleep(100000);
 	child_reap();
@@ -337,8 +338,8 @@ suite(void)
 	/* child_kill signals the whole group. */
 	char *a17[] = { "sh", "-c", "sleep 100 & echo $!; wait", NULL };
 	r = spawn(a17, NULL, 0);
-	t0 = loop_now();
-	while (r && !r->lines && loop_now() - t0 < 5)
+	t0 = clock_now();
+	while (r && !r->lines && clock_now() - t0 < 5)
 		loop_once(50);
 	pid_t bg = r ? (pid_t)atoi(r->out) : 0;
 	ok(r && bg > 0 && child_kill(r->pid, SIGTERM) == 0, "%s: child_kill signals a child", mode);
@@ -354,8 +355,8 @@ suite(void)
 	for (int i = 0; i < 30; i++)
 		spawn(a18, i % 2 ? "x" : NULL, 1);
 	ok(child_count() == 30, "%s: child_count counts running children (%d)", mode, child_count());
-	t0 = loop_now();
-	while (child_count() > 0 && loop_now() - t0 < 10)
+	t0 = clock_now();
+	while (child_count() > 0 && clock_now() - t0 < 10)
 		loop_once(50);
 	for (int i = first; i < nrec; i++) {
 		snprintf(line, sizeof(line), "%d\n", (int)recs[i].pid);
