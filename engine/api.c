@@ -425,19 +425,8 @@ l_child_count(lua_State *L)
 	return 1;
 }
 
-/* What Lua asked the engine to do; main.c reads it after every call. */
-static int    exit_code = -1;          /* core.terminate's code, -1 = none yet */
-static int    reload_requested;
-static int    reload_argc;
-static char **reload_argv;
-
-/* core.reload(): tear down and start over once this call returns. */
-static int
-l_reload(lua_State *L)
-{
-	reload_requested = 1;
-	return 0;
-}
+/* core.terminate's code, -1 = none yet; main.c reads it after every call. */
+static int exit_code = -1;
 
 /*
  * core.terminate(code): ends the daemon. The code is recorded (the first
@@ -470,24 +459,6 @@ int
 api_exit_code(void)
 {
 	return exit_code;
-}
-
-/* 1 once if core.reload was called (the request is consumed). */
-int
-api_take_reload(void)
-{
-	int r = reload_requested;
-
-	reload_requested = 0;
-	return r;
-}
-
-/* The arguments core.setReloadArgs gave (NULL if none); api.c owns them. */
-char **
-api_reload_args(int *argc)
-{
-	*argc = reload_argc;
-	return reload_argv;
 }
 
 /* core.rundir(path) -> ok | nil, err: a private (0700) directory, removed at exit. */
@@ -530,45 +501,6 @@ l_getpid(lua_State *L)
 	return 2;
 }
 
-/* Frees the arguments core.setReloadArgs kept. */
-static void
-free_reload_args(void)
-{
-	for (int i = 0; reload_argv && i < reload_argc; i++)
-		free(reload_argv[i]);
-	free(reload_argv);
-	reload_argv = NULL;
-	reload_argc = 0;
-}
-
-/* core.setReloadArgs(argv): the arguments a reload (HUP) starts over with
- * (the config path made absolute, since the daemon changed to /). */
-static int
-l_set_reload_args(lua_State *L)
-{
-	int n;
-	char **argv;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	n = (int)lua_objlen(L, 1);
-	for (int i = 1; i <= n; i++) {             /* check before allocating */
-		lua_rawgeti(L, 1, i);
-		luaL_checkstring(L, -1);
-		lua_pop(L, 1);
-	}
-	argv = xcalloc(n + 2, sizeof(*argv));
-	argv[0] = xstrdup("lsyncd-ng");
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, 1, i);
-		argv[i] = xstrdup(lua_tostring(L, -1));
-		lua_pop(L, 1);
-	}
-	free_reload_args();
-	reload_argc = n + 1;
-	reload_argv = argv;
-	return 0;
-}
-
 /* core.notify(text) -> sent */
 static int
 l_notify(lua_State *L)
@@ -595,10 +527,8 @@ static const luaL_Reg core_funcs[] = {
 	{ "pidfile",     l_pidfile },
 	{ "readdir",     l_readdir },
 	{ "realpath",    l_realpath },
-	{ "reload",      l_reload },
 	{ "rundir",      l_rundir },
 	{ "run",         l_run },
-	{ "setReloadArgs", l_set_reload_args },
 	{ "spawn",       l_spawn },
 	{ "terminate",   l_terminate },
 	{ "time",        l_time },

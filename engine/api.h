@@ -3,7 +3,7 @@
  * both directions, in one place.  C owns the OS; Lua owns the policy.
  *
  * ---- C -> Lua: entry points of lua/runner.lua (luahost.c calls them) ----
- *   runner.initialize(args, reloading)   args: argv[1..] as an array of strings
+ *   runner.initialize(args)              args: argv[1..] as an array of strings
  *   runner.inotifyBatch(batch)           the events of one read, in order:
  *                                        { etype, isdir, path, path2|false,
  *                                          renamed, ... } (5 slots an event);
@@ -44,8 +44,6 @@
  *   core.writeFile(path, text, mode) -> ok | nil, err  mkstemp + rename, no symlink followed
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
- *   core.reload()                                re-initialize after this cycle
- *   core.setReloadArgs(argv)                     the arguments a reload uses
  *   core.terminate(code)                         records code and unwinds Lua (an
  *                                        error pcall must pass on: lua/exit.lua);
  *                                        main stops the children and returns code
@@ -68,7 +66,7 @@
 
 /*
  * Calls go one way: main.c -> luahost.c -> api.c -> the OS modules. What
- * Lua asks of the engine as a whole (terminate, reload) is recorded here
+ * Lua asks of the engine as a whole (terminate) is recorded here
  * and read by main.c after each call into Lua (scripts/callgraph checks
  * that no file calls back up).
  */
@@ -76,14 +74,11 @@
 /* api.c */
 void   api_register(lua_State *L);     /* sets global `core` */
 int    api_exit_code(void);            /* core.terminate's code, -1 = none */
-int    api_take_reload(void);          /* 1 once after core.reload() */
-char **api_reload_args(int *argc);     /* core.setReloadArgs's argv or NULL */
 
 /* luahost.c; after a Lua error or core.terminate every host_* call is a
  * no-op and host_exit_code() tells the code main returns. */
-int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */
+int  host_start(int argc, char **argv); /* 0 ok, -1 failed */
 int  host_exit_code(void);             /* -1: running; else the exit code */
-void host_stop(void);
 void host_events(const struct watch_event *evs, size_t n);
 void host_collect(pid_t pid, int code, int signo);
 void host_child_output(pid_t pid, int stream, const char *line);

@@ -115,7 +115,7 @@ preload_modules(void)
 
 /* Creates the state, loads the runner and calls runner.initialize. */
 int
-host_start(int argc, char **argv, int reloading)
+host_start(int argc, char **argv)
 {
 	failed = 0;
 	if (!(L = luaL_newstate())) {
@@ -145,19 +145,7 @@ host_start(int argc, char **argv, int reloading)
 		lua_pushstring(L, argv[i]);
 		lua_rawseti(L, -2, i);
 	}
-	lua_pushboolean(L, reloading);
-	return docall(2, 0);
-}
-
-/* Closes the state (before a reload or at exit). */
-void
-host_stop(void)
-{
-	if (!L)
-		return;
-	lua_close(L);
-	L = NULL;
-	runner_ref = LUA_NOREF;
+	return docall(1, 0);
 }
 
 /* Hands the events of one read to the runner, in one call. */

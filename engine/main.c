@@ -2,8 +2,7 @@
  * main.c: lsyncd-ng's entry point. Owns all the wiring: the loop's signals,
  * the children's exits and output and the watch layer's events go to the
  * Lua runner from here, and main returns the code core.terminate recorded
- * (the pmain pattern of lua.c). A reload (HUP) tears everything down and
- * starts again from the same arguments.
+ * (the pmain pattern of lua.c).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -69,55 +68,39 @@ on_child_output(pid_t pid, int stream, const char *line, void *ud)
 }
 
 /*
- * Runs the runner until it terminates (or a Lua error ends it); a reload
- * (HUP) tears everything down and starts again. Returns the exit code.
+ * Runs the runner until it terminates (or a Lua error ends it) and returns
+ * the exit code. A reload (HUP) is the runner's own business: it applies
+ * the new config in place.
  */
 static int
 run(int argc, char **argv)
 {
-	int reloading = 0, code;
+	int code;
 
-	for (;;) {
-		if (loop_init(on_signal, NULL) < 0)
-			fatal("cannot set up the event loop");
-		child_init(on_child_exit, on_child_output, NULL);
-		watch_set_handler(on_watch_batch, NULL);
-		if (reloading) {
-			int n;
-			char **args = api_reload_args(&n);
-			if (args) {
-				argc = n;
-				argv = args;
-			}
-		}
-		host_start(argc, argv, reloading);
-		while ((code = host_exit_code()) < 0 && !api_take_reload()) {
-			double t = host_get_alarm();
-			int timeout = -1;
+	if (loop_init(on_signal, NULL) < 0)
+		fatal("cannot set up the event loop");
+	child_init(on_child_exit, on_child_output, NULL);
+	watch_set_handler(on_watch_batch, NULL);
+	host_start(argc, argv);
+	while ((code = host_exit_code()) < 0) {
+		double t = host_get_alarm();
+		int timeout = -1;
 
-			if (t >= 0 && t <= clock_now())
-				timeout = 0;           /* something is due already */
-			else
-				loop_set_alarm(t);
-			if (timeout < 0 && child_pending())
-				timeout = 100;         /* an exit waits for its output to end */
-			if (loop_once(timeout) < 0)
-				fatal("event loop failed");
-			/* Exits arrive by pidfd (SIGCHLD without one): only an
-			 * exited child waiting out its output needs a look. */
-			if (child_pending())
-				child_reap();
-			host_cycle(clock_now());
-		}
-		if (code >= 0)
-			return code;
-		stop_children();               /* ssh masters and the like */
-		fs_rundir_cleanup();
-		host_stop();
-		watch_shutdown();
-		loop_shutdown();
-		reloading = 1;
+		if (t >= 0 && t <= clock_now())
+			timeout = 0;                   /* something is due already */
+		else
+			loop_set_alarm(t);
+		if (timeout < 0 && child_pending())
+			timeout = 100;                 /* an exit waits for its output to end */
+		if (loop_once(timeout) < 0)
+			fatal("event loop failed");
+		/* Exits arrive by pidfd (SIGCHLD without one): only an exited
+		 * child waiting out its output needs a look. */
+		if (child_pending())
+			child_reap();
+		host_cycle(clock_now());
 	}
+	return code;
 }
 
 int

@@ -72,7 +72,7 @@ int  watch_count(void);
 int  watch_unwatched(void);
 /* Calls fn for every watched directory (path without trailing slash). */
 void watch_foreach(void (*fn)(int wd, const char *path, void *ud), void *ud);
-/* Frees everything (before re-initializing on HUP, or at exit). */
+/* Frees everything, so watch_init can start afresh (the tests do). */
 void watch_shutdown(void);
 
 #endif
