@@ -40,7 +40,7 @@ fail(lua_State *L, const char *what)
 	return 2;
 }
 
-/* core.spawn(argv, stdin) -> pid | nil, err */
+/* core.spawn(argv, stdin, opts) -> pid | nil, err */
 /* argv from the array at index idx; free() the result (the strings stay
  * owned by the table). */
 static char **
@@ -81,10 +81,18 @@ l_spawn(lua_State *L)
 	char **argv;
 	pid_t pid;
 
+	double rest = 0;
+
 	if (!lua_isnoneornil(L, 2))
 		in = luaL_checklstring(L, 2, &inlen);
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		lua_getfield(L, 3, "rest");            /* ... rest */
+		rest = lua_tonumber(L, -1);
+		lua_pop(L, 1);
+	}
 	argv = argv_of(L, 1);
-	pid = child_spawn(argv, in, inlen);
+	pid = child_spawn(argv, in, inlen, rest);
 	free(argv);
 	if (pid < 0)
 		return fail(L, "spawn");

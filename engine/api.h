@@ -18,7 +18,9 @@
  *                                        true = at once, false/nil = none
  *
  * ---- Lua -> C: the `core` table (api.c registers it) ----
- *   core.spawn(argv, stdin) -> pid | nil, err    argv: array; stdin: string|nil
+ *   core.spawn(argv, stdin, opts) -> pid | nil, err  argv: array; stdin: string|nil;
+ *                                        opts.rest: s a progress display ('\r'
+ *                                        lines) rests between reads (child.h)
  *   core.run(argv, stdin, timeout) -> status, output, timedOut | nil, err
  *                                        runs to completion (operator tools only)
  *   core.isatty(fd)         -> bool

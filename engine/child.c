@@ -15,31 +15,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "clock.h"
+#include "linebuf.h"
 #include "log.h"
 #include "loop.h"
 #include "xmalloc.h"
 
-#define LINE_CAP      65536   /* a longer line is handed on in pieces */
 #define READS_PER_CB  16      /* reads per wake-up (<= 1 MiB), so a chatty child cannot starve the loop */
 #define GRACE         1.0     /* s after exit to wait for the output pipes to close */
-#define PROGRESS_REST 0.1     /* s a progress stream is left unread after each read */
 #define PROGRESS_PIPE (1 << 20)  /* pipe size asked for a progress stream */
 
 enum state { RUNNING, EXITED, QUIET };
 
 struct stream {
-	int    fd;              /* our read end, -1 once closed */
-	char  *buf;             /* the unfinished line (LINE_CAP + 1), made on first data */
-	size_t len;
-	int    after_cr;        /* the last terminator was '\r': a '\n' right after it is its pair */
-	int    progress;        /* a line ended by a bare '\r' was seen: a progress display */
-	double resume;          /* > 0: left unread until this time (see on_output) */
+	int            fd;      /* our read end, -1 once closed */
+	struct linebuf lines;   /* lines.saw_cr: a progress display (see rest) */
+	double         resume;  /* > 0: left unread until this time (see on_output) */
 };
 
 struct child {
@@ -47,6 +42,7 @@ struct child {
 	enum state     state;   /* QUIET: left over from before a re-init, reaped silently */
 	int            status, signo;
 	double         deadline;        /* exit time + GRACE */
+	double         rest;            /* > 0: a progress display rests this long (see rest) */
 	int            busy;            /* output callback running: do not free */
 	int            pidfd;
 	int            in_fd;           /* our end of its stdin, -1 when done */
@@ -60,7 +56,7 @@ static struct child    *children;
 static child_exit_fn   *exit_fn;
 static child_output_fn *output_fn;
 static void            *cb_ud;
-static int              timer_fd = -1;  /* timerfd: the earliest grace deadline or resume */
+static struct loop_timer timer;         /* the earliest grace deadline or resume */
 
 static void report_ready(void);
 static void on_output(int fd, int mask, void *ud);
@@ -117,8 +113,7 @@ release(struct child *c)
 {
 	for (int s = 0; s < 2; s++) {
 		drop_fd(&c->out[s].fd);
-		free(c->out[s].buf);
-		c->out[s].buf = NULL;
+		linebuf_free(&c->out[s].lines);
 	}
 	drop_fd(&c->in_fd);
 	drop_fd(&c->pidfd);
@@ -143,98 +138,39 @@ child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 		c->state = QUIET;
 		release(c);
 	}
-	/* The timer may belong to an old epoll set: start afresh. */
-	drop_fd(&timer_fd);
+	loop_timer_set(&timer, -1, NULL, NULL);
 }
 
 /* ----------------------------------------------------------- the output */
 
-/* Hands one line of stream s of c to the output callback. */
+struct line_to { struct child *c; int s; };
+
+/* Hands one line of a stream to the output callback (a linebuf_fn). */
 static void
-emit(struct child *c, int s, const char *line)
+emit(const char *line, void *ud)
 {
+	struct line_to *to = ud;
+
 	if (output_fn)
-		output_fn(c->pid, s + 1, line, cb_ud);
-}
-
-/*
- * Splits what is buffered for stream s into lines, starting the search for
- * terminators at from (bytes before it were searched already). '\n', '\r'
- * and "\r\n" all end a line: rsync's progress output rewrites one line with
- * carriage returns. A line ended by a bare '\r' that another line follows
- * in the same chunk was overwritten on a terminal and is dropped: of
- * rsync's progress lines (one per file) only the newest of each read is
- * handed on, not 50,000 for a 50,000-file startup transfer. flush also
- * hands on an unfinished last line.
- */
-static void
-split_lines(struct child *c, int s, size_t from, int flush)
-{
-	struct stream *st = &c->out[s];
-	size_t start = 0, pend = (size_t)-1;   /* pend: a '\r' line held back */
-
-	for (size_t i = from; i < st->len; i++) {
-		char ch = st->buf[i];
-
-		if (ch != '\n' && ch != '\r') {
-			st->after_cr = 0;
-			continue;
-		}
-		if (ch == '\n' && st->after_cr && i == start) {
-			st->after_cr = 0;               /* the '\n' of "\r\n": a whole line */
-			if (pend != (size_t)-1)
-				emit(c, s, st->buf + pend);
-			pend = (size_t)-1;
-			start = i + 1;
-			continue;
-		}
-		st->after_cr = ch == '\r';
-		st->buf[i] = 0;
-		if (ch == '\r') {
-			pend = start;                   /* overwrites a held-back one */
-			st->progress = 1;
-		} else {
-			if (pend != (size_t)-1)
-				emit(c, s, st->buf + pend);
-			pend = (size_t)-1;
-			emit(c, s, st->buf + start);
-		}
-		start = i + 1;
-	}
-	if (pend != (size_t)-1)
-		emit(c, s, st->buf + pend);
-	if (st->len - start >= LINE_CAP || (flush && start < st->len)) {
-		st->buf[st->len] = 0;
-		emit(c, s, st->buf + start);
-		start = st->len;
-	}
-	memmove(st->buf, st->buf + start, st->len - start);
-	st->len -= start;
+		output_fn(to->c->pid, to->s + 1, line, cb_ud);
 }
 
 /* Reads stream s of c (a bounded number of reads); returns 1 at EOF. */
 static int
 read_stream(struct child *c, int s)
 {
-	struct stream *st = &c->out[s];
+	struct line_to to = { c, s };
 
-	if (!st->buf)
-		st->buf = xmalloc(LINE_CAP + 1);
-	for (int i = 0; i < READS_PER_CB; i++) {
-		size_t before = st->len;
-		/* split_lines always leaves room: len < LINE_CAP here. */
-		ssize_t n = read(st->fd, st->buf + st->len, LINE_CAP - st->len);
+	return linebuf_read(&c->out[s].lines, c->out[s].fd, READS_PER_CB, emit, &to);
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return 1;
-		st->len += (size_t)n;
-		split_lines(c, s, before, 0);
-	}
-	return 0;
+/* Hands on the unfinished last line of stream s of c. */
+static void
+flush_stream(struct child *c, int s)
+{
+	struct line_to to = { c, s };
+
+	linebuf_flush(&c->out[s].lines, emit, &to);
 }
 
 /* Reads the resting streams of c again (all of them when now < 0). */
@@ -252,7 +188,8 @@ wake_streams(struct child *c, double now)
 }
 
 /*
- * Leaves progress stream s of c unread for PROGRESS_REST. rsync's
+ * Leaves progress stream s of c unread for c->rest seconds (the spawn's
+ * choice: the runner asks it for rsync, see child.h). rsync's
  * --info=progress2 writes one line per file: read as it comes, that is a
  * wake-up (and a line for the runner) per file per slave, 200,000 of them
  * for a 50,000-file startup to four slaves. Left alone for a moment the
@@ -270,7 +207,7 @@ rest(struct child *c, int s)
 	}
 	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
 		return;
-	st->resume = clock_now() + PROGRESS_REST;       /* on_output's report_ready arms the timer */
+	st->resume = clock_now() + c->rest;     /* on_output's report_ready arms the timer */
 }
 
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
@@ -283,9 +220,9 @@ on_output(int fd, int mask, void *ud)
 	(void)mask;
 	c->busy++;
 	if (read_stream(c, s)) {
-		split_lines(c, s, c->out[s].len, 1);
+		flush_stream(c, s);
 		drop_fd(&c->out[s].fd);
-	} else if (c->out[s].progress && c->state == RUNNING) {
+	} else if (c->out[s].lines.saw_cr && c->rest > 0 && c->state == RUNNING) {
 		rest(c, s);
 	}
 	c->busy--;
@@ -320,32 +257,26 @@ on_stdin(int fd, int mask, void *ud)
 
 /* ------------------------------------------------------ exit and report */
 
-/* Loop callback: a grace deadline or a resume time passed. */
+/* Timer callback: a grace deadline or a resume time passed. */
 static void
-on_timer(int fd, int mask, void *ud)
+on_timer(void *ud)
 {
-	uint64_t n;
 	double now = clock_now();
 
-	(void)mask;
 	(void)ud;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
 	for (struct child *c = children; c; c = c->next)
 		if (c->state == RUNNING)
 			wake_streams(c, now);
 	report_ready();
 }
 
-/* Arms the timer for the earliest grace deadline of an exited child still
+/* Sets the timer for the earliest grace deadline of an exited child still
  * awaiting EOF, or resume time of a resting stream. */
 static void
 arm_timer(void)
 {
-	struct itimerspec its;
 	double first = -1;
 
-	memset(&its, 0, sizeof(its));
 	for (struct child *c = children; c; c = c->next) {
 		if (c->state == EXITED && (first < 0 || c->deadline < first))
 			first = c->deadline;
@@ -354,26 +285,7 @@ arm_timer(void)
 			    (first < 0 || c->out[s].resume < first))
 				first = c->out[s].resume;
 	}
-	if (first < 0 && timer_fd < 0)
-		return;
-	if (timer_fd < 0) {
-		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (timer_fd >= 0 && loop_watch_fd(timer_fd, LOOP_READ, on_timer, NULL) < 0) {
-			close(timer_fd);
-			timer_fd = -1;
-		}
-		if (timer_fd < 0) {
-			/* main's child_pending() poll still covers the grace; a
-			 * resting stream would rest for ever: it is read now. */
-			for (struct child *c = children; c; c = c->next)
-				if (c->state == RUNNING)
-					wake_streams(c, -1);
-			return;
-		}
-	}
-	if (first >= 0)
-		its.it_value = clock_timespec(first);
-	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	loop_timer_set(&timer, first, on_timer, NULL);
 }
 
 /* Takes c's exit status from si (filled by waitid). */
@@ -448,7 +360,7 @@ finish_output(struct child *c)
 		if (c->out[s].fd < 0)
 			continue;
 		read_stream(c, s);
-		split_lines(c, s, c->out[s].len, 1);
+		flush_stream(c, s);
 		drop_fd(&c->out[s].fd);
 	}
 }
@@ -555,7 +467,7 @@ track(struct child *c)
 
 /* Starts argv[0] (PATH lookup) with optional stdin text; returns the pid. */
 pid_t
-child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
+child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len, double rest)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	struct child *c = NULL;
@@ -586,6 +498,7 @@ child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
 	c->pid = pid;
 	c->state = RUNNING;
+	c->rest = rest;
 	c->pidfd = -1;
 	c->out[0].fd = out[0];
 	c->out[1].fd = err[0];

@@ -29,127 +29,10 @@
 #include "fs.h"
 #include "log.h"
 #include "watch.h"
+#include "wdmap.h"
 #include "xmalloc.h"
 
-/* ---- our wd -> path table, open addressing ---- */
-
-struct wmap {
-	int   *key;       /* 0 = empty, -1 = deleted, else wd + 1 */
-	char **path;      /* directory path, no trailing slash */
-	size_t cap, used, live;
-};
-
-static struct wmap wds;
-
-static size_t
-wmap_find(struct wmap *m, int wd, int *found)
-{
-	size_t i = ((unsigned)wd * 2654435761u) & (m->cap - 1), tomb = (size_t)-1;
-
-	for (;;) {
-		int v = m->key[i];
-		if (v == 0) {
-			*found = 0;
-			return tomb != (size_t)-1 ? tomb : i;
-		}
-		if (v == -1) {
-			if (tomb == (size_t)-1)
-				tomb = i;
-		} else if (v == wd + 1) {
-			*found = 1;
-			return i;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-}
-
-static void wmap_put(struct wmap *m, int wd, char *path);
-
-static void
-wmap_grow(struct wmap *m)
-{
-	struct wmap n = { .cap = m->cap ? m->cap : 1024 };
-
-	while (m->live * 2 >= n.cap)
-		n.cap *= 2;
-	n.key = xcalloc(n.cap, sizeof(*n.key));
-	n.path = xcalloc(n.cap, sizeof(*n.path));
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->key[i] > 0)
-			wmap_put(&n, m->key[i] - 1, m->path[i]);
-	free(m->key);
-	free(m->path);
-	*m = n;
-}
-
-/* Sets wd's path (taking ownership of path). */
-static void
-wmap_put(struct wmap *m, int wd, char *path)
-{
-	int found;
-	size_t i;
-
-	if ((m->used + 1) * 2 > m->cap)
-		wmap_grow(m);
-	i = wmap_find(m, wd, &found);
-	if (found) {
-		free(m->path[i]);
-		m->path[i] = path;
-		return;
-	}
-	if (m->key[i] == 0)
-		m->used++;
-	m->key[i] = wd + 1;
-	m->path[i] = path;
-	m->live++;
-}
-
-static const char *
-wmap_get(struct wmap *m, int wd)
-{
-	int found = 0;
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	i = wmap_find(m, wd, &found);
-	return found ? m->path[i] : NULL;
-}
-
-static void
-wmap_del(struct wmap *m, int wd)
-{
-	int found = 0;
-	size_t i;
-
-	if (!m->cap)
-		return;
-	i = wmap_find(m, wd, &found);
-	if (found) {
-		free(m->path[i]);
-		m->path[i] = NULL;
-		m->key[i] = -1;
-		m->live--;
-	}
-}
-
-static void
-wmap_clear(struct wmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->key[i] > 0)
-			free(m->path[i]);
-	free(m->key);
-	free(m->path);
-	memset(m, 0, sizeof(*m));
-}
-
-/* 1 if path is prefix or lies below it ("/a/b" is under "/a", "/ab" is not). */
-static int
-is_under(const char *path, const char *prefix, size_t plen)
-{
-	return !strncmp(path, prefix, plen) && (path[plen] == 0 || path[plen] == '/');
-}
+static struct wdmap wds;             /* our wd -> path table */
 
 /* ---- state ---- */
 
@@ -307,7 +190,7 @@ watch_fd(void)
 int
 watch_count(void)
 {
-	return (int)wds.live;
+	return (int)wdmap_count(&wds);
 }
 
 int
@@ -364,53 +247,51 @@ watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 		errno = e;
 		return -1;
 	}
-	known = wmap_get(&wds, wd) != NULL;
-	wmap_put(&wds, wd, xstrdup(path));
+	known = wdmap_get(&wds, wd) != NULL;
+	wdmap_put(&wds, wd, xstrdup(path));
 	fs_list(path, all, fn, ud);            /* unreadable: no entries */
 	return known;
+}
+
+static void
+drop_one(struct wdmap *m, int wd, const char *path, void *ud)
+{
+	inotify_rm_watch(ifd, wd);
+	wdmap_del(m, wd);
 }
 
 /* Drops the watches of path and everything below it. */
 void
 watch_remove(const char *path)
 {
-	size_t plen = strlen(path);
+	char *p = xstrdup(path);
+	size_t plen = strlen(p);
 
-	while (plen > 1 && path[plen - 1] == '/')
-		plen--;
-	for (size_t i = 0; i < wds.cap; i++) {
-		if (wds.key[i] > 0 && is_under(wds.path[i], path, plen)) {
-			int wd = wds.key[i] - 1;
-			inotify_rm_watch(ifd, wd);
-			wmap_del(&wds, wd);
-		}
-	}
+	while (plen > 1 && p[plen - 1] == '/')
+		p[--plen] = 0;
+	wdmap_each_under(&wds, p, drop_one, NULL);
+	free(p);
+}
+
+struct renaming { size_t olen; const char *newp; };
+
+static void
+rename_one(struct wdmap *m, int wd, const char *path, void *ud)
+{
+	struct renaming *r = ud;
+	char *p;
+
+	xasprintf(&p, "%s%s", r->newp, path + r->olen);
+	wdmap_put(m, wd, p);
 }
 
 /* Rewrites the paths of a renamed directory and everything below it. */
 static void
 rename_tree(const char *oldp, const char *newp)
 {
-	size_t olen = strlen(oldp);
+	struct renaming r = { strlen(oldp), newp };
 
-	for (size_t i = 0; i < wds.cap; i++) {
-		if (wds.key[i] > 0 && is_under(wds.path[i], oldp, olen)) {
-			char *p;
-			xasprintf(&p, "%s%s", newp, wds.path[i] + olen);
-			free(wds.path[i]);
-			wds.path[i] = p;
-		}
-	}
-}
-
-/* 1 if some wd of ours watches exactly path. */
-static int
-watched(const char *path)
-{
-	for (size_t i = 0; i < wds.cap; i++)
-		if (wds.key[i] > 0 && !strcmp(wds.path[i], path))
-			return 1;
-	return 0;
+	wdmap_each_under(&wds, oldp, rename_one, &r);
 }
 
 /* Turns a MOVED_FROM that found no MOVED_TO into a Delete. */
@@ -441,10 +322,10 @@ handle(struct inotify_event *ev)
 		return;
 	}
 	if (ev->mask & IN_IGNORED) {
-		wmap_del(&wds, ev->wd);        /* the kernel dropped it (dir deleted) */
+		wdmap_del(&wds, ev->wd);       /* the kernel dropped it (dir deleted) */
 		return;
 	}
-	if (!(dir = wmap_get(&wds, ev->wd)))
+	if (!(dir = wdmap_get(&wds, ev->wd)))
 		return;                        /* a watch we already let go */
 	if (ev->len == 0 || !ev->name[0])
 		return;                        /* about the dir itself: its parent reports */
@@ -461,7 +342,7 @@ handle(struct inotify_event *ev)
 	if (ev->mask & IN_MOVED_TO) {
 		if (from.pending && from.cookie == ev->cookie) {
 			char *old = from.path;
-			int was_watched = isdir && watched(old);
+			int was_watched = isdir && wdmap_has_path(&wds, old);
 			from.pending = 0;
 			from.path = NULL;
 			if (was_watched)
@@ -510,13 +391,23 @@ watch_process(void)
 	lost = 0;                          /* the queue is drained */
 }
 
+struct listing { void (*fn)(int, const char *, void *); void *ud; };
+
+static void
+list_one(struct wdmap *m, int wd, const char *path, void *ud)
+{
+	struct listing *l = ud;
+
+	l->fn(wd, path, l->ud);
+}
+
 /* Calls fn for every watched directory. */
 void
 watch_foreach(void (*fn)(int wd, const char *path, void *ud), void *ud)
 {
-	for (size_t i = 0; i < wds.cap; i++)
-		if (wds.key[i] > 0)
-			fn(wds.key[i] - 1, wds.path[i], ud);
+	struct listing l = { fn, ud };
+
+	wdmap_each_under(&wds, NULL, list_one, &l);
 }
 
 /* Frees everything so watch_init can run again. */
@@ -526,7 +417,7 @@ watch_shutdown(void)
 	if (ifd < 0)
 		return;
 	inotifytools_cleanup();            /* closes the fd too */
-	wmap_clear(&wds);
+	wdmap_clear(&wds);
 	free(from.path);
 	memset(&from, 0, sizeof(from));
 	free(batch.ev);

@@ -43,6 +43,11 @@ end
 -- The global cap on children (settings{maxProcesses}), or nil.
 local function globalMax() return config.settings.maxProcesses end
 
+-- How the engine reads a transfer's output: a progress display (rsync's
+-- --info=progress2, a '\r' line per file) rests 0.1 s between reads, so it
+-- costs a wake-up per 0.1 s, not per file; only its newest line is read.
+local SPAWN_OPTS = { rest = 0.1 }
+
 -- spawn() for configs: agent is an event or event list of some sync.
 function runner.spawn(agent, binary, ...)
 	local a = events.agents[agent]
@@ -85,7 +90,7 @@ function runner.spawn(agent, binary, ...)
 		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
 			.. table.concat(shown, ' '))
 	end
-	local pid, err = core.spawn(argv, stdin)
+	local pid, err = core.spawn(argv, stdin, SPAWN_OPTS)
 	if not pid then
 		log('Error', 'Failed executing [', binary, ']: ', err)
 		fakePid = fakePid - 1

@@ -108,11 +108,13 @@ on_sig(int s, void *ud)
 		child_reap();
 }
 
+static double spawn_rest;               /* the rest option of every spawn */
+
 /* Spawns argv and gives it a record; NULL (errno kept) if it did not start. */
 static struct rec *
 spawn(char *const argv[], const char *in, size_t inlen)
 {
-	pid_t pid = child_spawn(argv, in, inlen);
+	pid_t pid = child_spawn(argv, in, inlen, spawn_rest);
 	struct rec *r;
 
 	if (pid < 0 || nrec == MAXREC)
@@ -228,14 +230,14 @@ suite(void)
 
 	char *a5[] = { "no-such-program-lng", NULL };
 	errno = 0;
-	ok(child_spawn(a5, NULL, 0) < 0 && errno == ENOENT, "%s: a missing program fails with ENOENT",
+	ok(child_spawn(a5, NULL, 0, 0) < 0 && errno == ENOENT, "%s: a missing program fails with ENOENT",
 	    mode);
 	char *a6[] = { "/no/such/dir/prog", NULL };
 	errno = 0;
-	ok(child_spawn(a6, "x", 1) < 0 && errno == ENOENT, "%s: so does a missing path", mode);
+	ok(child_spawn(a6, "x", 1, 0) < 0 && errno == ENOENT, "%s: so does a missing path", mode);
 	char *a7[] = { "lng-dir-prog", NULL };
 	errno = 0;
-	ok(child_spawn(a7, NULL, 0) < 0 && errno == EACCES,
+	ok(child_spawn(a7, NULL, 0, 0) < 0 && errno == EACCES,
 	    "%s: a directory found in PATH fails with EACCES, as with execvp", mode);
 
 	char *hostile[] = { "", " spaced  out ", "new\nline", "$(touch /tmp/lng-pwned)", "`id`",
@@ -307,11 +309,18 @@ suite(void)
 	 * read in gulps, not line by line; its newest line and what follows
 	 * still come, before the exit. */
 	char *a14c[] = { "/proc/self/exe", "__lng_progress", "400", NULL };
+	spawn_rest = 0.1;                       /* what the runner asks for rsync */
 	r = run(a14c, NULL, 0);
+	spawn_rest = 0;
 	ok(r && r->lines <= 40 && r->late_lines == 0 && strstr(r->out, "p399\ndone\n") &&
 	    !strcmp(r->err, "e0\ne1\n"),
 	    "%s: 400 progress lines written 1 ms apart reach the runner in %d callbacks, "
 	    "the last one and the line after it included", mode, r ? r->lines : -1);
+	/* without the rest asked for, the display is read as it comes */
+	r = run(a14c, NULL, 0);
+	ok(r && r->lines > 40 && strstr(r->out, "p399\ndone\n"),
+	    "%s: without a rest asked for, they come as they are written (%d callbacks)",
+	    mode, r ? r->lines : -1);
 
 	char *a15[] = { "sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL };
 	r = run(a15, NULL, 0);
@@ -406,7 +415,7 @@ exec_failure(void)
 	close(fd);
 	child_set_trampoline(NULL);
 	errno = 0;
-	ok(child_spawn(argv, NULL, 0) < 0 && errno == ENOEXEC,
+	ok(child_spawn(argv, NULL, 0, 0) < 0 && errno == ENOEXEC,
 	    "direct: an unrunnable file fails at once (ENOEXEC)");
 	child_set_trampoline("/proc/self/exe");
 	r = run(argv, NULL, 0);
@@ -430,7 +439,7 @@ pdeathsig(void)
 		child_init(NULL, NULL, NULL);
 		child_set_trampoline("/proc/self/exe");
 		char *argv[] = { "sleep", "100", NULL };
-		pid_t s = child_spawn(argv, NULL, 0);
+		pid_t s = child_spawn(argv, NULL, 0, 0);
 		if (write(p[1], &s, sizeof(s)) < 0)
 			_exit(1);
 		pause();

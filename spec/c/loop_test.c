@@ -117,6 +117,21 @@ count_fds(void)
 	return n;
 }
 
+static int nfired;
+static double timer_at[8];
+static char order[16];
+
+static void
+on_timer_cb(void *ud)
+{
+	if (nfired < 8) {
+		timer_at[nfired] = clock_now();
+		order[nfired] = *(const char *)ud;
+		order[nfired + 1] = 0;
+	}
+	nfired++;
+}
+
 int
 main(void)
 {
@@ -160,6 +175,33 @@ main(void)
 	ok(fired > 0 && fired - t0 < LATE_OK, "an alarm in the past fires at once");
 	loop_set_alarm(0);
 	ok(wait_alarm(0.5) > 0, "an alarm at time 0 fires (0 does not mean disarmed)");
+
+	/* ---- timers of other files, next to the alarm */
+	{
+		struct loop_timer ta = { 0 }, tb = { 0 }, tc = { 0 };
+		double at0 = clock_now();
+
+		nfired = 0;
+		loop_timer_set(&ta, at0 + 0.06, on_timer_cb, "a");
+		loop_timer_set(&tb, at0 + 0.02, on_timer_cb, "b");
+		loop_timer_set(&tc, at0 + 0.04, on_timer_cb, "c");
+		loop_timer_set(&tc, -1, NULL, NULL);             /* disarmed */
+		loop_set_alarm(at0 + 0.04);
+		r = 0;
+		while (clock_now() < at0 + 0.3 && nfired < 2)
+			r |= loop_once(100) > 0;
+		ok(nfired == 2 && !strcmp(order, "ba") && timer_at[0] >= at0 + 0.02 &&
+		    timer_at[1] >= at0 + 0.06 && timer_at[1] - (at0 + 0.06) < LATE_OK && !tb.armed,
+		    "timers fire once each, in time order, a disarmed one not (%s)", order);
+		ok(r, "the runner's alarm among them still fires");
+		loop_timer_set(&ta, clock_now() + 0.05, on_timer_cb, "a");
+		loop_timer_set(&ta, clock_now() + 0.01, on_timer_cb, "a");   /* moved earlier */
+		nfired = 0;
+		t0 = clock_now();
+		while (clock_now() - t0 < 0.3 && nfired < 1)
+			loop_once(100);
+		ok(nfired == 1 && timer_at[0] - t0 < 0.01 + LATE_OK, "a timer set again moves");
+	}
 
 	t0 = clock_now();
 	r = loop_once(100);
