@@ -1,6 +1,7 @@
 /*
  * xmalloc.h: allocation that does not fail. Out of memory, the daemon logs
  * one Error line and exits (log.c's fatal): no caller checks for NULL.
+ * log.c itself, below this file, allocates on its own.
  */
 #ifndef LNG_XMALLOC_H
 #define LNG_XMALLOC_H
