@@ -29,7 +29,7 @@
 #define GRACE         1.0     /* s after exit to wait for the output pipes to close */
 #define PROGRESS_PIPE (1 << 20)  /* pipe size asked for a progress stream */
 
-enum state { RUNNING, EXITED, QUIET };
+enum state { RUNNING, EXITED };
 
 struct stream {
 	int            fd;      /* our read end, -1 once closed */
@@ -39,7 +39,7 @@ struct stream {
 
 struct child {
 	pid_t          pid;
-	enum state     state;   /* QUIET: left over from before a re-init, reaped silently */
+	enum state     state;
 	int            status, signo;
 	double         deadline;        /* exit time + GRACE */
 	double         rest;            /* > 0: a progress display rests this long (see rest) */
@@ -91,7 +91,7 @@ static struct child *
 find(pid_t pid)
 {
 	for (struct child *c = children; c; c = c->next)
-		if (c->pid == pid && c->state != QUIET)
+		if (c->pid == pid)
 			return c;
 	return NULL;
 }
@@ -123,7 +123,7 @@ release(struct child *c)
 
 /* ------------------------------------------------------------- settings */
 
-/* Sets the callbacks; children of an earlier loop are reaped silently. */
+/* Sets the callbacks (once, before the first spawn). */
 void
 child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 {
@@ -131,14 +131,6 @@ child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 	output_fn = on_output;
 	cb_ud = ud;
 	ensure_stdio();
-	/* After a reload the loop is new and the runner that spawned these
-	 * is gone: their fds are closed and their exit is not reported, but
-	 * they are still reaped (child_reap) so no zombie stays behind. */
-	for (struct child *c = children; c; c = c->next) {
-		c->state = QUIET;
-		release(c);
-	}
-	loop_timer_set(&timer, -1, NULL, NULL);
 }
 
 /* ----------------------------------------------------------- the output */
@@ -301,7 +293,7 @@ set_exited(struct child *c, const siginfo_t *si)
 }
 
 /*
- * Reaps c if it has exited (a QUIET c is freed). Only this one pid is
+ * Reaps c if it has exited. Only this one pid is
  * waited for: waitpid(-1) would also steal the status of children other
  * code waits for (io.popen or os.execute in a user config).
  */
@@ -322,12 +314,6 @@ collect(struct child *c)
 		rc = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG);
 	if ((rc < 0 && errno == EINTR) || (rc == 0 && si.si_pid == 0))
 		return;                         /* still running */
-	if (c->state == QUIET) {
-		unlink_child(c);
-		release(c);
-		free(c);
-		return;
-	}
 	if (rc < 0) {
 		/* Someone else reaped it: the status is lost, but the runner
 		 * must still hear of the exit or it waits for it forever. */
@@ -427,8 +413,7 @@ child_count(void)
 	int n = 0;
 
 	for (struct child *c = children; c; c = c->next)
-		if (c->state != QUIET)
-			n++;
+		n++;
 	return n;
 }
 
@@ -558,7 +543,7 @@ child_kill(pid_t pid, int signo)
 	return kill(pid, signo);
 }
 
-/* Signals every child we track, including leftovers from before a reload. */
+/* Signals every child we track. */
 void
 child_kill_all(int signo)
 {
