@@ -12,6 +12,8 @@ local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local procs = require 'procs'
 local reload = require 'reload'
+local exit = require 'exit'
+local watchtree = require 'watchtree'
 
 local runner = {}
 
@@ -175,7 +177,7 @@ end
 -- it (a user's onModify indexing nil, say) is logged with its traceback and
 -- stays with this sync: returns ok, and the result or nil.
 local function guarded(s, what, fn, ...)
-	local ok, res = xpcall(fn, debug.traceback, ...)
+	local ok, res = exit.pass(xpcall(fn, debug.traceback, ...))
 	if ok then return true, res end
 	runner.luaError(s, what, res)
 	return false
@@ -224,7 +226,7 @@ function runner.collect(pid, code, signo)
 		rc = 'again'
 	elseif fading then
 		rc = 'ok'
-		pcall(s.config.collect, p.agent, code)
+		exit.pass(pcall(s.config.collect, p.agent, code))
 	else
 		local ok
 		ok, rc = guarded(s, 'collect', s.config.collect, p.agent, code)
@@ -465,7 +467,7 @@ end
 -- Watches root of a sync (a new one after a reload, or one at startup).
 local function watchRoot(root)
 	local r = root:sub(1, -2)
-	local ok, err = core.watch(r)
+	local ok, err = watchtree.watch(r)
 	if ok then return true end
 	if tostring(err):find('No space') then
 		runner.outOfWatches(r)
@@ -609,6 +611,9 @@ local function rescanAll(now)
 		if s.config.init then s:push('Init', '', nil, now) end
 	end
 end
+
+-- The events of one read of the watch layer, in order (engine/api.h).
+function runner.inotifyBatch(batch) watchtree.batch(batch) end
 
 function runner.inotifyEvent(etype, isdir, time, path, path2)
 	local now = core.now()
@@ -843,9 +848,6 @@ function runner.initialize(args, reloading)
 			die("'" .. opts.config .. "' is a directory, not a config file.")
 		end
 		runner.configPath = path
-		local again = {}
-		for i, a in ipairs(args) do again[i] = (a == opts.config) and path or a end
-		core.setReloadArgs(again)
 		local ok, lerr = config.loadFile(path)
 		if not ok then die(lerr) end
 	elseif #opts.syncs > 0 then
@@ -915,7 +917,7 @@ function runner.initialize(args, reloading)
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
 	end
 
-	local wok, werr = core.watchInit(mode)
+	local wok, werr = watchtree.init(mode, runner.inotifyEvent, runner.dirWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
 	local roots = {}
 	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
