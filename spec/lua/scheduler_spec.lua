@@ -1,4 +1,4 @@
--- Specs for the runner's scheduler (lua/runner.lua with lua/procs.lua):
+-- Specs for the scheduler (lua/scheduler.lua, driven through lua/runner.lua):
 -- which sync runs what when, the caps on children, back-off after a
 -- failure. The runner runs a real config against fake_core: children are
 -- recorded spawns, ended by calling runner.collect as the engine would.

@@ -1,0 +1,207 @@
+-- exits.lua: a child of a sync ended: its exit is judged (by the sync's
+-- collect), its delays are released or retried with back-off, paths that
+-- failed alone (rsync exit 23) are parked; a Lua error in a sync's config
+-- stays with that sync.
+
+local config = require 'config'
+local events = require 'events'
+local procs = require 'procs'
+local syncset = require 'syncset'
+local rsyncOutput = require 'rsync_output'
+local log = require('log').log
+local exit = require 'exit'
+
+local M = {}
+
+-- Back-off before a retry: exponential from max(delay, 1) s up to a cap
+-- (settings maxBackoff, default 300 s), with +-25% jitter so many slaves
+-- that failed together do not retry in lockstep.
+local function retryAlarm(s, now)
+	local base = math.max(s.delay or 0, 1)
+	local cap = config.settings.maxBackoff or 300
+	local wait = math.min(cap, base * 2 ^ math.max(0, (s.failures or 1) - 1))
+	return now + wait * (0.75 + 0.5 * math.random())
+end
+
+-- Notes a failure or success of sync s, logging only changes of state.
+local function judged(s, rc, code, p)
+	if rc == 'again' then
+		s.failures = (s.failures or 0) + 1
+		if s.failures == 1 then
+			local e = p and p.stderr
+			log('Error', s.name, ': transfer to ', s.config.target or '?', ' failed (exit code ',
+				code, e and e[#e] and (': ' .. e[#e]) or '', '); retrying with back-off')
+			core.notify('STATUS=' .. syncset.statusLine())
+		end
+	elseif rc == 'ok' and (s.failures or 0) > 0 then
+		log('Normal', s.name, ': ', s.config.target or '?', ' is back after ', s.failures,
+			' failed attempt(s)')
+		s.failures = 0
+		core.notify('STATUS=' .. syncset.statusLine())
+	end
+end
+
+-- The paths of transfer p that had failed before and went through now (all
+-- but those in failing, a set) are back: logged once each.
+local function recoveredAll(s, p, failing)
+	for _, d in ipairs(p.delays) do
+		for _, path in ipairs { d.path, d.path2 } do
+			local n = path and not (failing and failing[path]) and s:recovered(path)
+			if n then log('Normal', s.name, ': ', path, ' transferred after ', n, ' failed attempt(s)') end
+		end
+	end
+end
+
+-- After a partial transfer (rsync exit 23) the paths rsync named as failed
+-- wait with a back-off of their own (Sync:park) and are tried again until
+-- they go through, never silently left behind; the log says once that a
+-- path fails and once that it is back. When rsync named no source path
+-- (the target refused everything, say) nothing can be parked: returns
+-- false and the whole transfer is retried.
+function M.partial(s, p, now, isInit)
+	local again = rsyncOutput.failedPaths(s, p)
+	if not isInit then
+		-- only what this transfer was for: an error about a parent directory's
+		-- attributes (its rule comes with every path below it) is not a path
+		-- of this list, and would otherwise be retried with each of them
+		local mine, dirs = {}, {}
+		for _, d in ipairs(p.delays) do
+			for _, path in ipairs { d.path, d.path2 } do
+				if path then
+					mine[(path:gsub('/$', ''))] = true
+					if d.isdir then dirs[#dirs + 1] = path end
+				end
+			end
+		end
+		local keep = {}
+		for _, rel in ipairs(again) do
+			local ok = mine[(rel:gsub('/$', ''))]
+			for _, dir in ipairs(dirs) do
+				if not ok and rel:sub(1, #dir) == dir then ok = true end
+			end
+			if ok then keep[#keep + 1] = rel end
+		end
+		again = keep
+	end
+	if #again == 0 and isInit then return false end
+	if #again == 0 then
+		-- nothing we could read: retry every path of the list
+		for _, d in ipairs(p.delays) do
+			if d.path ~= '' then again[#again + 1] = d.path end
+			if d.path2 then again[#again + 1] = d.path2 end
+		end
+	end
+	local base = math.max(s.delay or 0, 1)
+	local cap = config.settings.maxBackoff or 300
+	local created = p.delays[1] and p.delays[1].created or now
+	local new, failing = {}, {}
+	for _, rel in ipairs(again) do
+		failing[rel] = true
+		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
+	end
+	recoveredAll(s, p, failing)
+	if #new > 0 then
+		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
+			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
+			#new > 10 and ', ...' or '')
+	end
+	if isInit then
+		log('Normal', 'Startup of ', s.source, ' -> ', s.config.target or '?', ' done except ',
+			#again, ' path(s) that failed and are retried')
+	end
+	return true
+end
+
+-- Calls fn(...) of sync s's config (init, action, collect): a Lua error in
+-- it (a user's onModify indexing nil, say) is logged with its traceback and
+-- stays with this sync: returns ok, and the result or nil.
+local function guarded(s, what, fn, ...)
+	local ok, res = exit.pass(xpcall(fn, debug.traceback, ...))
+	if ok then return true, res end
+	M.luaError(s, what, res)
+	return false
+end
+
+M.guarded = guarded
+
+-- How many Lua errors in a row stop a sync (state "error").
+local MAX_LUA_ERRORS = 5
+
+-- A Lua error in one sync's config: the sync backs off and tries again;
+-- after MAX_LUA_ERRORS in a row it stops with state "error", while the
+-- daemon and the other syncs go on.
+function M.luaError(s, what, msg)
+	local now = core.now()
+	s.luaErrors = (s.luaErrors or 0) + 1
+	log('Error', s.name, ': Lua error in ', what, ' (', s.luaErrors, ' in a row): ', tostring(msg))
+	if s.luaErrors >= MAX_LUA_ERRORS then
+		s.error = tostring(msg):match('^[^\n]*')
+		syncset.stopSync(s, 'a Lua error ' .. s.luaErrors .. ' times in a row')
+		return
+	end
+	s.failures = (s.failures or 0) + 1
+	s.pausedUntil = retryAlarm(s, now)
+end
+
+-- A child of an event or list ended (pid, its exit code or the signal that
+-- ended it): judge it and release or re-queue its delays. fading: the
+-- daemon winds down (its children's ends are not judged).
+function M.collect(pid, code, signo, fading)
+	local p = procs.take(pid)
+	if not p then return end
+	local s = p.sync
+	local now = core.now()
+	local rc
+	local isInit = p.delays[1] and p.delays[1].etype == 'Init'
+	if signo and signo ~= 0 then
+		log('Error', s.name, ': child ', pid, ' was killed by signal ', signo)
+		if isInit and not config.settings.insist then
+			log('Error', 'Failure on startup of ', s.source, '.')
+			core.terminate(255)
+		end
+		rc = 'again'
+	elseif fading then
+		rc = 'ok'
+		exit.pass(pcall(s.config.collect, p.agent, code))
+	else
+		local ok
+		ok, rc = guarded(s, 'collect', s.config.collect, p.agent, code)
+		if not ok then
+			if s.stopped then return end
+			rc = 'again'
+		end
+	end
+	if rc == 'die' then
+		syncset.stopSync(s, code)
+		return
+	end
+	-- exit 23 (some paths failed): those paths retry on their own; a
+	-- startup transfer is never called finished while paths of it failed
+	local _, _, isList = events.resolve(p.agent)
+	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
+	and (isInit or isList) then
+		rc = M.partial(s, p, now, isInit) and 'ok' or 'again'
+	elseif rc == 'ok' then
+		recoveredAll(s, p)
+	end
+	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code, p)
+	if rc == 'ok' then
+		s.luaErrors = 0
+		s.lastSuccess = core.time()
+		s.eventsDone = (s.eventsDone or 0) + #p.delays
+	end
+	for _, d in ipairs(p.delays) do
+		if rc == 'again' and not s.removed then
+			s:retry(d, retryAlarm(s, now))
+		else
+			s:removeDelay(d)
+		end
+	end
+	if isInit and rc ~= 'again' then
+		s.initDone = true
+		s.progress, s.progressLogged = nil, nil
+		syncset.checkStartup()
+	end
+end
+
+return M

@@ -1,0 +1,89 @@
+-- syncset.lua: the daemon's syncs as a whole: the one list (config order;
+-- every Sync holds it), the line for the service manager's STATUS=, the end
+-- of the startup transfers, a sync that stops, a slave that is back.
+
+local config = require 'config'
+local log = require('log').log
+
+local M = {}
+
+local syncs = {}          -- Sync objects in config order: always this table
+local startupDone = false
+
+-- The list of syncs (startup fills it; a reload refills it in place).
+function M.all() return syncs end
+
+-- A reload brought syncs with a startup transfer of their own.
+function M.startupAgain() startupDone = false end
+
+-- One line for the service manager's STATUS=: startup progress and the
+-- slaves that are not well.
+function M.statusLine()
+	local pending, ill = 0, {}
+	for _, s in ipairs(syncs) do
+		if s.config.init and not s.initDone then pending = pending + 1 end
+		if s.error then ill[#ill + 1] = s.name .. ' error'
+		elseif s.stopped then ill[#ill + 1] = s.name .. ' stopped'
+		elseif (s.failures or 0) > 0 then ill[#ill + 1] = s.name .. ' retrying' end
+	end
+	local line = pending > 0
+		and ('startup transfers under way: ' .. (#syncs - pending) .. ' of ' .. #syncs .. ' done')
+		or ('watching ' .. #syncs .. ' sync(s)')
+	if #ill > 0 then line = line .. '; ' .. table.concat(ill, ', ', 1, math.min(#ill, 8)) end
+	return line
+end
+
+-- Once every sync finished its startup transfer: tell the service manager,
+-- and make later re-scans insist (as lsyncd does after a restart). READY=1
+-- went out before (config loaded, watches in place, transfers under way).
+function M.checkStartup()
+	if startupDone then return end
+	for _, s in ipairs(syncs) do
+		if s.config.init and not s.initDone then
+			core.notify('STATUS=' .. M.statusLine())
+			return
+		end
+	end
+	startupDone = true
+	config.settings.insist = true
+	if config.settings.onepass then
+		log('Normal', 'Onepass: all startup transfers done, exiting.')
+		core.terminate(0)
+	end
+	core.notify('STATUS=' .. M.statusLine())
+end
+
+-- A sync whose child said its config cannot work (rsync usage errors and
+-- the like): it stops, the others go on; the daemon ends only when no sync
+-- is left.
+function M.stopSync(s, code)
+	s.stopped = true
+	log('Error', s.name, ': stopped: ', s.config.target or s.source, ' failed with ',
+		type(code) == 'number' and ('exit code ' .. code) or code,
+		', which retrying cannot fix (see the lines above).',
+		' The other syncs go on; fix the config and reload (HUP).')
+	s:dropWaiting()
+	s.initDone = true
+	for _, o in ipairs(syncs) do
+		if not o.stopped then
+			M.checkStartup()
+			return
+		end
+	end
+	log('Error', 'Critical exitcode: no sync is left.')
+	core.terminate(255)
+end
+
+-- A slave's ssh master came back after failures: retry what waits for it now
+-- instead of at the end of its back-off.
+function M.linkBack(m)
+	local now = core.now()
+	for _, s in ipairs(syncs) do
+		if s.mux == m and (s.failures or 0) > 0 then
+			s:hurry(now)
+			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
+		end
+	end
+end
+
+return M
