@@ -190,9 +190,15 @@ function M.collect(pid, code, signo, fading)
 		s.lastSuccess = core.time()
 		s.eventsDone = (s.eventsDone or 0) + #p.delays
 	end
+	-- a transfer that failed as a whole holds the slave until its back-off
+	-- ends: its paths and everything queued after them (a queue over
+	-- maxDelays is ready at once: without the hold, each batch of it would
+	-- be tried and fail in turn, a storm of failing rsyncs)
+	local alarm = rc == 'again' and not s.removed and retryAlarm(s, now)
+	if alarm then s.pausedUntil = math.max(s.pausedUntil or 0, alarm) end
 	for _, d in ipairs(p.delays) do
-		if rc == 'again' and not s.removed then
-			s:retry(d, retryAlarm(s, now))
+		if alarm then
+			s:retry(d, alarm)
 		else
 			s:removeDelay(d)
 		end

@@ -80,6 +80,7 @@ function M.linkBack(m)
 	local now = core.now()
 	for _, s in ipairs(syncs) do
 		if s.mux == m and (s.failures or 0) > 0 then
+			s.pausedUntil = nil
 			s:hurry(now)
 			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
 		end

@@ -153,6 +153,43 @@ describe('scheduler', function()
 		assert.truthy(core.logged('/dst1/ is back after 2 failed attempt'))
 	end)
 
+	it('holds new events of a failing slave until its back-off ends (no retry storm)', function()
+		start(TWO)
+		at(1000)
+		finishAll(0)
+		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		at(1005)
+		local b = byTarget(spawnedSince(2))
+		done[b['/dst2/'].pid] = true
+		runner.collect(b['/dst2/'].pid, 0, 0)
+		done[b['/dst1/'].pid] = true
+		runner.collect(b['/dst1/'].pid, 255, 0)        -- ssh: the slave is down
+		at(1005 + 6.3)
+		local r1 = byTarget(spawnedSince(4))['/dst1/']
+		done[r1.pid] = true
+		runner.collect(r1.pid, 255, 0)                 -- still down: back-off 10 s
+		-- changes keep coming: none of them goes to /dst1 before its back-off
+		-- ends (10 s * 0.75 at least)
+		local t = core.clock
+		local base = #core.spawned
+		-- more than maxDelays (1000) queued: ready at once, as in lsyncd
+		for i = 1, 1001 do runner.inotifyEvent('Modify', false, nil, '/src/n' .. i, nil) end
+		at(t + 0.1)
+		local function toDst1()
+			local n = 0
+			for i = base + 1, #core.spawned do
+				local c = core.spawned[i]
+				if c.argv[#c.argv] == '/dst1/' then n = n + 1; done[c.pid] = true end
+			end
+			return n
+		end
+		at(t + 5.5)
+		at(t + 7.4)
+		assert.equal(0, toDst1())
+		at(t + 12.6)
+		assert.equal(1, toDst1())                      -- one retry carries them all
+	end)
+
 	it('stops a sync whose child says its config cannot work, the others go on', function()
 		start(TWO)
 		at(1000)
