@@ -11,6 +11,7 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local layer3 = require 'layer3'
+local state = require 'state'
 
 local runner = {}
 
@@ -95,6 +96,7 @@ function runner.spawn(agent, binary, ...)
 		deadline.started(pid, core.now(), deadline.limit(config.settings))
 	end
 	pids[pid] = { sync = s, agent = agent, delays = a.delays, stats = runner.wantStats }
+	state.spawned(pids[pid])
 	s.processes = s.processes + 1
 	total = total + 1
 end
@@ -340,6 +342,7 @@ function runner.collect(pid, code, signo)
 			s:removeDelay(d)
 		end
 	end
+	state.collected(s, p, code, signo)
 	if isInit and rc ~= 'again' then
 		s.initDone = true
 		s.progress, s.progressLogged = nil, nil
@@ -586,6 +589,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 		runner.outOfWatches(path)
 		return
 	end
+	state.event(etype, isdir, path, path2)
 	if runner.logInotify then
 		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
 	end
@@ -676,6 +680,7 @@ function runner.cycle(now)
 		end
 		return
 	end
+	state.commit()
 	while #pendingExits > 0 do
 		local pid = table.remove(pendingExits, 1)
 		runner.collect(pid, 255, 0)
@@ -921,7 +926,7 @@ function runner.initialize(args, reloading)
 		runner.watchdog = wd / 2e6
 		runner.nextWatchdog = now
 	end
-	for _, s in ipairs(syncs) do s:addInit(now) end
+	state.startup(syncs, now, runner.configPath)
 	-- ready: the config is loaded and the watches are in place; the startup
 	-- transfers run on (a slave that is down must not hold systemctl start)
 	if not config.settings.onepass then core.notify('READY=1\nSTATUS=' .. runner.statusLine()) end
