@@ -16,7 +16,13 @@
 --     it; a transfer remembers the last committed generation when it is
 --     spawned and, once it succeeded (exit 0 or 24), removes only entries of
 --     its paths with generation <= that one: a change recorded while it ran
---     stays pending. A partial transfer (exit 23) removes nothing.
+--     stays pending. A partial transfer (exit 23) removes nothing. Only an
+--     rsync (of a list, or the startup one) removes entries: it sends each
+--     path as the source holds it when it runs. A command replaying one
+--     event (ssh mv of a rename, ssh rm) removes none: a later change of
+--     the same path may have been recorded before it was spawned without
+--     being part of it (seen in the kill -9 test: a rename moved on the
+--     slave, the deletion of its destination recorded before, then lost).
 --   - A directory sent with all it holds (rsync 'dir/***') clears the
 --     entries below it too; anything else clears its exact paths only.
 --   - Renames move the index entries and pending entries below the old
@@ -236,6 +242,11 @@ function state.collected(s, p, code, signo)
 		end
 		return
 	end
+	-- only an rsync of a list reads the source as it is when it runs; a
+	-- command that replays an event (ssh mv, ssh rm) does not: a change
+	-- recorded before it was spawned may not be in what it did
+	local a = require('events').agents[p.agent]
+	if not (a and a.isList) or a.moves then return end
 	local recursive = s.coversNewDirs and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
@@ -346,7 +357,7 @@ function state.startup(syncs, now, configPath)
 			keep[r.meta] = true
 			local had = st:get(r.meta)
 			r.valid = had == r.hash and not settings.fullsync and not remade
-			r.why = remade and 'the state was damaged' or settings.fullsync and '-fullsync'
+			r.why = remade and 'state file made anew' or settings.fullsync and '-fullsync'
 				or not had and 'no state yet' or had ~= r.hash and 'its definition changed' or nil
 			if not r.valid then
 				st:delPrefix(r.pend)
