@@ -10,6 +10,7 @@
 #     a new dir with content, a symlink retargeted, a chmod) arrive;
 #   - -fullsync and startup = 'full' send everything again;
 #   - a damaged state file is said once in the log and everything is sent;
+#   - a reload (HUP) keeps the state (no full transfer);
 #   - kill -9 during bursts, at random moments (LNG_STATE_KILLS, default
 #     20): each following start converges exactly, without a full transfer.
 . "$(dirname "$0")/lib.sh"
@@ -127,6 +128,16 @@ start "$WS/run6.log"
 settled 0
 both_equal "after the damaged state was made anew"
 check "and the next restart trusts it again ($(fulls) full)" test "$(fulls)" = 0
+
+# a reload (HUP) keeps the state too
+echo hup > "$S/made-before-hup"
+kill -HUP "$DAEMON_PID"
+for ((i = 0; i < 100; i++)); do
+	[ "$(grep -c 'state is valid' "$DAEMON_LOG")" -ge 4 ] && break
+	sleep 0.1
+done
+both_equal "after a reload (HUP)"
+check "a reload (HUP) keeps the state: no full transfer ($(fulls))" test "$(fulls)" = 0
 
 # kill -9 during bursts: each start after a kill converges exactly, from
 # the state (no full transfer)
