@@ -42,7 +42,8 @@ local config = require 'config'
 
 local state = {}
 
-state.DEFAULT_DIR = '/var/lib/lsyncd-ng'
+-- systemd's StateDirectory= sets $STATE_DIRECTORY (the first of a list)
+state.DEFAULT_DIR = (os.getenv('STATE_DIRECTORY') or ''):match('^[^:]+') or '/var/lib/lsyncd-ng'
 
 local st                  -- the open store, or nil: no state kept
 local gen = 0             -- generation of the last commit
