@@ -9,7 +9,9 @@
  *   st:get(k) -> v | nil     st:put(k, v) -> true | nil, err    st:del(k)
  *   st:delPrefix(p [, maxgen]) -> n   (only values whose generation <= maxgen)
  *   st:renamePrefix(old, new) -> n
- *   st:list(p) -> { rel = value }     (keys below p, decoded)
+ *   st:list(p [, after, limit]) -> { rel = value } [, last]
+ *                            (keys below p, decoded; after: a key; last:
+ *                            the last rel given when more records follow)
  *   st:indexPath(k, abs) -> 'f'|'d'|'l'|'o' | false (absent) | nil, err
  *   st:scan(k, pl, abs, collect) -> n, { '+/new/or/changed[/]', '-/gone[/]' }
  */
@@ -232,6 +234,8 @@ struct listing {
 	size_t		 pl;
 	char		*buf;
 	size_t		 cap;
+	long		 left;          /* records still wanted (<0: all) */
+	size_t		 lastlen;       /* decoded length of the last one */
 };
 
 static int
@@ -240,6 +244,10 @@ list_one(void *ud, const char *k, size_t kl, const char *v, size_t vl)
 	struct listing *l = ud;
 	size_t n;
 
+	if (l->left == 0)
+		return 1;                       /* one more exists: a page is full */
+	if (l->left > 0)
+		l->left--;
 	if (kl + 1 > l->cap) {
 		char *m = realloc(l->buf, l->cap = kl * 2 + 64);
 
@@ -248,21 +256,33 @@ list_one(void *ud, const char *k, size_t kl, const char *v, size_t vl)
 		l->buf = m;
 	}
 	n = store_decode_path(l->buf, k + l->pl, kl - l->pl);
+	l->lastlen = n;
 	lua_pushlstring(l->L, l->buf, n);       /* t rel */
 	lua_pushlstring(l->L, v, vl);           /* t rel v */
 	lua_rawset(l->L, -3);                   /* t */
 	return 0;
 }
 
+/* st:list(p [, afterKey, limit]) -> { rel = value } [, last rel when more
+ * records follow] */
 static int
 l_list(lua_State *L)
 {
 	struct store *s = in_txn(L);
-	struct listing l = { L, 0, NULL, 0 };
+	struct listing l = { L, 0, NULL, 0, -1, 0 };
 	const char *p = luaL_checklstring(L, 2, &l.pl);
+	size_t al = 0;
+	const char *after = luaL_optlstring(L, 3, NULL, &al);
 
-	lua_newtable(L);
-	store_each(s, p, l.pl, list_one, &l);
+	if (!lua_isnoneornil(L, 4))
+		l.left = luaL_checkinteger(L, 4);
+	lua_newtable(L);                                /* t */
+	store_each(s, p, l.pl, after, al, list_one, &l);
+	if (l.left == 0 && l.buf) {
+		lua_pushlstring(L, l.buf, l.lastlen);   /* t last */
+		free(l.buf);
+		return 2;
+	}
 	free(l.buf);
 	return 1;
 }

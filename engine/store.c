@@ -327,7 +327,8 @@ store_rename_prefix(struct store *s, const void *o, size_t ol, const void *nw, s
 }
 
 int
-store_each(struct store *s, const void *p, size_t pl, store_each_cb cb, void *ud)
+store_each(struct store *s, const void *p, size_t pl, const void *after, size_t al,
+    store_each_cb cb, void *ud)
 {
 	MDB_cursor *c;
 	MDB_val k = { pl, (void *)p }, v;
@@ -335,8 +336,14 @@ store_each(struct store *s, const void *p, size_t pl, store_each_cb cb, void *ud
 
 	if ((rc = mdb_cursor_open(s->txn, s->dbi, &c)) != 0)
 		return rc;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && has_prefix(&k, p, pl);
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+	if (after) {
+		k.mv_size = al;
+		k.mv_data = (void *)after;
+	}
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && after && k.mv_size == al && memcmp(k.mv_data, after, al) == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	for (; rc == 0 && has_prefix(&k, p, pl); rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
 		if (cb(ud, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
 			break;
 	mdb_cursor_close(c);
@@ -385,7 +392,8 @@ store_index_path(struct store *s, const char *k, size_t kl, const char *abs)
 	if (lstat(abs, &st) == 0) {
 		size_t n = pack(rec, sizeof(rec), &st, AT_FDCWD, abs);
 
-		if (store_put(s, k, kl, rec, n) != 0)
+		/* a path too long for a key is not indexed (see visit) */
+		if (kl <= MAX_KEY && store_put(s, k, kl, rec, n) != 0)
 			return -1;
 		return rec[0];
 	}
@@ -516,8 +524,10 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	size_t kl = keylen + 1 + e->elen, n;
 	int isdir;
 
-	if (kl > MAX_KEY || kb_reserve(&sc->key, kl + 1) < 0)
-		return;                         /* too deep for a key: not indexed */
+	if (kb_reserve(&sc->key, kl + 1) < 0) {
+		sc->failed = 1;
+		return;
+	}
 	sc->key.len = keylen;
 	sc->key.p[sc->key.len++] = 1;
 	memcpy(sc->key.p + sc->key.len, e->enc, e->elen);
@@ -527,7 +537,11 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 		return;                         /* vanished: the next drain takes it */
 	n = pack(rec, sizeof(rec), &st, dfd, e->name);
 	isdir = S_ISDIR(st.st_mode);
-	if (sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
+	if (kl > MAX_KEY) {
+		/* too long for a key: never indexed, so always reported as
+		 * changed (sent again at each start, never missed) */
+		report(sc, sc->key.p, kl, isdir, 0);
+	} else if (sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
 	    sc->cv.mv_size == n && memcmp(sc->cv.mv_data, rec, n) == 0) {
 		sc->cvalid = mdb_cursor_get(sc->cur, &sc->ck, &sc->cv, MDB_NEXT) == 0 &&
 		    has_prefix(&sc->ck, sc->key.p, sc->scope);
@@ -586,7 +600,8 @@ walk(struct scan *sc, int dfd, size_t keylen)
 		ents[n].elen = store_key_path(ents[n].enc, de->d_name, nl);
 		n++;
 	}
-	qsort(ents, n, sizeof(*ents), entcmp);
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), entcmp);
 	for (i = 0; i < n && !sc->failed; i++)
 		visit(sc, dirfd(d), keylen, &ents[i]);
 	for (i = 0; i < n; i++) {

@@ -28,7 +28,10 @@ int  store_del(struct store *s, const void *k, size_t kl);  /* 0, also when abse
 long store_del_prefix(struct store *s, const void *p, size_t pl, int bounded, double maxgen);
 long store_rename_prefix(struct store *s, const void *o, size_t ol, const void *n, size_t nl);
 typedef int (*store_each_cb)(void *ud, const char *k, size_t kl, const char *v, size_t vl);
-int  store_each(struct store *s, const void *p, size_t pl, store_each_cb cb, void *ud);
+/* cb for each record with prefix p (from the first key after `after`, if
+ * given) until it returns non-zero. */
+int  store_each(struct store *s, const void *p, size_t pl, const void *after, size_t al,
+    store_each_cb cb, void *ud);
 /* Index entry of the file at abs (lstat, not followed) put under key k;
  * returns its type char ('f' 'd' 'l' 'o'), 0 when abs does not exist (the
  * entry and every key below it are deleted), -1 on a store error. */

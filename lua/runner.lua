@@ -602,7 +602,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 			rel = s:relative(path, isdir) or false
 			rel2 = path2 and s:relative(path2, isdir) or false
 		end
-		s:event(etype, isdir, rel, rel2, now)
+		if state.admit(s) then s:event(etype, isdir, rel, rel2, now) end
 	end
 end
 
@@ -680,7 +680,7 @@ function runner.cycle(now)
 		end
 		return
 	end
-	state.commit()
+	state.cycle(now)
 	while #pendingExits > 0 do
 		local pid = table.remove(pendingExits, 1)
 		runner.collect(pid, 255, 0)

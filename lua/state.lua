@@ -105,6 +105,18 @@ local function trackable(s)
 	return s.coversNewDirs and cfg.init == require('default_rsync').init and true or false
 end
 
+local MAX_KEY = 511       -- LMDB's key size limit (engine/store.c)
+
+-- ~1.1 KB per queued path (BENCHMARKS.md, "Scale runs")
+local BYTES_PER_PATH = 1100
+state.DEFAULT_MAX_QUEUE_MEMORY = 64 * 1024 * 1024
+
+-- How many paths one sync may hold queued in RAM (settings maxQueueMemory).
+local function capOf()
+	local m = tonumber(config.settings.maxQueueMemory) or state.DEFAULT_MAX_QUEUE_MEMORY
+	return math.max(16, math.floor(m / BYTES_PER_PATH))
+end
+
 local function pendKey(r, rel) return core.storeKey(r.pend, bare(rel)) end
 
 -- Adds rel to the pending set of every valid-or-starting sync of source
@@ -114,8 +126,11 @@ local function addPending(src, rel, isdir, g)
 	local relS = isdir and (bare(rel) .. '/') or bare(rel)
 	local v = g .. ':' .. (isdir and 'd' or 'f')
 	for _, r in ipairs(src.list) do
-		if r.sync:concerns(relS) then
-			local ok, err = st:put(pendKey(r, rel), v)
+		local k = pendKey(r, rel)
+		-- a path too long for a key is never indexed: the start-up walk
+		-- reports it as changed at every start, so it needs no entry
+		if #k <= MAX_KEY and r.sync:concerns(relS) then
+			local ok, err = st:put(k, v)
 			if not ok then error(err, 0) end
 		end
 	end
@@ -213,10 +228,19 @@ function state.commit()
 	if ok then
 		gen = g
 		writeFailed = false
-	elseif not writeFailed then
-		writeFailed = true
-		log('Error', 'state: cannot write to the state store (', tostring(err), '); the changes of',
-			' this moment are found again by the next start-up walk')
+	else
+		if not writeFailed then
+			writeFailed = true
+			log('Error', 'state: cannot write to the state store (', tostring(err), '); the changes',
+				' of this moment are found again by the next start-up walk')
+		end
+		-- a spilling sync had those changes only in the store: send all
+		for _, r in pairs(tracked) do
+			if r.spilled then
+				r.spilled = false
+				r.sync:push('Init', '', nil, core.now())
+			end
+		end
 	end
 end
 
@@ -398,13 +422,31 @@ function state.startup(syncs, now, configPath)
 		src.list = valid
 		for _, c in ipairs(list) do addPending(src, c:sub(2), c:sub(-1) == '/', g) end
 		src.list = all
+		src.changed = list
 		log('Normal', 'state: walked ', src.root, ' in ', string.format('%.2f', core.now() - t0),
 			' s: ', n, ' entr', n == 1 and 'y' or 'ies', ' changed since the index was written')
 	end
 	st:put('g', tostring(g))
 	local pending = {}
 	for _, r in pairs(tracked) do
-		if r.valid then pending[r] = st:list(r.pend) end
+		if r.valid then
+			-- at most a queue's share of memory; the rest follows in pages
+			local last
+			pending[r], last = st:list(r.pend, nil, capOf())
+			if last then r.spilled, r.after, r.peak = true, last, 0 end
+		end
+	end
+	-- paths too long for a key have no pending entry: queued from the walk
+	for _, src in pairs(sources) do
+		for _, c in ipairs(src.changed or {}) do
+			local rel, isdir = bare(c:sub(2)), c:sub(-1) == '/'
+			for _, r in ipairs(src.list) do
+				if pending[r] and #pendKey(r, rel) > MAX_KEY then
+					pending[r][rel] = g .. ':' .. (isdir and 'd' or 'f')
+				end
+			end
+		end
+		src.changed = nil
 	end
 	local ok, err = st:commit()
 	if not ok then
@@ -420,11 +462,65 @@ function state.startup(syncs, now, configPath)
 			local n = queuePending(r, pending[r], now)
 			sy.initDone = true
 			log('Normal', sy.name, ': state is valid: ', n, ' path(s) queued instead of the full',
-				' startup transfer')
+				' startup transfer', r.spilled and ' (more follow from the state store)' or '')
 		else
 			if r then log('Normal', sy.name, ': full startup transfer (', r.why or '?', ')') end
 			sy:addInit(now)
 		end
+	end
+end
+
+-- ---- bounded queues (settings maxQueueMemory) ----
+-- A tracked sync whose queue reaches its share of memory stops queueing
+-- new events in RAM: they are in its pending set already (committed at the
+-- start of each cycle, before anything is spawned). Once the queue has
+-- drained to half, pages of the pending set are queued again, in key order
+-- and round again from the start, until one page from the start holds all
+-- that is left: then events go to RAM again. Nothing is dropped: a page
+-- queues every entry, also paths that are queued already (the queue merges
+-- them), and a failed commit turns the spill into a full transfer.
+
+-- May an event be queued in RAM for sync s (runner.inotifyEvent)? False
+-- while s spills to the store.
+function state.admit(s)
+	local r = tracked[s]
+	if not r or not st then return true end
+	if r.spilled then return false end
+	if s.delays.size < capOf() then return true end
+	r.spilled, r.after, r.peak = true, nil, s.delays.size
+	log('Normal', s.name, ': ', s.delays.size, ' paths queued (maxQueueMemory): further changes',
+		' wait in the state store')
+	return false
+end
+
+-- Queues the next page of a spilling sync's pending set once its queue
+-- drained to half.
+local function refill(r, now)
+	local s, cap = r.sync, capOf()
+	if s.delays.size > cap / 2 then return end
+	if not st:begin() then return end
+	local from = r.after
+	local list, last = st:list(r.pend, from and core.storeKey(r.pend, from), cap - s.delays.size)
+	st:abort()
+	local n = queuePending(r, list, now)
+	if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
+	if last then
+		r.after = last
+	elseif from then
+		r.after = nil                         -- round again from the start
+	else
+		r.spilled = false
+		log('Normal', s.name, ': queue back in memory (', n, ' paths from the state store;',
+			' at most ', r.peak, ' queued at once)')
+	end
+end
+
+-- Once per cycle, before anything is spawned: commit, then refill.
+function state.cycle(now)
+	state.commit()
+	if not st then return end
+	for _, r in pairs(tracked) do
+		if r.spilled then refill(r, now) end
 	end
 end
 

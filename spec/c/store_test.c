@@ -15,7 +15,7 @@
 #include "tap.h"
 
 static char dir[64], src[128], db[128];
-static char seen[64][256];
+static char seen[64][1400];
 static int nseen;
 
 static int
@@ -23,7 +23,7 @@ note(void *ud, const char *rel, size_t len, int isdir, int gone)
 {
 	(void)ud;
 	if (nseen < 64)
-		snprintf(seen[nseen++], 256, "%c%.*s%s", gone ? '-' : '+', (int)len, rel, isdir ? "/" : "");
+		snprintf(seen[nseen++], 1400, "%c%.*s%s", gone ? '-' : '+', (int)len, rel, isdir ? "/" : "");
 	return 0;
 }
 
@@ -119,6 +119,27 @@ main(void)
 	ok(scan(s) == 0, "and then nothing");
 	sh("touch -d 2001-01-01 %s/src/g; true %s %s", dir);
 	ok(scan(s) == 1 && saw("+/g"), "an mtime set back is seen (ctime moved)");
+
+	/* a path too long for a key: reported at every walk, never stored */
+	{
+		char deep[600] = "", cmd[1400];
+		int i;
+
+		for (i = 0; i < 5; i++)
+			strcat(deep, "/ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+		snprintf(cmd, sizeof cmd, "mkdir -p %s/src%s && touch %s/src%s/leaf", dir, deep, dir, deep);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# mkdir failed\n");
+		snprintf(cmd, sizeof cmd, "+%s/leaf", deep);
+		scan(s);
+		ok(saw(cmd), "a path too long for a key is reported (%d)", nseen);
+		scan(s);
+		ok(saw(cmd), "and again at the next walk: never taken as unchanged");
+		snprintf(cmd, sizeof cmd, "rm -rf %s/src/ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# rm failed\n");
+		scan(s);
+	}
 
 	/* pending-style records: generation bounded deletes */
 	store_begin(s);
