@@ -56,6 +56,16 @@ failed(lua_State *L, int rc)
 	return 2;
 }
 
+/* true, or nil and the store's message for rc */
+static int
+result(lua_State *L, int rc)
+{
+	if (rc)
+		return failed(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int
 l_open(lua_State *L)
 {
@@ -130,23 +140,13 @@ l_close(lua_State *L)
 static int
 l_begin(lua_State *L)
 {
-	int rc = store_begin(check(L));
-
-	if (rc)
-		return failed(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return result(L, store_begin(check(L)));
 }
 
 static int
 l_commit(lua_State *L)
 {
-	int rc = store_commit(check(L));
-
-	if (rc)
-		return failed(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return result(L, store_commit(check(L)));
 }
 
 static int
@@ -177,12 +177,8 @@ l_put(lua_State *L)
 	size_t kl, vl;
 	const char *k = luaL_checklstring(L, 2, &kl);
 	const char *v = luaL_checklstring(L, 3, &vl);
-	int rc = store_put(s, k, kl, v, vl);
 
-	if (rc)
-		return failed(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return result(L, store_put(s, k, kl, v, vl));
 }
 
 static int
@@ -191,12 +187,8 @@ l_del(lua_State *L)
 	struct store *s = in_txn(L);
 	size_t kl;
 	const char *k = luaL_checklstring(L, 2, &kl);
-	int rc = store_del(s, k, kl);
 
-	if (rc)
-		return failed(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return result(L, store_del(s, k, kl));
 }
 
 static int
