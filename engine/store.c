@@ -26,10 +26,23 @@
 #include "store.h"
 
 struct store {
-	MDB_env	*env;
-	MDB_txn	*txn;
-	MDB_dbi	 dbi;
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	struct store	*next;
 };
+
+/* Every open store: closed at exit (the Lua state that holds them is not
+ * closed when the daemon terminates), so LMDB's reader slot and lock are
+ * released and nothing is left allocated. */
+static struct store *all;
+
+static void
+close_all(void)
+{
+	while (all)
+		store_close(all);
+}
 
 /* A growable byte buffer for keys. */
 struct kbuf {
@@ -129,8 +142,15 @@ store_open(const char *path, int *damaged, char *msg, size_t msglen)
 			mdb_txn_abort(s->txn);
 		s->txn = NULL;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		static int registered;
+
+		if (!registered && atexit(close_all) == 0)
+			registered = 1;
+		s->next = all;
+		all = s;
 		return s;
+	}
 	*damaged = rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_VERSION_MISMATCH ||
 	    rc == MDB_PAGE_NOTFOUND || rc == MDB_INCOMPATIBLE || rc == MDB_BAD_TXN ||
 	    rc == EINVAL;
@@ -145,8 +165,15 @@ fail:
 void
 store_close(struct store *s)
 {
+	struct store **p;
+
 	if (!s)
 		return;
+	for (p = &all; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
 	if (s->txn)
 		mdb_txn_abort(s->txn);
 	mdb_env_close(s->env);
