@@ -20,7 +20,7 @@ M.settingKeys = {
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
 	moves = true, progressInterval = true, moveMinSize = true, childTimeout = true,
-	stateDir = true, startup = true, fullsync = true, maxQueueMemory = true,
+	stateDir = true, startup = true, maxQueueMemory = true,
 }
 
 -- Levenshtein distance, for "did you mean".

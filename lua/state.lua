@@ -494,25 +494,32 @@ function state.admit(s)
 end
 
 -- Queues the next page of a spilling sync's pending set once its queue
--- drained to half.
+-- drained to half. Pages follow until one queued something (its transfer
+-- brings the next cycle; nothing else would wake the loop) or a page from
+-- the start held all that is left (then events go to RAM again).
 local function refill(r, now)
 	local s, cap = r.sync, capOf()
 	if s.delays.size > cap / 2 then return end
 	if not st:begin() then return end
-	local from = r.after
-	local list, last = st:list(r.pend, from and core.storeKey(r.pend, from), cap - s.delays.size)
-	st:abort()
-	local n = queuePending(r, list, now)
-	if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
-	if last then
-		r.after = last
-	elseif from then
-		r.after = nil                         -- round again from the start
-	else
-		r.spilled = false
-		log('Normal', s.name, ': queue back in memory (', n, ' paths from the state store;',
-			' at most ', r.peak, ' queued at once)')
+	local n, wraps = 0, 0
+	while n == 0 and wraps < 2 do
+		local from = r.after
+		local list, last = st:list(r.pend, from and core.storeKey(r.pend, from),
+			math.max(1, cap - s.delays.size))
+		n = n + queuePending(r, list, now)
+		if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
+		if last then
+			r.after = last
+		elseif from then
+			r.after, wraps = nil, wraps + 1     -- round again from the start
+		else
+			r.spilled = false
+			log('Normal', s.name, ': queue back in memory (', n, ' paths from the state store;',
+				' at most ', r.peak, ' queued at once)')
+			break
+		end
 	end
+	st:abort()
 end
 
 -- Once per cycle, before anything is spawned: commit, then refill.
