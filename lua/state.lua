@@ -9,9 +9,10 @@
 --   describes it, or p is in S's pending set, or p's lstat differs from its
 --   index entry (which the start-up walk sees: ctime cannot be set back).
 --   - An event's index update and its pending entries go in ONE transaction
---     (one per loop cycle, committed before anything is spawned in that
---     cycle). Killed before it commits: the index still holds the old stat,
---     the file's ctime moved, the walk finds it. Killed after: pending.
+--     (a batch of the events since the last commit, committed before
+--     anything is spawned, and at least once a second). Killed before it
+--     commits: the index still holds the old stat, the file's ctime moved,
+--     the walk finds it. Killed after: pending.
 --   - A pending entry carries the generation (commit number) that wrote
 --     it; a transfer remembers the last committed generation when it is
 --     spawned and, once it succeeded (exit 0 or 24), removes only entries of
@@ -177,16 +178,32 @@ local function applyEvent(src, op, g)
 	end
 end
 
--- Records an event (runner.inotifyEvent): applied at the next commit.
+-- Records an event (runner.inotifyEvent): applied at the next commit. An
+-- event on a path already recorded in this batch (since its last rename)
+-- adds nothing: the commit reads the path as it is then. A Create stands
+-- for a later Modify or Attrib too, not the other way round (a created
+-- directory's content is indexed with it).
+local seen = {}           -- src -> { rel .. kind = true } since the last Move
+local firstOp             -- the first cycle that saw the batch
+
 function state.event(etype, isdir, path, path2)
 	if not st or etype == 'Overflow' or etype == 'NoSpace' then return end
 	for _, src in pairs(sources) do
-		local root = src.root
-		local function inside(p)
-			if p and p:sub(1, #root + 1) == root .. '/' then return p:sub(#root + 1) end
-			return nil
+		local root, n = src.root, #src.root + 1
+		local pfx = root .. '/'
+		local rel = path and path:sub(1, n) == pfx and path:sub(n) or nil
+		local rel2 = path2 and path2:sub(1, n) == pfx and path2:sub(n) or nil
+		if etype == 'Move' then
+			seen[src] = nil
+		elseif rel then
+			local mine = seen[src]
+			if not mine then mine = {}; seen[src] = mine end
+			if mine[rel .. 'C'] or (etype ~= 'Create' and mine[rel .. 'M']) then
+				rel = nil
+			else
+				mine[rel .. (etype == 'Create' and 'C' or 'M')] = true
+			end
 		end
-		local rel, rel2 = inside(path), inside(path2)
 		if rel or rel2 then
 			ops[#ops + 1] = { src = src, etype = etype, isdir = isdir, rel = rel, rel2 = rel2 }
 		end
@@ -199,7 +216,7 @@ end
 function state.commit()
 	if not st or #ops == 0 then return end
 	local batch = ops
-	ops = {}
+	ops, seen, firstOp = {}, {}, nil
 	local g = gen + 1
 	local ok, err = st:begin()
 	if ok then
@@ -261,6 +278,7 @@ function state.collected(s, p, code, signo)
 	local first = p.delays[1]
 	if first and first.etype == 'Init' then
 		ops[#ops + 1] = { clear = r, establish = true, gen = p.gen }
+		state.commit()                  -- valid from now on, not a second later
 		if not r.valid then
 			r.valid = true
 			log('Normal', s.name, ': startup transfer done; state kept from now on')
@@ -523,9 +541,20 @@ local function refill(r, now)
 end
 
 -- Once per cycle, before anything is spawned: commit, then refill.
+-- Commits are due before a spawn (state.spawned), and here once the batch
+-- is a second old or large, or a sync spills (its events are only in the
+-- store): not every cycle, which in a burst would be an fdatasync per read
+-- of inotify. An uncommitted batch lost in a kill is seen by the start-up
+-- walk like any change the daemon did not record.
 function state.cycle(now)
-	state.commit()
 	if not st then return end
+	local spilling = false
+	for _, r in pairs(tracked) do
+		if r.spilled then spilling = true end
+	end
+	if #ops > 0 then firstOp = firstOp or now end
+	if #ops > 0 and (spilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
+	if not spilling then return end
 	for _, r in pairs(tracked) do
 		if r.spilled then refill(r, now) end
 	end
