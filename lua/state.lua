@@ -67,7 +67,8 @@ local function serialize(v, out, seen)
 		seen[v] = true
 		local keys = {}
 		for k in pairs(v) do
-			if not (type(k) == 'string' and (k:sub(1, 1) == '_' or k == 'name')) then
+			if not (type(k) == 'string' and (k:sub(1, 1) == '_' or k == 'name'
+				or k == 'checkgauge')) then
 				keys[#keys + 1] = k
 			end
 		end
@@ -81,8 +82,15 @@ local function serialize(v, out, seen)
 		out[#out + 1] = '}'
 		seen[v] = nil
 	elseif t == 'function' then
-		local ok, code = pcall(string.dump, v)
-		out[#out + 1] = ok and core.storeHash(code) or 'cfunction'
+		-- lsyncd-ng's own (the default layers) by name, so that an upgrade
+		-- keeps the state; a config's own by its bytecode
+		local src = debug.getinfo(v, 'S').source or ''
+		if src:sub(1, 5) == '@lua/' then
+			out[#out + 1] = src
+		else
+			local ok, code = pcall(string.dump, v)
+			out[#out + 1] = ok and core.storeHash(code) or 'cfunction'
+		end
 	else
 		out[#out + 1] = t .. ':' .. tostring(v)
 	end
@@ -359,6 +367,15 @@ end
 -- queues either the pending set or the full transfer (Init).
 function state.startup(syncs, now, configPath)
 	local settings = config.settings
+	local given = { settings.startup or false }
+	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
+	for _, val in ipairs(given) do
+		if val and val ~= 'full' and val ~= 'changed' then
+			core.log('Error', 'startup = "' .. tostring(val) .. '" is not known (use "full" or'
+				.. ' "changed", the default)')
+			core.terminate(255)
+		end
+	end
 	local dir = settings.stateDir or state.DEFAULT_DIR
 	local function full(reason)
 		for _, s in ipairs(syncs) do s:addInit(now) end

@@ -165,4 +165,10 @@ check "kill -9 at $KILLS random moments during bursts: every start converged exa
 	test "$bad" = 0
 check "kill -9 loop: no full transfer was needed ($fullsum)" test "$fullsum" = 0
 check_stop "after the kill loop"
+
+# a startup value that is not known is refused, not taken as the default
+config "" ", startup = 'Full'"
+out=$(timeout 20 "$LNG_BIN" "$WS/state.lua" 2>&1); rc=$?
+check "startup = 'Full' (a typo) is refused (exit $rc)" test "$rc" = 255
+check "... saying what it takes" grep -q 'startup = "Full" is not known' <<<"$out"
 tap_done
