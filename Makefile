@@ -75,7 +75,7 @@ $(BUILD)/tests/%: spec/c/%.c $(ENGINE_LIB_OBJ) $(BUILD)/luabundle.o spec/c/tap.h
 ctests: $(CTEST_BIN)
 
 check: $(BIN) ctests
-	@LNG_BIN=$(abspath $(BIN)) LNG_CTESTS="$(CTEST_BIN)" bash spec/run
+	@LNG_BIN=$(abspath $(BIN)) LNG_CTESTS="$(CTEST_BIN)" LNG_BUILD=$(BUILD) bash spec/run
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=lsyncd-ng-asan \

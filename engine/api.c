@@ -19,13 +19,16 @@
 
 #include "api.h"
 #include "child.h"
+#include "clock.h"
 #include "daemon.h"
+#include "fs.h"
 #include "log.h"
 #include "run.h"
 #include "safefile.h"
 #include "store.h"
 #include "loop.h"
 #include "watch.h"
+#include "xmalloc.h"
 
 /* Returns nil, "what: strerror(errno)" (errno saved before any Lua call). */
 static int
@@ -38,7 +41,7 @@ fail(lua_State *L, const char *what)
 	return 2;
 }
 
-/* core.spawn(argv, stdin) -> pid | nil, err */
+/* core.spawn(argv, stdin, opts) -> pid | nil, err */
 /* argv from the array at index idx; free() the result (the strings stay
  * owned by the table). */
 static char **
@@ -50,9 +53,7 @@ argv_of(lua_State *L, int idx)
 	luaL_checktype(L, idx, LUA_TTABLE);
 	n = lua_objlen(L, idx);
 	luaL_argcheck(L, n > 0, idx, "empty argv");
-	argv = calloc(n + 1, sizeof(*argv));
-	if (!argv)
-		luaL_error(L, "out of memory");
+	argv = xcalloc(n + 1, sizeof(*argv));
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, idx, (int)i + 1);
 		if (lua_type(L, -1) == LUA_TNUMBER) {
@@ -81,10 +82,18 @@ l_spawn(lua_State *L)
 	char **argv;
 	pid_t pid;
 
+	double rest = 0;
+
 	if (!lua_isnoneornil(L, 2))
 		in = luaL_checklstring(L, 2, &inlen);
+	if (!lua_isnoneornil(L, 3)) {
+		luaL_checktype(L, 3, LUA_TTABLE);
+		lua_getfield(L, 3, "rest");            /* ... rest */
+		rest = lua_tonumber(L, -1);
+		lua_pop(L, 1);
+	}
 	argv = argv_of(L, 1);
-	pid = child_spawn(argv, in, inlen);
+	pid = child_spawn(argv, in, inlen, rest);
 	free(argv);
 	if (pid < 0)
 		return fail(L, "spawn");
@@ -139,7 +148,7 @@ l_kill(lua_State *L)
 static int
 l_now(lua_State *L)
 {
-	lua_pushnumber(L, loop_now());
+	lua_pushnumber(L, clock_now());
 	return 1;
 }
 
@@ -220,25 +229,6 @@ l_log_setup(lua_State *L)
 	return 1;
 }
 
-/* The watch layer's callbacks, forwarded to the runner. */
-static void
-on_watch_event(const struct watch_event *ev, void *ud)
-{
-	static const char *names[] = {
-		[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
-		[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
-		[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
-		[WATCH_NOSPACE] = "NoSpace",
-	};
-	host_event(names[ev->type], ev->isdir, ev->path, ev->path2);
-}
-
-static int
-want_dir(const char *path, void *ud)
-{
-	return host_dir_wanted(path);
-}
-
 static void
 on_watch_readable(int fd, int mask, void *ud)
 {
@@ -249,8 +239,7 @@ on_watch_readable(int fd, int mask, void *ud)
 static int
 l_watch_init(lua_State *L)
 {
-	int fd = watch_init((enum watch_mode)luaL_optinteger(L, 1, 0),
-	    on_watch_event, want_dir, NULL);
+	int fd = watch_init((enum watch_mode)luaL_optinteger(L, 1, 0));
 
 	if (fd < 0)
 		return fail(L, "inotify");
@@ -259,17 +248,35 @@ l_watch_init(lua_State *L)
 	return 1;
 }
 
-/* core.watch(root) -> true | nil, err, unwatched */
-static int
-l_watch(lua_State *L)
+static void
+push_entry(const char *name, int isdir, void *ud)
 {
-	if (watch_add(luaL_checkstring(L, 1)) == 0) {
-		lua_pushboolean(L, 1);
-		return 1;
+	lua_State *L = ud;
+	int n = (int)lua_objlen(L, -1);
+
+	lua_pushstring(L, name);
+	lua_rawseti(L, -2, n + 1);
+	lua_pushboolean(L, isdir);
+	lua_rawseti(L, -2, n + 2);
+}
+
+/* core.watchDir(path, all) -> { name, isdir, ... }, known | nil, err, errno:
+ * watches one directory and lists it (every entry, or its subdirs). */
+static int
+l_watch_dir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int rc;
+
+	lua_newtable(L);
+	if ((rc = watch_dir(path, lua_toboolean(L, 2), push_entry, L)) < 0) {
+		int e = errno;
+		fail(L, path);
+		lua_pushinteger(L, e);
+		return 3;
 	}
-	fail(L, luaL_checkstring(L, 1));
-	lua_pushinteger(L, watch_unwatched());
-	return 3;
+	lua_pushboolean(L, rc);
+	return 2;
 }
 
 /* core.unwatch(path) */
@@ -312,31 +319,24 @@ l_watch_list(lua_State *L)
 	return 1;
 }
 
+static void
+set_entry(const char *name, int isdir, void *ud)
+{
+	lua_State *L = ud;
+
+	lua_pushboolean(L, isdir);
+	lua_setfield(L, -2, name);
+}
+
 /* core.readdir(path) -> { name = isdir } | nil, err */
 static int
 l_readdir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	DIR *d = opendir(path);
-	struct dirent *de;
 
-	if (!d)
-		return fail(L, path);
 	lua_newtable(L);
-	while ((de = readdir(d))) {
-		int isdir;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		isdir = de->d_type == DT_DIR;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISDIR(st.st_mode);
-		}
-		lua_pushboolean(L, isdir);
-		lua_setfield(L, -2, de->d_name);
-	}
-	closedir(d);
+	if (fs_list(path, 1, set_entry, L) < 0)
+		return fail(L, path);
 	return 1;
 }
 
@@ -434,42 +434,40 @@ l_child_count(lua_State *L)
 	return 1;
 }
 
-/* core.reload(): tear down and start over once this call returns. */
-static int
-l_reload(lua_State *L)
-{
-	engine_request_reload();
-	return 0;
-}
+/* core.terminate's code, -1 = none yet; main.c reads it after every call. */
+static int exit_code = -1;
 
-/* core.terminate(code): ends the daemon now (children are killed). */
+/*
+ * core.terminate(code): ends the daemon. The code is recorded (the first
+ * one counts, as the first terminate of lsyncd ends the process) and the
+ * Lua stack unwinds with an error; main.c stops the children and returns
+ * the code. Lua code that calls pcall around code that may terminate
+ * passes the result through lua/exit.lua, which lets the unwinding go on.
+ */
 static int
 l_terminate(lua_State *L)
 {
-	engine_terminate((int)luaL_optinteger(L, 1, 0));
+	if (exit_code < 0)
+		exit_code = (int)luaL_optinteger(L, 1, 0) & 0xff;
+	lua_pushliteral(L, "core.terminate");
+	return lua_error(L);
 }
 
-/* Directories made by core.rundir, removed (with their sockets) at exit. */
-static char *rundirs[8];
-static int   nrundirs;
-
-/* Removes every runtime directory core.rundir made. */
-void
-api_cleanup(void)
+/* core.exiting() -> code | nil: the code core.terminate recorded. */
+static int
+l_exiting(lua_State *L)
 {
-	for (int i = 0; i < nrundirs; i++) {
-		DIR *d = opendir(rundirs[i]);
-		struct dirent *de;
-		if (d) {
-			while ((de = readdir(d)))
-				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-					unlinkat(dirfd(d), de->d_name, 0);
-			closedir(d);
-		}
-		rmdir(rundirs[i]);
-		free(rundirs[i]);
-	}
-	nrundirs = 0;
+	if (exit_code < 0)
+		return 0;
+	lua_pushinteger(L, exit_code);
+	return 1;
+}
+
+/* The code core.terminate recorded, or -1. */
+int
+api_exit_code(void)
+{
+	return exit_code;
 }
 
 /* core.rundir(path) -> ok | nil, err: a private (0700) directory, removed at exit. */
@@ -477,19 +475,15 @@ static int
 l_rundir(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	struct stat st;
+	int rc = fs_rundir(path);
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (rc == -1)
 		return fail(L, path);
-	if (lstat(path, &st) < 0)
-		return fail(L, path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+	if (rc == -2) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "%s: not a private directory of ours", path);
 		return 2;
 	}
-	if (nrundirs < (int)(sizeof(rundirs) / sizeof(rundirs[0])))
-		rundirs[nrundirs++] = strdup(path);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -516,27 +510,6 @@ l_getpid(lua_State *L)
 	return 2;
 }
 
-/* core.setReloadArgs(argv): the arguments a reload (HUP) starts over with
- * (the config path made absolute, since the daemon changed to /). */
-static int
-l_set_reload_args(lua_State *L)
-{
-	int n;
-	char **argv;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	n = (int)lua_objlen(L, 1);
-	argv = calloc(n + 2, sizeof(*argv));
-	argv[0] = strdup("lsyncd-ng");
-	for (int i = 1; i <= n; i++) {
-		lua_rawgeti(L, 1, i);
-		argv[i] = strdup(luaL_checkstring(L, -1));
-		lua_pop(L, 1);
-	}
-	engine_set_reload_args(n + 1, argv);
-	return 0;
-}
-
 /* core.notify(text) -> sent */
 static int
 l_notify(lua_State *L)
@@ -548,6 +521,7 @@ l_notify(lua_State *L)
 static const luaL_Reg core_funcs[] = {
 	{ "childCount",  l_child_count },
 	{ "daemonize",   l_daemonize },
+	{ "exiting",     l_exiting },
 	{ "getpid",      l_getpid },
 	{ "isatty",      l_isatty },
 	{ "kill",        l_kill },
@@ -562,16 +536,14 @@ static const luaL_Reg core_funcs[] = {
 	{ "pidfile",     l_pidfile },
 	{ "readdir",     l_readdir },
 	{ "realpath",    l_realpath },
-	{ "reload",      l_reload },
 	{ "rundir",      l_rundir },
 	{ "run",         l_run },
-	{ "setReloadArgs", l_set_reload_args },
 	{ "spawn",       l_spawn },
 	{ "terminate",   l_terminate },
 	{ "time",        l_time },
 	{ "unwatch",     l_unwatch },
-	{ "watch",       l_watch },
 	{ "watchCount",  l_watch_count },
+	{ "watchDir",    l_watch_dir },
 	{ "watchInit",   l_watch_init },
 	{ "watchList",   l_watch_list },
 	{ "writeFile",   l_write_file },

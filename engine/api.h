@@ -3,11 +3,13 @@
  * both directions, in one place.  C owns the OS; Lua owns the policy.
  *
  * ---- C -> Lua: entry points of lua/runner.lua (luahost.c calls them) ----
- *   runner.initialize(args, reloading)   args: argv[1..] as an array of strings
- *   runner.dirWanted(path)      -> bool  may this directory be watched?
- *   runner.inotifyEvent(etype, isdir, time, path, path2)
+ *   runner.initialize(args)              args: argv[1..] as an array of strings
+ *   runner.inotifyBatch(batch)           the events of one read, in order:
+ *                                        { etype, isdir, path, path2|false,
+ *                                          renamed, ... } (5 slots an event);
  *                                        etype: Create Modify Attrib Delete Move
- *                                        Overflow NoSpace; absolute paths
+ *                                        Overflow; absolute paths; renamed: see
+ *                                        struct watch_event (lua/watchtree.lua)
  *   runner.collect(pid, code, signo)     a child exited (signo ~= 0: killed)
  *   runner.childOutput(pid, stream, line)  1 = stdout, 2 = stderr
  *   runner.signal(name)                  "TERM" "INT" "HUP" "USR1"
@@ -16,7 +18,9 @@
  *                                        true = at once, false/nil = none
  *
  * ---- Lua -> C: the `core` table (api.c registers it) ----
- *   core.spawn(argv, stdin) -> pid | nil, err    argv: array; stdin: string|nil
+ *   core.spawn(argv, stdin, opts) -> pid | nil, err  argv: array; stdin: string|nil;
+ *                                        opts.rest: s a progress display ('\r'
+ *                                        lines) rests between reads (child.h)
  *   core.run(argv, stdin, timeout) -> status, output, timedOut | nil, err
  *                                        runs to completion (operator tools only)
  *   core.isatty(fd)         -> bool
@@ -26,7 +30,9 @@
  *   core.log(cat, msg); core.logEnable(cat); core.logEnabled(cat) -> bool
  *   core.logSetup{phase=, logfile=, syslog=bool, ident=, facility=} -> ok | nil, err
  *   core.watchInit(mode)    -> ok | nil, err     mode: 0 CloseWrite 1 Modify 2 both
- *   core.watch(root)        -> true | nil, err, unwatched
+ *   core.watchDir(path, all) -> { name, isdir, ... }, known | nil, err, errno
+ *                                        one watch, then the dir's entries (all)
+ *                                        or subdirs; known: watched already
  *   core.unwatch(path)
  *   core.watchCount()       -> watched, unwatched
  *   core.watchList()        -> { {wd, path}, ... }
@@ -40,9 +46,10 @@
  *   core.writeFile(path, text, mode) -> ok | nil, err  mkstemp + rename, no symlink followed
  *   core.getpid()           -> pid, euid
  *   core.childCount()       -> n
- *   core.reload()                                re-initialize after this cycle
- *   core.setReloadArgs(argv)                     the arguments a reload uses
- *   core.terminate(code)                         kills children, exits
+ *   core.terminate(code)                         records code and unwinds Lua (an
+ *                                        error pcall must pass on: lua/exit.lua);
+ *                                        main stops the children and returns code
+ *   core.exiting()          -> code | nil        the code terminate recorded
  *   core.notify(text)       -> ok                sd_notify-style, if NOTIFY_SOCKET
  *   core.version            string
  *
@@ -57,24 +64,28 @@
 #include <lua.h>
 #include <sys/types.h>
 
-/* api.c */
-void api_register(lua_State *L);       /* sets global `core` */
-void api_cleanup(void);                /* removes core.rundir directories */
+#include "watch.h"
 
-/* luahost.c */
-int  host_start(int argc, char **argv, int reloading); /* 0 ok, -1 failed */
-void host_stop(void);
-int  host_dir_wanted(const char *path);
-void host_event(const char *etype, int isdir, const char *path, const char *path2);
+/*
+ * Calls go one way: main.c -> luahost.c -> api.c -> the OS modules. What
+ * Lua asks of the engine as a whole (terminate) is recorded here
+ * and read by main.c after each call into Lua (scripts/callgraph checks
+ * that no file calls back up).
+ */
+
+/* api.c */
+void   api_register(lua_State *L);     /* sets global `core` */
+int    api_exit_code(void);            /* core.terminate's code, -1 = none */
+
+/* luahost.c; after a Lua error or core.terminate every host_* call is a
+ * no-op and host_exit_code() tells the code main returns. */
+int  host_start(int argc, char **argv); /* 0 ok, -1 failed */
+int  host_exit_code(void);             /* -1: running; else the exit code */
+void host_events(const struct watch_event *evs, size_t n);
 void host_collect(pid_t pid, int code, int signo);
 void host_child_output(pid_t pid, int stream, const char *line);
 void host_signal(const char *name);
 void host_cycle(double now);
 double host_get_alarm(void);           /* <0 none, else monotonic time */
-
-/* main.c */
-void engine_request_reload(void);
-void engine_set_reload_args(int argc, char **argv);  /* takes ownership */
-void engine_terminate(int code) __attribute__((noreturn));
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fsops.h"
+#include "xmalloc.h"
 
 static int no_openat2;          /* ENOSYS seen once: walk from then on */
 
@@ -31,10 +32,10 @@ beneath_force_walk(int on)
 static int
 walk(int dfd, const char *rel)
 {
-	char *copy = strdup(rel), *save = NULL, *c;
+	char *copy = xstrdup(rel), *save = NULL, *c;
 	int fd = dup(dfd);
 
-	if (!copy || fd < 0) {
+	if (fd < 0) {
 		free(copy);
 		if (fd >= 0)
 			close(fd);

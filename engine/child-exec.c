@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "xmalloc.h"
 
 extern char **environ;
 
@@ -30,7 +31,7 @@ void
 child_set_trampoline(const char *self_exe)
 {
 	free(trampoline);
-	trampoline = self_exe ? strdup(self_exe) : NULL;
+	trampoline = self_exe ? xstrdup(self_exe) : NULL;
 }
 
 /*
@@ -100,7 +101,7 @@ resolve(const char *name)
 		return NULL;
 	}
 	if (strchr(name, '/'))
-		return runnable(name) == 0 ? strdup(name) : NULL;
+		return runnable(name) == 0 ? xstrdup(name) : NULL;
 	if (!dirs)
 		dirs = "/bin:/usr/bin";         /* execvp's default */
 	for (p = dirs; ; p = end + 1) {
@@ -112,7 +113,7 @@ resolve(const char *name)
 		    end == p ? "" : "/", name);
 		if (n > 0 && n < (int)sizeof(buf)) {
 			if (runnable(buf) == 0)
-				return strdup(buf);
+				return xstrdup(buf);
 			if (errno == EACCES)
 				denied = 1;
 		}
@@ -132,8 +133,7 @@ trampoline_argv(char *const argv[], char *path, char *pidbuf)
 
 	while (argv[n])
 		n++;
-	if (!(av = calloc(n + 5, sizeof(*av))))
-		return NULL;
+	av = xcalloc(n + 5, sizeof(*av));
 	av[0] = (char *)"lsyncd-ng";
 	av[1] = (char *)"__lng_exec";
 	av[2] = pidbuf;

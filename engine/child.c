@@ -15,36 +15,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
+#include "linebuf.h"
 #include "log.h"
 #include "loop.h"
+#include "xmalloc.h"
 
-#define LINE_CAP      65536   /* a longer line is handed on in pieces */
 #define READS_PER_CB  16      /* reads per wake-up (<= 1 MiB), so a chatty child cannot starve the loop */
 #define GRACE         1.0     /* s after exit to wait for the output pipes to close */
-#define PROGRESS_REST 0.1     /* s a progress stream is left unread after each read */
 #define PROGRESS_PIPE (1 << 20)  /* pipe size asked for a progress stream */
 
-enum state { RUNNING, EXITED, QUIET };
+enum state { RUNNING, EXITED };
 
 struct stream {
-	int    fd;              /* our read end, -1 once closed */
-	char  *buf;             /* the unfinished line (LINE_CAP + 1), made on first data */
-	size_t len;
-	int    after_cr;        /* the last terminator was '\r': a '\n' right after it is its pair */
-	int    progress;        /* a line ended by a bare '\r' was seen: a progress display */
-	double resume;          /* > 0: left unread until this time (see on_output) */
+	int            fd;      /* our read end, -1 once closed */
+	struct linebuf lines;   /* lines.saw_cr: a progress display (see rest) */
+	double         resume;  /* > 0: left unread until this time (see on_output) */
 };
 
 struct child {
 	pid_t          pid;
-	enum state     state;   /* QUIET: left over from before a re-init, reaped silently */
+	enum state     state;
 	int            status, signo;
 	double         deadline;        /* exit time + GRACE */
+	double         rest;            /* > 0: a progress display rests this long (see rest) */
 	int            busy;            /* output callback running: do not free */
 	int            pidfd;
 	int            in_fd;           /* our end of its stdin, -1 when done */
@@ -58,7 +56,7 @@ static struct child    *children;
 static child_exit_fn   *exit_fn;
 static child_output_fn *output_fn;
 static void            *cb_ud;
-static int              timer_fd = -1;  /* timerfd: the earliest grace deadline or resume */
+static struct loop_timer timer;         /* the earliest grace deadline or resume */
 
 static void report_ready(void);
 static void on_output(int fd, int mask, void *ud);
@@ -93,7 +91,7 @@ static struct child *
 find(pid_t pid)
 {
 	for (struct child *c = children; c; c = c->next)
-		if (c->pid == pid && c->state != QUIET)
+		if (c->pid == pid)
 			return c;
 	return NULL;
 }
@@ -115,8 +113,7 @@ release(struct child *c)
 {
 	for (int s = 0; s < 2; s++) {
 		drop_fd(&c->out[s].fd);
-		free(c->out[s].buf);
-		c->out[s].buf = NULL;
+		linebuf_free(&c->out[s].lines);
 	}
 	drop_fd(&c->in_fd);
 	drop_fd(&c->pidfd);
@@ -126,7 +123,7 @@ release(struct child *c)
 
 /* ------------------------------------------------------------- settings */
 
-/* Sets the callbacks; children of an earlier loop are reaped silently. */
+/* Sets the callbacks (once, before the first spawn). */
 void
 child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 {
@@ -134,105 +131,38 @@ child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud)
 	output_fn = on_output;
 	cb_ud = ud;
 	ensure_stdio();
-	/* After a reload the loop is new and the runner that spawned these
-	 * is gone: their fds are closed and their exit is not reported, but
-	 * they are still reaped (child_reap) so no zombie stays behind. */
-	for (struct child *c = children; c; c = c->next) {
-		c->state = QUIET;
-		release(c);
-	}
-	/* The timer may belong to an old epoll set: start afresh. */
-	drop_fd(&timer_fd);
 }
 
 /* ----------------------------------------------------------- the output */
 
-/* Hands one line of stream s of c to the output callback. */
+struct line_to { struct child *c; int s; };
+
+/* Hands one line of a stream to the output callback (a linebuf_fn). */
 static void
-emit(struct child *c, int s, const char *line)
+emit(const char *line, void *ud)
 {
+	struct line_to *to = ud;
+
 	if (output_fn)
-		output_fn(c->pid, s + 1, line, cb_ud);
-}
-
-/*
- * Splits what is buffered for stream s into lines, starting the search for
- * terminators at from (bytes before it were searched already). '\n', '\r'
- * and "\r\n" all end a line: rsync's progress output rewrites one line with
- * carriage returns. A line ended by a bare '\r' that another line follows
- * in the same chunk was overwritten on a terminal and is dropped: of
- * rsync's progress lines (one per file) only the newest of each read is
- * handed on, not 50,000 for a 50,000-file startup transfer. flush also
- * hands on an unfinished last line.
- */
-static void
-split_lines(struct child *c, int s, size_t from, int flush)
-{
-	struct stream *st = &c->out[s];
-	size_t start = 0, pend = (size_t)-1;   /* pend: a '\r' line held back */
-
-	for (size_t i = from; i < st->len; i++) {
-		char ch = st->buf[i];
-
-		if (ch != '\n' && ch != '\r') {
-			st->after_cr = 0;
-			continue;
-		}
-		if (ch == '\n' && st->after_cr && i == start) {
-			st->after_cr = 0;               /* the '\n' of "\r\n": a whole line */
-			if (pend != (size_t)-1)
-				emit(c, s, st->buf + pend);
-			pend = (size_t)-1;
-			start = i + 1;
-			continue;
-		}
-		st->after_cr = ch == '\r';
-		st->buf[i] = 0;
-		if (ch == '\r') {
-			pend = start;                   /* overwrites a held-back one */
-			st->progress = 1;
-		} else {
-			if (pend != (size_t)-1)
-				emit(c, s, st->buf + pend);
-			pend = (size_t)-1;
-			emit(c, s, st->buf + start);
-		}
-		start = i + 1;
-	}
-	if (pend != (size_t)-1)
-		emit(c, s, st->buf + pend);
-	if (st->len - start >= LINE_CAP || (flush && start < st->len)) {
-		st->buf[st->len] = 0;
-		emit(c, s, st->buf + start);
-		start = st->len;
-	}
-	memmove(st->buf, st->buf + start, st->len - start);
-	st->len -= start;
+		output_fn(to->c->pid, to->s + 1, line, cb_ud);
 }
 
 /* Reads stream s of c (a bounded number of reads); returns 1 at EOF. */
 static int
 read_stream(struct child *c, int s)
 {
-	struct stream *st = &c->out[s];
+	struct line_to to = { c, s };
 
-	if (!st->buf && !(st->buf = malloc(LINE_CAP + 1)))
-		fatal("out of memory");
-	for (int i = 0; i < READS_PER_CB; i++) {
-		size_t before = st->len;
-		/* split_lines always leaves room: len < LINE_CAP here. */
-		ssize_t n = read(st->fd, st->buf + st->len, LINE_CAP - st->len);
+	return linebuf_read(&c->out[s].lines, c->out[s].fd, READS_PER_CB, emit, &to);
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0)
-			return 1;
-		st->len += (size_t)n;
-		split_lines(c, s, before, 0);
-	}
-	return 0;
+/* Hands on the unfinished last line of stream s of c. */
+static void
+flush_stream(struct child *c, int s)
+{
+	struct line_to to = { c, s };
+
+	linebuf_flush(&c->out[s].lines, emit, &to);
 }
 
 /* Reads the resting streams of c again (all of them when now < 0). */
@@ -250,7 +180,8 @@ wake_streams(struct child *c, double now)
 }
 
 /*
- * Leaves progress stream s of c unread for PROGRESS_REST. rsync's
+ * Leaves progress stream s of c unread for c->rest seconds (the spawn's
+ * choice: the runner asks it for rsync, see child.h). rsync's
  * --info=progress2 writes one line per file: read as it comes, that is a
  * wake-up (and a line for the runner) per file per slave, 200,000 of them
  * for a 50,000-file startup to four slaves. Left alone for a moment the
@@ -268,7 +199,7 @@ rest(struct child *c, int s)
 	}
 	if (loop_watch_fd(st->fd, 0, on_output, c) < 0)
 		return;
-	st->resume = loop_now() + PROGRESS_REST;       /* on_output's report_ready arms the timer */
+	st->resume = clock_now() + c->rest;     /* on_output's report_ready arms the timer */
 }
 
 /* Loop callback: c wrote on stdout or stderr (or closed it). */
@@ -281,9 +212,9 @@ on_output(int fd, int mask, void *ud)
 	(void)mask;
 	c->busy++;
 	if (read_stream(c, s)) {
-		split_lines(c, s, c->out[s].len, 1);
+		flush_stream(c, s);
 		drop_fd(&c->out[s].fd);
-	} else if (c->out[s].progress && c->state == RUNNING) {
+	} else if (c->out[s].lines.saw_cr && c->rest > 0 && c->state == RUNNING) {
 		rest(c, s);
 	}
 	c->busy--;
@@ -318,47 +249,26 @@ on_stdin(int fd, int mask, void *ud)
 
 /* ------------------------------------------------------ exit and report */
 
-/* Converts monotonic seconds to a timespec. */
-static struct timespec
-to_timespec(double t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	if (ts.tv_nsec > 999999999)
-		ts.tv_nsec = 999999999;
-	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-		ts.tv_nsec = 1;
-	return ts;
-}
-
-/* Loop callback: a grace deadline or a resume time passed. */
+/* Timer callback: a grace deadline or a resume time passed. */
 static void
-on_timer(int fd, int mask, void *ud)
+on_timer(void *ud)
 {
-	uint64_t n;
-	double now = loop_now();
+	double now = clock_now();
 
-	(void)mask;
 	(void)ud;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
 	for (struct child *c = children; c; c = c->next)
 		if (c->state == RUNNING)
 			wake_streams(c, now);
 	report_ready();
 }
 
-/* Arms the timer for the earliest grace deadline of an exited child still
+/* Sets the timer for the earliest grace deadline of an exited child still
  * awaiting EOF, or resume time of a resting stream. */
 static void
 arm_timer(void)
 {
-	struct itimerspec its;
 	double first = -1;
 
-	memset(&its, 0, sizeof(its));
 	for (struct child *c = children; c; c = c->next) {
 		if (c->state == EXITED && (first < 0 || c->deadline < first))
 			first = c->deadline;
@@ -367,26 +277,7 @@ arm_timer(void)
 			    (first < 0 || c->out[s].resume < first))
 				first = c->out[s].resume;
 	}
-	if (first < 0 && timer_fd < 0)
-		return;
-	if (timer_fd < 0) {
-		timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-		if (timer_fd >= 0 && loop_watch_fd(timer_fd, LOOP_READ, on_timer, NULL) < 0) {
-			close(timer_fd);
-			timer_fd = -1;
-		}
-		if (timer_fd < 0) {
-			/* main's child_pending() poll still covers the grace; a
-			 * resting stream would rest for ever: it is read now. */
-			for (struct child *c = children; c; c = c->next)
-				if (c->state == RUNNING)
-					wake_streams(c, -1);
-			return;
-		}
-	}
-	if (first >= 0)
-		its.it_value = to_timespec(first);
-	timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	loop_timer_set(&timer, first, on_timer, NULL);
 }
 
 /* Takes c's exit status from si (filled by waitid). */
@@ -396,13 +287,13 @@ set_exited(struct child *c, const siginfo_t *si)
 	c->status = si->si_status;      /* the exit code, or the signal */
 	c->signo = si->si_code == CLD_EXITED ? 0 : si->si_status;
 	c->state = EXITED;
-	c->deadline = loop_now() + GRACE;
+	c->deadline = clock_now() + GRACE;
 	drop_fd(&c->pidfd);
 	wake_streams(c, -1);            /* its output ends now: read it all */
 }
 
 /*
- * Reaps c if it has exited (a QUIET c is freed). Only this one pid is
+ * Reaps c if it has exited. Only this one pid is
  * waited for: waitpid(-1) would also steal the status of children other
  * code waits for (io.popen or os.execute in a user config).
  */
@@ -423,12 +314,6 @@ collect(struct child *c)
 		rc = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG);
 	if ((rc < 0 && errno == EINTR) || (rc == 0 && si.si_pid == 0))
 		return;                         /* still running */
-	if (c->state == QUIET) {
-		unlink_child(c);
-		release(c);
-		free(c);
-		return;
-	}
 	if (rc < 0) {
 		/* Someone else reaped it: the status is lost, but the runner
 		 * must still hear of the exit or it waits for it forever. */
@@ -461,7 +346,7 @@ finish_output(struct child *c)
 		if (c->out[s].fd < 0)
 			continue;
 		read_stream(c, s);
-		split_lines(c, s, c->out[s].len, 1);
+		flush_stream(c, s);
 		drop_fd(&c->out[s].fd);
 	}
 }
@@ -475,7 +360,7 @@ static void
 report_ready(void)
 {
 	struct child *c;
-	double now = loop_now();
+	double now = clock_now();
 	pid_t pid;
 	int status, signo;
 
@@ -500,7 +385,7 @@ again:
 		free(c);
 		if (exit_fn)
 			exit_fn(pid, status, signo, cb_ud);
-		now = loop_now();
+		now = clock_now();
 		goto again;
 	}
 	arm_timer();
@@ -528,8 +413,7 @@ child_count(void)
 	int n = 0;
 
 	for (struct child *c = children; c; c = c->next)
-		if (c->state != QUIET)
-			n++;
+		n++;
 	return n;
 }
 
@@ -568,7 +452,7 @@ track(struct child *c)
 
 /* Starts argv[0] (PATH lookup) with optional stdin text; returns the pid. */
 pid_t
-child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
+child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len, double rest)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	struct child *c = NULL;
@@ -584,11 +468,9 @@ child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
 	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
 	    (stdin_text && pipe2(in, O_CLOEXEC) < 0))
 		goto fail;
-	if (!(c = calloc(1, sizeof(*c))) ||
-	    (stdin_text && stdin_len && !(c->in_text = malloc(stdin_len)))) {
-		errno = ENOMEM;
-		goto fail;
-	}
+	c = xcalloc(1, sizeof(*c));
+	if (stdin_text && stdin_len)
+		c->in_text = xmalloc(stdin_len);
 	if ((pid = child_exec(argv, in[0], out[1], err[1])) < 0)
 		goto fail;
 	close(out[1]);
@@ -601,6 +483,7 @@ child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len)
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
 	c->pid = pid;
 	c->state = RUNNING;
+	c->rest = rest;
 	c->pidfd = -1;
 	c->out[0].fd = out[0];
 	c->out[1].fd = err[0];
@@ -660,7 +543,7 @@ child_kill(pid_t pid, int signo)
 	return kill(pid, signo);
 }
 
-/* Signals every child we track, including leftovers from before a reload. */
+/* Signals every child we track. */
 void
 child_kill_all(int signo)
 {

@@ -6,7 +6,8 @@
  * fd above 2 closed, PR_SET_PDEATHSIG(SIGKILL)-equivalent protection so a
  * child does not outlive a kill -9'd daemon, stdin fed from text through a
  * non-blocking pipe (or /dev/null), stdout and stderr collected through
- * pipes and handed to the output callback line by line. The exit is noticed
+ * pipes and handed to the output callback line by line (linebuf.h), a
+ * progress display read in gulps if asked (rest). The exit is noticed
  * through a pidfd in the loop and reported once through the exit callback.
  */
 #ifndef LNG_CHILD_H
@@ -22,8 +23,12 @@ typedef void child_output_fn(pid_t pid, int stream, const char *line, void *ud);
 
 void  child_init(child_exit_fn *on_exit, child_output_fn *on_output, void *ud);
 /* Returns the pid, or -1 with errno set (e.g. ENOENT for a missing binary).
- * stdin_text may be NULL (stdin is /dev/null) and may contain NUL bytes. */
-pid_t child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len);
+ * stdin_text may be NULL (stdin is /dev/null) and may contain NUL bytes.
+ * rest > 0: once a stream shows a progress display (a line ended by a bare
+ * '\r', see linebuf.h), each read of it is followed by rest seconds in which
+ * it is left unread (its pipe enlarged), so a display that rewrites its
+ * line per file costs a wake-up per rest, not per line; 0: read as it comes. */
+pid_t child_spawn(char *const argv[], const char *stdin_text, size_t stdin_len, double rest);
 int   child_kill(pid_t pid, int signo);   /* signals the child's process group */
 int   child_count(void);                  /* children spawned and not yet reported */
 int   child_pending(void);                /* 1 if an exited child awaits its report */

@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "safefile.h"
+#include "xmalloc.h"
 
 static char *pidfile_path;
 static int   pidfile_fd = -1;
@@ -75,7 +76,7 @@ daemon_pidfile(const char *path)
 	}
 	daemon_remove_pidfile();
 	pidfile_fd = fd;
-	pidfile_path = strdup(path);
+	pidfile_path = xstrdup(path);
 	return 0;
 }
 

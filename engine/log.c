@@ -51,6 +51,8 @@ log_enabled(const char *cat)
 void
 log_enable(const char *cat)
 {
+	char *c;
+
 	if (!strcmp(cat, "all")) {
 		all_on = 1;
 		return;
@@ -61,7 +63,10 @@ log_enable(const char *cat)
 	}
 	if (log_enabled(cat) || ncats == MAX_CATS)
 		return;
-	cats[ncats++] = strdup(cat);
+	/* log.c allocates on its own (xmalloc's failure path logs through
+	 * here): without memory the category stays off */
+	if ((c = strdup(cat)))
+		cats[ncats++] = c;
 }
 
 /* Chooses where lines go from now on. */
@@ -132,13 +137,21 @@ log_set_file(const char *path)
 	dev_t dev = 0;
 	ino_t ino = 0;
 	int fd = -1;
+	char *copy = NULL;
 
-	if (path && (fd = logfile_open(path, &dev, &ino)) < 0)
+	/* (log.c allocates on its own: xmalloc's failure path logs here) */
+	if (path && !(copy = strdup(path)))
+		return -1;                      /* errno ENOMEM */
+	if (path && (fd = logfile_open(path, &dev, &ino)) < 0) {
+		int e = errno;
+		free(copy);
+		errno = e;
 		return -1;
+	}
 	if (logfd >= 0)
 		close(logfd);
 	free(logfile);
-	logfile = path ? strdup(path) : NULL;
+	logfile = copy;
 	logfd = fd;
 	logdev = dev;
 	logino = ino;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loop.h"
 
 #define LOOP_BATCH 64                   /* events taken per epoll_wait */
@@ -35,6 +36,8 @@ static struct fdent   *fds;
 static int             nfds;
 static uint32_t        next_gen = 1;
 static int             alarm_fired;
+static double          alarm_at = -1;   /* the runner's alarm, -1 = none */
+static struct loop_timer *timers;       /* armed ones, unsorted (there are few) */
 static loop_signal_fn *sig_fn;
 static void           *sig_ud;
 static sigset_t        handled;
@@ -42,41 +45,77 @@ static sigset_t        handled;
 static void on_timer(int fd, int mask, void *ud);
 static void on_signalfd(int fd, int mask, void *ud);
 
-/* ---------------------------------------------------------------- clock */
+/* ---------------------------------------------------------------- alarm */
 
-/* Returns the monotonic clock in seconds. */
-double
-loop_now(void)
+/* Arms the timerfd for the earliest of the alarm and the timers. */
+static void
+arm_tfd(void)
 {
-	struct timespec ts;
+	struct itimerspec its;
+	double first = alarm_at;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (tfd < 0)
+		return;
+	for (struct loop_timer *t = timers; t; t = t->next)
+		if (first < 0 || t->at < first)
+			first = t->at;
+	memset(&its, 0, sizeof(its));
+	if (first >= 0)
+		its.it_value = clock_timespec(first);
+	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 /* Arms the alarm for monotonic time t; t < 0 (or NaN) disarms it. */
 void
 loop_set_alarm(double t)
 {
-	struct itimerspec its;
+	alarm_at = t >= 0 ? t : -1;
+	arm_tfd();
+}
 
-	memset(&its, 0, sizeof(its));
-	if (tfd < 0)
-		return;
-	if (t >= 0) {
-		/* Far-off times are clamped: converting a huge double (or inf)
-		 * to time_t is undefined, and 30 years is "never" enough. */
-		if (t > 1e9)
-			t = 1e9;
-		its.it_value.tv_sec = (time_t)t;   /* t >= 0: truncation is floor */
-		its.it_value.tv_nsec = (long)((t - (double)its.it_value.tv_sec) * 1e9);
-		if (its.it_value.tv_nsec > 999999999)
-			its.it_value.tv_nsec = 999999999;
-		/* An all-zero it_value disarms; time 0 means "already due". */
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
+/* Takes t out of the list of armed timers. */
+static void
+timer_unlink(struct loop_timer *t)
+{
+	for (struct loop_timer **pp = &timers; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->armed = 0;
+	t->next = NULL;
+}
+
+/* Arms (or moves, or with at < 0 disarms) a timer. */
+void
+loop_timer_set(struct loop_timer *t, double at, loop_timer_fn *fn, void *ud)
+{
+	if (t->armed)
+		timer_unlink(t);
+	if (at >= 0) {
+		t->at = at;
+		t->fn = fn;
+		t->ud = ud;
+		t->armed = 1;
+		t->next = timers;
+		timers = t;
 	}
-	timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	arm_tfd();
+}
+
+/* Runs every timer that is due (a callback may set timers again). */
+static void
+run_timers(double now)
+{
+	struct loop_timer *t;
+
+again:
+	for (t = timers; t; t = t->next)
+		if (t->at <= now) {
+			timer_unlink(t);
+			t->fn(t->ud);
+			goto again;
+		}
 }
 
 /* ------------------------------------------------------------- fd table */
@@ -172,17 +211,26 @@ loop_unwatch_fd(int fd)
 
 /* ---------------------------------------------------- timer and signals */
 
-/* Notes that the alarm went off (the timerfd became readable). */
+/* The timerfd went off: notes a due alarm, runs the due timers. */
 static void
 on_timer(int fd, int mask, void *ud)
 {
 	uint64_t expirations;
+	double now;
 
 	(void)mask;
 	(void)ud;
-	/* EAGAIN here means the alarm was re-armed after epoll saw it. */
-	if (read(fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations))
+	/* EAGAIN here means the timer was re-armed after epoll saw it. */
+	if (read(fd, &expirations, sizeof(expirations)) != (ssize_t)sizeof(expirations))
+		return;
+	/* (1 us of slack: the timerfd took the deadline to the nanosecond) */
+	now = clock_now() + 1e-6;
+	if (alarm_at >= 0 && alarm_at <= now) {
 		alarm_fired = 1;
+		alarm_at = -1;                  /* it fires once */
+	}
+	run_timers(now);
+	arm_tfd();
 }
 
 /* Hands every queued signal to the signal callback. */
@@ -329,4 +377,7 @@ loop_shutdown(void)
 	fds = NULL;
 	nfds = 0;
 	alarm_fired = 0;
+	alarm_at = -1;
+	while (timers)
+		timer_unlink(timers);           /* their owners see them disarmed */
 }

@@ -1,6 +1,8 @@
 /*
  * luahost.c: the LuaJIT state, the bundled runtime modules, and every call
  * from C into the runner's entry points, each through one protected call.
+ * A Lua error or core.terminate ends the calls: from then on every entry
+ * point is a no-op and host_exit_code() tells main.c the code to return.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 static lua_State *L;
 static int runner_ref = LUA_NOREF;
+static int failed;                     /* a Lua error ended the runner */
 
 /* Adds a traceback to an error message (message handler of docall). */
 static int
@@ -33,12 +36,23 @@ traceback(lua_State *l)
 	return 1;
 }
 
+/* The code main.c returns: -1 while the runner runs. */
+int
+host_exit_code(void)
+{
+	if (failed)
+		return 255;
+	return api_exit_code();
+}
+
 /*
- * Calls the function below nargs arguments on the stack, protected.
- * A runtime error inside the runner is fatal, as in lsyncd: it is logged
- * with its traceback and the daemon exits 255.
+ * Calls the function below nargs arguments on the stack, protected; 0 ok,
+ * -1 when it raised (nothing is left on the stack then). A runtime error
+ * inside the runner is fatal, as in lsyncd: it is logged with its
+ * traceback and the daemon exits 255. The error core.terminate raises to
+ * unwind is no error: the code it recorded counts.
  */
-static void
+static int
 docall(int nargs, int nresults)
 {
 	int base = lua_gettop(L) - nargs;      /* function index */
@@ -46,20 +60,28 @@ docall(int nargs, int nresults)
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);                   /* put it under function and args */
 	if (lua_pcall(L, nargs, nresults, base) != 0) {
-		const char *msg = lua_tostring(L, -1);
-		log_msg("Error", "in Lua: %s", msg ? msg : "(no message)");
-		engine_terminate(255);
+		if (api_exit_code() < 0) {
+			const char *msg = lua_tostring(L, -1);
+			log_msg("Error", "in Lua: %s", msg ? msg : "(no message)");
+			failed = 1;
+		}
+		lua_settop(L, base - 1);       /* drop the message and the handler */
+		return -1;
 	}
 	lua_remove(L, base);                   /* remove the handler */
+	return 0;
 }
 
-/* Pushes runner[name]; the caller pushes arguments and calls docall. */
-static void
+/* Pushes runner[name] and returns 1, or returns 0 once the runner ended. */
+static int
 push_entry(const char *name)
 {
+	if (!L || runner_ref == LUA_NOREF || host_exit_code() >= 0)
+		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, runner_ref);
 	lua_getfield(L, -1, name);
 	lua_remove(L, -2);                     /* drop the runner table */
+	return 1;
 }
 
 /* package.preload loader for a bundled module (upvalue: its index). */
@@ -93,10 +115,12 @@ preload_modules(void)
 
 /* Creates the state, loads the runner and calls runner.initialize. */
 int
-host_start(int argc, char **argv, int reloading)
+host_start(int argc, char **argv)
 {
+	failed = 0;
 	if (!(L = luaL_newstate())) {
 		log_msg("Error", "cannot create the Lua state");
+		failed = 1;
 		return -1;
 	}
 	luaL_openlibs(L);
@@ -105,9 +129,12 @@ host_start(int argc, char **argv, int reloading)
 
 	lua_getglobal(L, "require");
 	lua_pushstring(L, "runner");
-	docall(1, 1);
+	if (docall(1, 1) < 0)
+		return -1;
 	if (!lua_istable(L, -1)) {
 		log_msg("Error", "the runtime module 'runner' did not load");
+		lua_pop(L, 1);
+		failed = 1;
 		return -1;
 	}
 	runner_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -118,59 +145,41 @@ host_start(int argc, char **argv, int reloading)
 		lua_pushstring(L, argv[i]);
 		lua_rawseti(L, -2, i);
 	}
-	lua_pushboolean(L, reloading);
-	docall(2, 0);
-	return 0;
+	return docall(1, 0);
 }
 
-/* Closes the state (before a reload or at exit). */
+/* Hands the events of one read to the runner, in one call. */
 void
-host_stop(void)
+host_events(const struct watch_event *evs, size_t n)
 {
-	if (!L)
+	if (!push_entry("inotifyBatch"))
 		return;
-	lua_close(L);
-	L = NULL;
-	runner_ref = LUA_NOREF;
-}
-
-/* Asks the runner whether a directory may be watched. */
-int
-host_dir_wanted(const char *path)
-{
-	int wanted;
-
-	if (!L || runner_ref == LUA_NOREF)
-		return 1;
-	push_entry("dirWanted");
-	lua_pushstring(L, path);
-	docall(1, 1);
-	wanted = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return wanted;
-}
-
-/* Hands one file system event to the runner. */
-void
-host_event(const char *etype, int isdir, const char *path, const char *path2)
-{
-	push_entry("inotifyEvent");
-	lua_pushstring(L, etype);
-	lua_pushboolean(L, isdir);
-	lua_pushnil(L);                        /* time: the runner reads its clock */
-	lua_pushstring(L, path);
-	if (path2)
-		lua_pushstring(L, path2);
-	else
-		lua_pushnil(L);
-	docall(5, 0);
+	lua_createtable(L, (int)(n * 5), 0);   /* fn batch */
+	for (size_t i = 0; i < n; i++) {
+		int k = (int)(i * 5);
+		lua_pushstring(L, watch_etype_name(evs[i].type));
+		lua_rawseti(L, -2, k + 1);
+		lua_pushboolean(L, evs[i].isdir);
+		lua_rawseti(L, -2, k + 2);
+		lua_pushstring(L, evs[i].path);
+		lua_rawseti(L, -2, k + 3);
+		if (evs[i].path2)
+			lua_pushstring(L, evs[i].path2);
+		else
+			lua_pushboolean(L, 0);
+		lua_rawseti(L, -2, k + 4);
+		lua_pushinteger(L, evs[i].renamed);
+		lua_rawseti(L, -2, k + 5);
+	}
+	docall(1, 0);
 }
 
 /* Tells the runner that a child exited. */
 void
 host_collect(pid_t pid, int code, int signo)
 {
-	push_entry("collect");
+	if (!push_entry("collect"))
+		return;
 	lua_pushinteger(L, pid);
 	lua_pushinteger(L, code);
 	lua_pushinteger(L, signo);
@@ -181,7 +190,8 @@ host_collect(pid_t pid, int code, int signo)
 void
 host_child_output(pid_t pid, int stream, const char *line)
 {
-	push_entry("childOutput");
+	if (!push_entry("childOutput"))
+		return;
 	lua_pushinteger(L, pid);
 	lua_pushinteger(L, stream);
 	lua_pushstring(L, line);
@@ -192,7 +202,8 @@ host_child_output(pid_t pid, int stream, const char *line)
 void
 host_signal(const char *name)
 {
-	push_entry("signal");
+	if (!push_entry("signal"))
+		return;
 	lua_pushstring(L, name);
 	docall(1, 0);
 }
@@ -201,7 +212,8 @@ host_signal(const char *name)
 void
 host_cycle(double now)
 {
-	push_entry("cycle");
+	if (!push_entry("cycle"))
+		return;
 	lua_pushnumber(L, now);
 	docall(1, 0);
 }
@@ -212,8 +224,8 @@ host_get_alarm(void)
 {
 	double t = -1;
 
-	push_entry("getAlarm");
-	docall(0, 1);
+	if (!push_entry("getAlarm") || docall(0, 1) < 0)
+		return -1;
 	if (lua_isnumber(L, -1))
 		t = lua_tonumber(L, -1);
 	else if (lua_toboolean(L, -1))

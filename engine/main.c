@@ -1,7 +1,8 @@
 /*
- * main.c: lsyncd-ng's entry point. Wires the loop, the children, the watch
- * layer and the Lua runner together, and runs the loop; a reload (HUP)
- * tears everything down and starts again from the same arguments.
+ * main.c: lsyncd-ng's entry point. Owns all the wiring: the loop's signals,
+ * the children's exits and output and the watch layer's events go to the
+ * Lua runner from here, and main returns the code core.terminate recorded
+ * (the pmain pattern of lua.c).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -11,35 +12,13 @@
 
 #include "api.h"
 #include "child.h"
+#include "clock.h"
 #include "daemon.h"
+#include "fs.h"
 #include "fsops.h"
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
-
-static int    reload_requested;
-static int    reload_argc;
-static char **reload_argv;
-
-/* Remembers the arguments a reload starts over with. */
-void
-engine_set_reload_args(int argc, char **argv)
-{
-	if (reload_argv) {
-		for (int i = 0; i < reload_argc; i++)
-			free(reload_argv[i]);
-		free(reload_argv);
-	}
-	reload_argc = argc;
-	reload_argv = argv;
-}
-
-/* Asks the main loop to re-initialize once the current call returns. */
-void
-engine_request_reload(void)
-{
-	reload_requested = 1;
-}
 
 /* Stops every child still running: TERM, up to 2 s, then KILL. */
 static void
@@ -56,14 +35,11 @@ stop_children(void)
 	child_reap();
 }
 
-/* Ends the daemon: children are stopped, the pid file is removed. */
-void
-engine_terminate(int code)
+/* The watch layer's events, a batch at a time. */
+static void
+on_watch_batch(const struct watch_event *evs, size_t n, void *ud)
 {
-	stop_children();
-	api_cleanup();
-	daemon_remove_pidfile();
-	exit(code);
+	host_events(evs, n);
 }
 
 /* Signals from the loop's signalfd. */
@@ -91,50 +67,57 @@ on_child_output(pid_t pid, int stream, const char *line, void *ud)
 	host_child_output(pid, stream, line);
 }
 
+/*
+ * Runs the runner until it terminates (or a Lua error ends it) and returns
+ * the exit code. A reload (HUP) is the runner's own business: it applies
+ * the new config in place.
+ */
+static int
+run(int argc, char **argv)
+{
+	int code;
+
+	if (loop_init(on_signal, NULL) < 0)
+		fatal("cannot set up the event loop");
+	child_init(on_child_exit, on_child_output, NULL);
+	watch_set_handler(on_watch_batch, NULL);
+	host_start(argc, argv);
+	while ((code = host_exit_code()) < 0) {
+		double t = host_get_alarm();
+		int timeout = -1;
+
+		if (t >= 0 && t <= clock_now())
+			timeout = 0;                   /* something is due already */
+		else
+			loop_set_alarm(t);
+		if (timeout < 0 && child_pending())
+			timeout = 100;                 /* an exit waits for its output to end */
+		if (loop_once(timeout) < 0)
+			fatal("event loop failed");
+		/* Exits arrive by pidfd (SIGCHLD without one): only an exited
+		 * child waiting out its output needs a look. */
+		if (child_pending())
+			child_reap();
+		host_cycle(clock_now());
+	}
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
-	int reloading = 0;
+	int code;
 
 	if (argc > 2 && !strcmp(argv[1], "__lng_exec"))
 		return child_trampoline(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "__lng_fsop"))
 		return fsop_main(argc - 2, argv + 2);
 	child_set_trampoline("/proc/self/exe");
-	for (;;) {
-		if (loop_init(on_signal, NULL) < 0)
-			fatal("cannot set up the event loop");
-		child_init(on_child_exit, on_child_output, NULL);
-		reload_requested = 0;
-		if (reloading && reload_argv) {
-			argc = reload_argc;
-			argv = reload_argv;
-		}
-		if (host_start(argc, argv, reloading) < 0)
-			engine_terminate(255);
-		while (!reload_requested) {
-			double t = host_get_alarm();
-			int timeout = -1;
-
-			if (t >= 0 && t <= loop_now())
-				timeout = 0;           /* something is due already */
-			else
-				loop_set_alarm(t);
-			if (timeout < 0 && child_pending())
-				timeout = 100;         /* an exit waits for its output to end */
-			if (loop_once(timeout) < 0)
-				fatal("event loop failed");
-			/* Exits arrive by pidfd (SIGCHLD without one): only an
-			 * exited child waiting out its output needs a look. */
-			if (child_pending())
-				child_reap();
-			host_cycle(loop_now());
-		}
-		stop_children();               /* ssh masters and the like */
-		api_cleanup();
-		host_stop();
-		watch_shutdown();
-		loop_shutdown();
-		reloading = 1;
-	}
+	code = run(argc, argv);
+	/* The end: children are stopped, the runtime dirs and the pid file
+	 * removed (the Lua state is left to exit, as lsyncd leaves it). */
+	stop_children();
+	fs_rundir_cleanup();
+	daemon_remove_pidfile();
+	return code;
 }

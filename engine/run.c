@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "run.h"
 #include "child.h"
+#include "clock.h"
+#include "xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,35 +23,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 #define RUN_OUTPUT_CAP (1 << 20)   /* bytes of output kept; the rest is read and dropped */
 
-static int
+static void
 append(struct run_result *r, const char *buf, size_t n)
 {
-	char *p;
-
 	if (r->len + n > RUN_OUTPUT_CAP)
 		n = r->len < RUN_OUTPUT_CAP ? RUN_OUTPUT_CAP - r->len : 0;
 	if (n == 0 && r->out)
-		return 0;
-	p = realloc(r->out, r->len + n + 1);
-
-	if (!p)
-		return -1;
-	r->out = p;
+		return;
+	r->out = xreallocarray(r->out, r->len + n + 1, 1);
 	memcpy(r->out + r->len, buf, n);
 	r->len += n;
 	r->out[r->len] = '\0';
-	return 0;
 }
 
 /* Feeds stdin and drains the output until both pipes are done or the
@@ -64,7 +50,7 @@ pump(int *inp, int *outp, const char *in, size_t inlen, double deadline,
 
 	while (out_r >= 0 || in_w >= 0) {
 		struct pollfd p[2];
-		int n = 0, ms = (int)((deadline - mono()) * 1000);
+		int n = 0, ms = (int)((deadline - clock_now()) * 1000);
 
 		if (ms <= 0) {
 			rc = -1;
@@ -113,7 +99,7 @@ run_command(char *const argv[], const char *in, size_t inlen, double timeout,
 {
 	int out[2], inp[2] = { -1, -1 }, st = 0;
 	pid_t pid;
-	double deadline = mono() + timeout;
+	double deadline = clock_now() + timeout;
 
 	memset(r, 0, sizeof *r);
 	if (pipe2(out, O_CLOEXEC) < 0)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "safefile.h"
+#include "xmalloc.h"
 
 /* Writes all of buf to fd. */
 static int
@@ -39,13 +40,9 @@ int
 safefile_write(const char *path, const char *text, size_t len, mode_t mode)
 {
 	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
+	char *tmp = xmalloc(plen + 16);
 	int fd, e;
 
-	if (!tmp) {
-		errno = ENOMEM;
-		return -1;
-	}
 	snprintf(tmp, plen + 16, "%s.XXXXXX", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		free(tmp);

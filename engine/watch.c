@@ -26,144 +26,26 @@
 
 #include <inotifytools/inotifytools.h>
 
+#include "fs.h"
 #include "log.h"
 #include "watch.h"
+#include "wdmap.h"
+#include "xmalloc.h"
 
-/* ---- our wd -> path table, open addressing ---- */
-
-struct wmap {
-	int   *key;       /* 0 = empty, -1 = deleted, else wd + 1 */
-	char **path;      /* directory path, no trailing slash */
-	size_t cap, used, live;
-};
-
-static struct wmap wds;
-
-static size_t
-wmap_find(struct wmap *m, int wd, int *found)
-{
-	size_t i = ((unsigned)wd * 2654435761u) & (m->cap - 1), tomb = (size_t)-1;
-
-	for (;;) {
-		int v = m->key[i];
-		if (v == 0) {
-			*found = 0;
-			return tomb != (size_t)-1 ? tomb : i;
-		}
-		if (v == -1) {
-			if (tomb == (size_t)-1)
-				tomb = i;
-		} else if (v == wd + 1) {
-			*found = 1;
-			return i;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-}
-
-static void wmap_put(struct wmap *m, int wd, char *path);
-
-static void
-wmap_grow(struct wmap *m)
-{
-	struct wmap n = { .cap = m->cap ? m->cap : 1024 };
-
-	while (m->live * 2 >= n.cap)
-		n.cap *= 2;
-	n.key = calloc(n.cap, sizeof(*n.key));
-	n.path = calloc(n.cap, sizeof(*n.path));
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->key[i] > 0)
-			wmap_put(&n, m->key[i] - 1, m->path[i]);
-	free(m->key);
-	free(m->path);
-	*m = n;
-}
-
-/* Sets wd's path (taking ownership of path). */
-static void
-wmap_put(struct wmap *m, int wd, char *path)
-{
-	int found;
-	size_t i;
-
-	if ((m->used + 1) * 2 > m->cap)
-		wmap_grow(m);
-	i = wmap_find(m, wd, &found);
-	if (found) {
-		free(m->path[i]);
-		m->path[i] = path;
-		return;
-	}
-	if (m->key[i] == 0)
-		m->used++;
-	m->key[i] = wd + 1;
-	m->path[i] = path;
-	m->live++;
-}
-
-static const char *
-wmap_get(struct wmap *m, int wd)
-{
-	int found = 0;
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	i = wmap_find(m, wd, &found);
-	return found ? m->path[i] : NULL;
-}
-
-static void
-wmap_del(struct wmap *m, int wd)
-{
-	int found = 0;
-	size_t i;
-
-	if (!m->cap)
-		return;
-	i = wmap_find(m, wd, &found);
-	if (found) {
-		free(m->path[i]);
-		m->path[i] = NULL;
-		m->key[i] = -1;
-		m->live--;
-	}
-}
-
-static void
-wmap_clear(struct wmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->key[i] > 0)
-			free(m->path[i]);
-	free(m->key);
-	free(m->path);
-	memset(m, 0, sizeof(*m));
-}
-
-/* 1 if path is prefix or lies below it ("/a/b" is under "/a", "/ab" is not). */
-static int
-is_under(const char *path, const char *prefix, size_t plen)
-{
-	return !strncmp(path, prefix, plen) && (path[plen] == 0 || path[plen] == '/');
-}
+static struct wdmap wds;             /* our wd -> path table */
 
 /* ---- state ---- */
 
 static int             ifd = -1;
 static int             mask;
-static watch_event_fn *event_fn;
-static watch_want_fn  *want_fn;
+static watch_batch_fn *batch_fn;
 static void           *cb_ud;
 static int             unwatched;
-static int             nospace_logged;
 /* A new directory could not be watched because it had already moved on
  * (mkdir then rename before we read the Create). Its rename is queued
- * behind, so until the queue is drained every directory move walks its
- * new subtree for directories without a watch (adopt_tree). */
+ * behind, so until the queue is drained every directory move is marked
+ * for a walk of its new subtree (WATCH_MOVE's renamed == 2). */
 static int             lost;
-static void new_dir(const char *path);
 
 /* A MOVED_FROM waiting for its MOVED_TO. */
 static struct {
@@ -173,19 +55,60 @@ static struct {
 	char    *path;
 } from;
 
-/* Emits one event to the engine. */
-static void
-emit(enum watch_etype type, int isdir, const char *path, const char *path2)
+/* The events of the batch being gathered (paths owned). */
+static struct {
+	struct watch_event *ev;
+	size_t              n, cap;
+	int                 full;     /* ends with a new or moved dir: hand it over */
+} batch;
+
+static const char *etype_names[] = {
+	[WATCH_CREATE] = "Create", [WATCH_MODIFY] = "Modify",
+	[WATCH_ATTRIB] = "Attrib", [WATCH_DELETE] = "Delete",
+	[WATCH_MOVE] = "Move", [WATCH_OVERFLOW] = "Overflow",
+};
+
+/* The name the runner knows an event type by ("Create", ...). */
+const char *
+watch_etype_name(enum watch_etype type)
 {
-	struct watch_event ev = { type, isdir, path, path2 };
+	return etype_names[type];
+}
 
-	static const char *names[] = { "Create", "Modify", "Attrib", "Delete", "Move",
-		"Overflow", "NoSpace" };
+/* Adds one event to the batch. A directory that appeared or moved ends the
+ * batch: the runner decides about its watches before the next event is
+ * read, as if it had been told at once. */
+static void
+emit(enum watch_etype type, int isdir, const char *path, const char *path2, int renamed)
+{
+	struct watch_event *ev;
 
-	if (log_enabled("Inotify"))
-		log_msg("Inotify", "%s %s%s%s", names[type], path, path2 ? " -> " : "",
-		    path2 ? path2 : "");
-	event_fn(&ev, cb_ud);
+	if (batch.n == batch.cap) {
+		batch.cap = batch.cap ? batch.cap * 2 : 64;
+		batch.ev = xreallocarray(batch.ev, batch.cap, sizeof(*batch.ev));
+	}
+	ev = &batch.ev[batch.n++];
+	ev->type = type;
+	ev->isdir = isdir;
+	ev->path = xstrdup(path);
+	ev->path2 = path2 ? xstrdup(path2) : NULL;
+	ev->renamed = renamed;
+	if (isdir && (type == WATCH_CREATE || type == WATCH_MOVE))
+		batch.full = 1;
+}
+
+/* Hands the gathered events over and empties the batch. */
+static void
+deliver(void)
+{
+	if (batch.n && batch_fn)
+		batch_fn(batch.ev, batch.n, cb_ud);
+	for (size_t i = 0; i < batch.n; i++) {
+		free((char *)batch.ev[i].path);
+		free((char *)batch.ev[i].path2);
+	}
+	batch.n = 0;
+	batch.full = 0;
 }
 
 /* Finds the fd libinotifytools opened (it has no getter). */
@@ -213,15 +136,20 @@ find_inotify_fd(void)
 	return found;
 }
 
+/* Sets where the batches of events go. */
+void
+watch_set_handler(watch_batch_fn *on_batch, void *ud)
+{
+	batch_fn = on_batch;
+	cb_ud = ud;
+}
+
 /* Initializes the library and makes its fd close-on-exec and non-blocking. */
 int
-watch_init(enum watch_mode mode, watch_event_fn *on_event, watch_want_fn *want, void *ud)
+watch_init(enum watch_mode mode)
 {
 	int probe;
 
-	event_fn = on_event;
-	want_fn = want;
-	cb_ud = ud;
 	mask = IN_ATTRIB | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM |
 	    IN_MOVED_TO | IN_DONT_FOLLOW | IN_ONLYDIR;
 	mask |= mode == WATCH_MODIFYONLY ? IN_MODIFY :
@@ -250,7 +178,6 @@ watch_init(enum watch_mode mode, watch_event_fn *on_event, watch_want_fn *want, 
 	fcntl(ifd, F_SETFD, FD_CLOEXEC);
 	fcntl(ifd, F_SETFL, fcntl(ifd, F_GETFL) | O_NONBLOCK);
 	unwatched = 0;
-	nospace_logged = 0;
 	return ifd;
 }
 
@@ -263,7 +190,7 @@ watch_fd(void)
 int
 watch_count(void)
 {
-	return (int)wds.live;
+	return (int)wdmap_count(&wds);
 }
 
 int
@@ -272,225 +199,99 @@ watch_unwatched(void)
 	return unwatched;
 }
 
-/* Logs the out-of-watches error once, with the numbers an operator needs. */
+static int count_dirs(const char *path);
+
+struct counting { const char *path; int n; };
+
 static void
-log_nospace(int needed_more)
+count_one(const char *name, int isdir, void *ud)
 {
-	int max = inotifytools_get_max_user_watches();
-
-	if (nospace_logged)
-		return;
-	nospace_logged = 1;
-	log_msg("Error", "out of inotify watches: fs.inotify.max_user_watches is %d, "
-	    "this daemon holds %d and needs at least %d more (%d in all); raise it with "
-	    "'sysctl fs.inotify.max_user_watches=%d'", max, (int)wds.live, needed_more,
-	    (int)wds.live + needed_more, max + needed_more + 1024);
-}
-
-/* The path of entry de of directory path if it is a subdirectory (a
- * malloc'd string), else NULL. */
-static char *
-subdir_of(const char *path, const struct dirent *de)
-{
+	struct counting *c = ud;
 	char *sub;
 
-	if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-		return NULL;
-	if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-		return NULL;
-	if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-		return NULL;
-	if (de->d_type == DT_UNKNOWN) {
-		struct stat st;
-		if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(sub);
-			return NULL;
-		}
-	}
-	return sub;
+	xasprintf(&sub, "%s/%s", c->path, name);
+	c->n += count_dirs(sub);
+	free(sub);
 }
 
 /* Counts directories below path (path included) that cannot be watched. */
 static int
 count_dirs(const char *path)
 {
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 1;
+	struct counting c = { path, 1 };
 
-	if (!d)
-		return n;
-	while ((de = readdir(d))) {
-		char *sub = subdir_of(path, de);
-		if (!sub)
-			continue;
-		n += count_dirs(sub);
-		free(sub);
-	}
-	closedir(d);
-	return n;
+	fs_list(path, 0, count_one, &c);
+	return c.n;
 }
 
 /*
- * Watches path, then reads it: every entry is reported as a Create when
- * emit is set (the directory is new, so nothing in it has been seen), and
- * every wanted subdirectory is handled the same way. The watch comes before
- * the read, so an entry created meanwhile is seen by one or the other.
- * Returns -1 with errno ENOSPC when the watch limit is hit.
+ * Watches the directory path (one watch, nothing below it) and then lists
+ * it: fn gets every entry (all) or every subdirectory. The watch comes
+ * before the read, so an entry created meanwhile is seen by one or the
+ * other. Returns 1 if path was watched already, 0 if the watch is new, -1
+ * with errno: ENOSPC (the watch limit; the directories below path are
+ * counted as unwatched), ENOENT or ENOTDIR (it moved on already: the next
+ * directory moves are marked for a walk), or another reason to skip it.
  */
-static int
-add_tree(const char *path, int emit_creates)
+int
+watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 {
-	DIR *d;
-	struct dirent *de;
-	int rc = 0, wd;
+	int wd, known;
 
 	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
-		if (errno == ENOSPC) {
+		int e = errno;
+		if (e == ENOSPC)
 			unwatched += count_dirs(path);
-			errno = ENOSPC;
-			return -1;
-		}
-		if (errno == ENOENT || errno == ENOTDIR)
-			lost = 1;                  /* moved on already: see adopt_tree */
-		return 0;                      /* vanished or unreadable: skip it */
+		else if (e == ENOENT || e == ENOTDIR)
+			lost = 1;
+		errno = e;
+		return -1;
 	}
-	wmap_put(&wds, wd, strdup(path));
-	if (!(d = opendir(path)))
-		return 0;
-	while ((de = readdir(d))) {
-		char *sub;
-		int isdir;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-			continue;
-		isdir = de->d_type == DT_DIR;
-		if (de->d_type == DT_UNKNOWN) {
-			struct stat st;
-			isdir = lstat(sub, &st) == 0 && S_ISDIR(st.st_mode);
-		}
-		if (emit_creates)
-			emit(WATCH_CREATE, isdir, sub, NULL);
-		if (isdir && want_fn(sub, cb_ud)) {
-			if (rc < 0)
-				unwatched += count_dirs(sub);   /* keep counting, stop watching */
-			else if (add_tree(sub, emit_creates) < 0)
-				rc = -1;
-		}
-		free(sub);
-	}
-	closedir(d);
-	if (rc < 0)
-		errno = ENOSPC;
-	return rc;
+	known = wdmap_get(&wds, wd) != NULL;
+	wdmap_put(&wds, wd, xstrdup(path));
+	fs_list(path, all, fn, ud);            /* unreadable: no entries */
+	return known;
 }
 
-/* Watches root and every wanted directory below it. */
-int
-watch_add(const char *root)
+static void
+drop_one(struct wdmap *m, int wd, const char *path, void *ud)
 {
-	int rc = add_tree(root, 0);
-
-	if (rc < 0 && errno == ENOSPC) {
-		log_nospace(unwatched);
-		errno = ENOSPC;
-	}
-	return rc;
+	inotify_rm_watch(ifd, wd);
+	wdmap_del(m, wd);
 }
 
 /* Drops the watches of path and everything below it. */
 void
 watch_remove(const char *path)
 {
-	size_t plen = strlen(path);
+	char *p = xstrdup(path);
+	size_t plen = strlen(p);
 
-	while (plen > 1 && path[plen - 1] == '/')
-		plen--;
-	for (size_t i = 0; i < wds.cap; i++) {
-		if (wds.key[i] > 0 && is_under(wds.path[i], path, plen)) {
-			int wd = wds.key[i] - 1;
-			inotify_rm_watch(ifd, wd);
-			wmap_del(&wds, wd);
-		}
-	}
+	while (plen > 1 && p[plen - 1] == '/')
+		p[--plen] = 0;
+	wdmap_each_under(&wds, p, drop_one, NULL);
+	free(p);
+}
+
+struct renaming { size_t olen; const char *newp; };
+
+static void
+rename_one(struct wdmap *m, int wd, const char *path, void *ud)
+{
+	struct renaming *r = ud;
+	char *p;
+
+	xasprintf(&p, "%s%s", r->newp, path + r->olen);
+	wdmap_put(m, wd, p);
 }
 
 /* Rewrites the paths of a renamed directory and everything below it. */
 static void
 rename_tree(const char *oldp, const char *newp)
 {
-	size_t olen = strlen(oldp);
+	struct renaming r = { strlen(oldp), newp };
 
-	for (size_t i = 0; i < wds.cap; i++) {
-		if (wds.key[i] > 0 && is_under(wds.path[i], oldp, olen)) {
-			char *p;
-			if (asprintf(&p, "%s%s", newp, wds.path[i] + olen) >= 0) {
-				free(wds.path[i]);
-				wds.path[i] = p;
-			}
-		}
-	}
-}
-
-/* 1 if some wd of ours watches exactly path. */
-static int
-watched(const char *path)
-{
-	for (size_t i = 0; i < wds.cap; i++)
-		if (wds.key[i] > 0 && !strcmp(wds.path[i], path))
-			return 1;
-	return 0;
-}
-
-/*
- * Looks below the watched directory path for directories without a watch
- * (made and moved on before their Create was read) and treats each as new:
- * a Create for it, a watch, Creates for its content. inotify_add_watch on
- * an inode already watched returns its existing wd, so that is the test.
- */
-static void
-adopt_tree(const char *path)
-{
-	DIR *d;
-	struct dirent *de;
-
-	if (!(d = opendir(path)))
-		return;
-	while ((de = readdir(d))) {
-		char *sub = subdir_of(path, de);
-		int wd;
-		if (!sub)
-			continue;
-		if (!want_fn(sub, cb_ud)) {
-			free(sub);
-			continue;
-		}
-		wd = inotify_add_watch(ifd, sub, mask);
-		if (wd >= 0 && wmap_get(&wds, wd)) {
-			adopt_tree(sub);
-		} else if (wd >= 0) {
-			wmap_put(&wds, wd, strdup(sub));
-			emit(WATCH_CREATE, 1, sub, NULL);
-			new_dir(sub);
-		} else if (errno == ENOSPC) {
-			new_dir(sub);              /* counts and reports it */
-		}
-		free(sub);
-	}
-	closedir(d);
-}
-
-/* A directory appeared at path: watch it (if wanted) and report its content. */
-static void
-new_dir(const char *path)
-{
-	if (!want_fn(path, cb_ud))
-		return;
-	if (add_tree(path, 1) < 0 && errno == ENOSPC) {
-		log_nospace(unwatched);
-		emit(WATCH_NOSPACE, 1, path, NULL);
-	}
+	wdmap_each_under(&wds, oldp, rename_one, &r);
 }
 
 /* Turns a MOVED_FROM that found no MOVED_TO into a Delete. */
@@ -500,7 +301,7 @@ flush_from(void)
 	if (!from.pending)
 		return;
 	from.pending = 0;
-	emit(WATCH_DELETE, from.isdir, from.path, NULL);
+	emit(WATCH_DELETE, from.isdir, from.path, NULL, 0);
 	if (from.isdir)
 		watch_remove(from.path);       /* moved out: its watches would lie */
 	free(from.path);
@@ -517,19 +318,18 @@ handle(struct inotify_event *ev)
 
 	if (ev->wd < 0 || (ev->mask & IN_Q_OVERFLOW)) {
 		flush_from();
-		emit(WATCH_OVERFLOW, 0, "", NULL);
+		emit(WATCH_OVERFLOW, 0, "", NULL, 0);
 		return;
 	}
 	if (ev->mask & IN_IGNORED) {
-		wmap_del(&wds, ev->wd);        /* the kernel dropped it (dir deleted) */
+		wdmap_del(&wds, ev->wd);       /* the kernel dropped it (dir deleted) */
 		return;
 	}
-	if (!(dir = wmap_get(&wds, ev->wd)))
+	if (!(dir = wdmap_get(&wds, ev->wd)))
 		return;                        /* a watch we already let go */
 	if (ev->len == 0 || !ev->name[0])
 		return;                        /* about the dir itself: its parent reports */
-	if (asprintf(&path, "%s/%s", dir, ev->name) < 0)
-		return;
+	xasprintf(&path, "%s/%s", dir, ev->name);
 
 	if (ev->mask & IN_MOVED_FROM) {
 		flush_from();
@@ -542,65 +342,72 @@ handle(struct inotify_event *ev)
 	if (ev->mask & IN_MOVED_TO) {
 		if (from.pending && from.cookie == ev->cookie) {
 			char *old = from.path;
-			int was_watched = isdir && watched(old);
+			int was_watched = isdir && wdmap_has_path(&wds, old);
 			from.pending = 0;
 			from.path = NULL;
-			if (isdir && was_watched) {
-				if (want_fn(path, cb_ud))
-					rename_tree(old, path);
-				else
-					watch_remove(old);
-			}
-			emit(WATCH_MOVE, isdir, old, path);
-			if (isdir && was_watched && lost && want_fn(path, cb_ud))
-				adopt_tree(path);
-			if (isdir && !was_watched)
-				new_dir(path);         /* from an unwatched place */
+			if (was_watched)
+				rename_tree(old, path);    /* the runner may drop them */
+			emit(WATCH_MOVE, isdir, old, path, was_watched ? 1 + lost : 0);
 			free(old);
 		} else {
 			flush_from();
-			emit(WATCH_CREATE, isdir, path, NULL);
-			if (isdir)
-				new_dir(path);
+			emit(WATCH_CREATE, isdir, path, NULL, 0);
 		}
 		free(path);
 		return;
 	}
 	flush_from();
-	if (ev->mask & IN_CREATE) {
-		emit(WATCH_CREATE, isdir, path, NULL);
-		if (isdir)
-			new_dir(path);
-	} else if (ev->mask & IN_DELETE) {
-		emit(WATCH_DELETE, isdir, path, NULL);
-	} else if (ev->mask & (IN_CLOSE_WRITE | IN_MODIFY)) {
-		emit(WATCH_MODIFY, isdir, path, NULL);
-	} else if (ev->mask & IN_ATTRIB) {
-		emit(WATCH_ATTRIB, isdir, path, NULL);
-	}
+	if (ev->mask & IN_CREATE)
+		emit(WATCH_CREATE, isdir, path, NULL, 0);
+	else if (ev->mask & IN_DELETE)
+		emit(WATCH_DELETE, isdir, path, NULL, 0);
+	else if (ev->mask & (IN_CLOSE_WRITE | IN_MODIFY))
+		emit(WATCH_MODIFY, isdir, path, NULL, 0);
+	else if (ev->mask & IN_ATTRIB)
+		emit(WATCH_ATTRIB, isdir, path, NULL, 0);
 	free(path);
 }
 
-/* Reads and dispatches everything queued; never blocks. */
+/*
+ * Reads everything queued and hands it over in batches; never blocks. A
+ * batch ends at a new or moved directory (see emit) or when the queue is
+ * drained; the library keeps what it read, so the next batch follows
+ * without waiting for the fd.
+ */
 void
 watch_process(void)
 {
 	struct inotify_event *ev;
+	int drained = 0;
 
-	/* timeout 0 polls; n = 1 (n > 1 busy-waits inside the library) */
-	while ((ev = inotifytools_next_events(0, 1)))
-		handle(ev);
-	flush_from();
+	while (!drained) {
+		/* timeout 0 polls; n = 1 (n > 1 busy-waits inside the library) */
+		while (!batch.full && !(drained = !(ev = inotifytools_next_events(0, 1))))
+			handle(ev);
+		if (drained)
+			flush_from();
+		deliver();
+	}
 	lost = 0;                          /* the queue is drained */
+}
+
+struct listing { void (*fn)(int, const char *, void *); void *ud; };
+
+static void
+list_one(struct wdmap *m, int wd, const char *path, void *ud)
+{
+	struct listing *l = ud;
+
+	l->fn(wd, path, l->ud);
 }
 
 /* Calls fn for every watched directory. */
 void
 watch_foreach(void (*fn)(int wd, const char *path, void *ud), void *ud)
 {
-	for (size_t i = 0; i < wds.cap; i++)
-		if (wds.key[i] > 0)
-			fn(wds.key[i] - 1, wds.path[i], ud);
+	struct listing l = { fn, ud };
+
+	wdmap_each_under(&wds, NULL, list_one, &l);
 }
 
 /* Frees everything so watch_init can run again. */
@@ -610,9 +417,11 @@ watch_shutdown(void)
 	if (ifd < 0)
 		return;
 	inotifytools_cleanup();            /* closes the fd too */
-	wmap_clear(&wds);
+	wdmap_clear(&wds);
 	free(from.path);
 	memset(&from, 0, sizeof(from));
+	free(batch.ev);
+	memset(&batch, 0, sizeof(batch));
 	ifd = -1;
 	unwatched = 0;
 }

@@ -5,20 +5,23 @@
  * What it adds to the library:
  *  - its fd is close-on-exec and driven by the engine's epoll loop
  *    (watch_fd() is registered for EPOLLIN, watch_process() drains it);
- *  - a directory that appears at runtime (created, or moved in from outside
- *    or from an unwatched place) is watched and then scanned, and every entry
- *    found by the scan is reported as a WATCH_CREATE (parents before
- *    children), so nothing created before the watch existed is missed;
+ *  - the events of one read go to the handler in one batch, in order;
+ *  - which directories are watched is the caller's choice, one at a time
+ *    (watch_dir: a watch, then the directory's entries), so the runner
+ *    walks a tree deciding which subdirectories it wants. A batch ends
+ *    after a new or moved directory, so the runner watches it (and reports
+ *    what it finds in it as Creates) before the next event is read;
  *  - MOVED_FROM/MOVED_TO pairs become one WATCH_MOVE; a renamed directory
  *    keeps correct paths for everything below it; an unpaired MOVED_FROM is a
  *    WATCH_DELETE, an unpaired MOVED_TO a WATCH_CREATE;
  *  - removed or moved-out directories free their entries;
  *  - queue overflow (IN_Q_OVERFLOW) is one WATCH_OVERFLOW event;
- *  - running out of watches (ENOSPC) is reported with the numbers an
- *    operator needs (see watch_add / WATCH_NOSPACE).
+ *  - running out of watches (ENOSPC) is counted (watch_unwatched).
  */
 #ifndef LNG_WATCH_H
 #define LNG_WATCH_H
+
+#include <stddef.h>
 
 enum watch_etype {
 	WATCH_CREATE,
@@ -27,7 +30,6 @@ enum watch_etype {
 	WATCH_DELETE,
 	WATCH_MOVE,       /* path -> path2 */
 	WATCH_OVERFLOW,   /* events were lost: rescan everything; path is "" */
-	WATCH_NOSPACE,    /* a dir at path could not be watched (ENOSPC) */
 };
 
 struct watch_event {
@@ -35,25 +37,32 @@ struct watch_event {
 	int              isdir;
 	const char      *path;   /* absolute, no trailing slash */
 	const char      *path2;  /* WATCH_MOVE destination, else NULL */
+	int              renamed;/* WATCH_MOVE of a dir: 0 it was not watched (a new
+	                          * dir to the runner), 1 its watches moved along,
+	                          * 2 and some new dir moved on before it could be
+	                          * watched: walk the new path for unwatched dirs */
 };
 
-/* Called for every event, in order. Pointers are valid during the call only. */
-typedef void watch_event_fn(const struct watch_event *ev, void *ud);
-/* Asked before a directory is watched (at watch_add and at runtime):
- * return 0 to leave dirpath (and everything below it) unwatched. */
-typedef int  watch_want_fn(const char *dirpath, void *ud);
+/* Called with the events of one read, in order. Pointers are valid during
+ * the call only. */
+typedef void watch_batch_fn(const struct watch_event *evs, size_t n, void *ud);
+/* One entry of a directory listed by watch_dir (fs.h's fs_entry_fn). */
+typedef void watch_entry_fn(const char *name, int isdir, void *ud);
 
 enum watch_mode { WATCH_CLOSEWRITE = 0, WATCH_MODIFYONLY = 1, WATCH_BOTH = 2 };
 
+/* Where the batches go (main.c sets it). */
+void watch_set_handler(watch_batch_fn *on_batch, void *ud);
+/* "Create", "Modify", ...: the runner's name of an event type. */
+const char *watch_etype_name(enum watch_etype type);
 /* Initializes the library; returns the inotify fd (CLOEXEC, NONBLOCK) or -1. */
-int  watch_init(enum watch_mode mode, watch_event_fn *on_event,
-                watch_want_fn *want, void *ud);
+int  watch_init(enum watch_mode mode);
 int  watch_fd(void);
-/* Watches root and every wanted directory below it. 0 on success; -1 with
- * errno set. ENOSPC: one Error line is logged naming
- * fs.inotify.max_user_watches, its current value and the number needed;
- * watch_unwatched() then tells how many directories have no watch. */
-int  watch_add(const char *root);
+/* Watches the directory path (not below it), then calls fn for each of
+ * its entries (all) or its subdirectories. 1: it was watched already; 0: a
+ * new watch; -1 with errno: ENOSPC (the directories below path are added
+ * to watch_unwatched()), or it is gone or cannot be watched. */
+int  watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud);
 /* Drops the watches of path and everything below it (no events). */
 void watch_remove(const char *path);
 /* Reads and dispatches everything queued on the fd; never blocks. */
@@ -63,7 +72,7 @@ int  watch_count(void);
 int  watch_unwatched(void);
 /* Calls fn for every watched directory (path without trailing slash). */
 void watch_foreach(void (*fn)(int wd, const char *path, void *ud), void *ud);
-/* Frees everything (before re-initializing on HUP, or at exit). */
+/* Frees everything, so watch_init can start afresh (the tests do). */
 void watch_shutdown(void);
 
 #endif

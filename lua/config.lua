@@ -287,6 +287,7 @@ function M.loadFile(path)
 		return e
 	end)
 	M.loading = false
+	require('exit').pass(ok, rerr)     -- a terminate() in the config ends here
 	if not ok then
 		rerr = tostring(rerr)
 		local rest = rerr:match('^%.%.%.[^:]*(:%d+:.*)$')

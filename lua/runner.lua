@@ -11,6 +11,9 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local layer3 = require 'layer3'
+local reload = require 'reload'
+local exit = require 'exit'
+local watchtree = require 'watchtree'
 local state = require 'state'
 
 local runner = {}
@@ -24,7 +27,7 @@ local services = {}       -- pid -> true: daemon-owned children (ssh masters)
 local checking = nil      -- { pid =, lines = {} } while a HUP's new config is checked
 local pendingExits = {}   -- spawn failures, reported as exit 255 next cycle
 local total = 0           -- children running
-local fading = nil        -- nil, 'TERM', 'INT', 'HUP'
+local fading = nil        -- nil, 'TERM', 'INT'
 local fadeStart
 local rr = 0              -- round-robin start among syncs
 local nextStatus = 0
@@ -40,6 +43,11 @@ end
 
 -- The global cap on children (settings{maxProcesses}), or nil.
 local function globalMax() return config.settings.maxProcesses end
+
+-- How the engine reads a transfer's output: a progress display (rsync's
+-- --info=progress2, a '\r' line per file) rests 0.1 s between reads, so it
+-- costs a wake-up per 0.1 s, not per file; only its newest line is read.
+local SPAWN_OPTS = { rest = 0.1 }
 
 -- spawn() for configs: agent is an event or event list of some sync.
 function runner.spawn(agent, binary, ...)
@@ -83,7 +91,7 @@ function runner.spawn(agent, binary, ...)
 		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
 			.. table.concat(shown, ' '))
 	end
-	local pid, err = core.spawn(argv, stdin)
+	local pid, err = core.spawn(argv, stdin, SPAWN_OPTS)
 	if not pid then
 		log('Error', 'Failed executing [', binary, ']: ', err)
 		fakePid = fakePid - 1
@@ -248,7 +256,7 @@ end
 -- it (a user's onModify indexing nil, say) is logged with its traceback and
 -- stays with this sync: returns ok, and the result or nil.
 local function guarded(s, what, fn, ...)
-	local ok, res = xpcall(fn, debug.traceback, ...)
+	local ok, res = exit.pass(xpcall(fn, debug.traceback, ...))
 	if ok then return true, res end
 	runner.luaError(s, what, res)
 	return false
@@ -302,7 +310,7 @@ function runner.collect(pid, code, signo)
 		rc = 'again'
 	elseif fading then
 		rc = 'ok'
-		pcall(s.config.collect, p.agent, code)
+		exit.pass(pcall(s.config.collect, p.agent, code))
 	else
 		-- tells default.collect whether a failed startup may stay local
 		-- to this sync (another sync lives) or must end the daemon (lsyncd)
@@ -336,7 +344,7 @@ function runner.collect(pid, code, signo)
 		s.eventsDone = (s.eventsDone or 0) + #p.delays
 	end
 	for _, d in ipairs(p.delays) do
-		if rc == 'again' then
+		if rc == 'again' and not s.removed then
 			s.delays:retry(d, retryAlarm(s, now))
 		else
 			s:removeDelay(d)
@@ -511,54 +519,190 @@ function runner.signal(name)
 		nextStatus = 0
 		return
 	end
-	if fading then
-		if name ~= 'HUP' and fading == 'HUP' then fading = name end
-		return
-	end
-	if name == 'HUP' and runner.configPath then
-		return runner.checkNewConfig()
-	end
+	if fading then return end
+	if name == 'HUP' then return runner.checkNewConfig() end
 	runner.fade(name)
 end
 
--- Winds down for a reload (HUP) or an exit: children finish, then the cycle
--- reloads or terminates.
+-- Winds down for an exit (TERM, INT): children finish, then the cycle
+-- terminates.
 function runner.fade(name)
 	if fading then return end
-	if name == 'HUP' then
-		log('Normal', '--- HUP signal, resetting ---')
-		core.notify('RELOADING=1')
-	else
-		log('Normal', '--- ', name, ' signal, fading ---')
-		core.notify('STOPPING=1')
-	end
+	log('Normal', '--- ', name, ' signal, fading ---')
+	core.notify('STOPPING=1')
 	fading = name
 	fadeStart = core.now()
 end
 
--- HUP: the config is loaded by a child of ours first (-checkconfig); only
--- a config that loads replaces the running one. One with an error is logged
--- (file:line) and shown in the service manager's status, and the daemon
--- goes on with the config it runs.
+-- HUP: the config is loaded by a child of ours first (-checkconfig), so a
+-- config that hangs or exits cannot take the daemon with it; only a config
+-- that loads is then applied, in place (runner.reloadConfig). One with an
+-- error is logged (file:line) and shown in the service manager's status,
+-- and the daemon goes on with the config it runs.
 function runner.checkNewConfig()
+	if not runner.configPath then
+		log('Normal', '--- HUP signal: the syncs come from the command line, nothing to reload ---')
+		return
+	end
 	if checking then return end          -- a HUP while one is checked: that one counts
 	log('Normal', '--- HUP signal: checking ', runner.configPath, ' before reloading ---')
+	core.notify('RELOADING=1')
 	local pid, err = core.spawn({ '/proc/self/exe', '-checkconfig', runner.configPath })
 	if not pid then
-		log('Error', 'HUP: cannot check the new config (', tostring(err), '); reloading as asked')
-		return runner.fade('HUP')
+		log('Error', 'HUP: cannot check the new config (', tostring(err), '); loading it as asked')
+		return runner.reloadConfig()
 	end
 	checking = { pid = pid, lines = {} }
 end
 
--- The check of a new config ended: reload, or keep the running config.
+-- The check of a new config ended: apply it, or keep the running config.
 function runner.configChecked(code)
 	local lines = checking.lines
 	checking = nil
-	if code == 0 then return runner.fade('HUP') end
-	local msg = table.concat(lines, ' '):gsub('%s+', ' ')
+	if code == 0 then return runner.reloadConfig() end
+	runner.reloadFailed(table.concat(lines, ' '))
+end
+
+-- A new config that cannot be applied: the running one stays.
+function runner.reloadFailed(msg)
+	msg = tostring(msg):gsub('%s+', ' ')
 	log('Error', 'HUP: the new config has an error; the running config stays: ', msg)
-	core.notify('STATUS=config reload failed, running the previous config: ' .. msg:sub(1, 200))
+	core.notify('READY=1\nSTATUS=config reload failed, running the previous config: ' .. msg:sub(1, 200))
+end
+
+-- Watches root of a sync (a new one after a reload, or one at startup).
+local function watchRoot(root)
+	local r = root:sub(1, -2)
+	local ok, err = watchtree.watch(r)
+	if ok then return true end
+	if tostring(err):find('No space') then
+		runner.outOfWatches(r)
+		return true
+	end
+	return nil, 'Cannot watch ' .. r .. ': ' .. tostring(err)
+end
+
+-- Builds the syncs of plan that are new (reload.plan): all or none.
+local function buildNew(plan)
+	local made = {}
+	for i, p in ipairs(plan) do
+		if p.new then
+			local ok, s = pcall(Sync.new, p.new, i)
+			if not ok then return nil, (p.new._where or '') .. tostring(s) end
+			made[i] = s
+		end
+	end
+	return made
+end
+
+-- Applies the config file again without a restart: syncs whose definition
+-- did not change keep their queue, retry state and ssh master and get no
+-- startup transfer; changed and new syncs start with theirs; removed ones
+-- finish what runs and stop. Settings of the daemon itself (status files,
+-- back-off, ...) apply at once; a few need a restart, and say so.
+function runner.reloadConfig()
+	local now = core.now()
+	local old = { settings = config.settings, cfgs = config.syncConfigs }
+	config.settings, config.syncConfigs, config.syncObjects = {}, {}, nil
+	local ok, err = config.loadFile(runner.configPath)
+	if ok and #config.syncConfigs == 0 then ok, err = nil, 'the config defines no sync{}' end
+	local plan, removed, made
+	if ok then
+		for k, v in pairs(runner.cliSettings or {}) do config.settings[k] = v end
+		config.settings.insist = true
+		for _, c in ipairs(config.syncConfigs) do
+			c._fingerprint = reload.fingerprint(c, config.settings)
+		end
+		plan, removed = reload.plan(syncs, config.syncConfigs)
+		-- the same definition on a source that now resolves elsewhere is new
+		for i, p in ipairs(plan) do
+			local real = p.keep and core.realpath(config.syncConfigs[i].source)
+			if p.keep and (not real or (real:gsub('/$', '') .. '/') ~= p.keep.source) then
+				removed[#removed + 1] = p.keep
+				plan[i] = { new = config.syncConfigs[i] }
+			end
+		end
+		made, err = buildNew(plan)
+		ok = made ~= nil
+	end
+	if not ok then
+		config.settings, config.syncConfigs, config.syncObjects = old.settings, old.cfgs, syncs
+		return runner.reloadFailed(err)
+	end
+	for _, k in ipairs { 'nodaemon', 'pidfile', 'inotifyMode', 'sshReuse' } do
+		if config.settings[k] ~= old.settings[k] then
+			log('Warn', 'HUP: settings ', k, ' changed; it takes effect at the next restart')
+		end
+	end
+	local st = config.settings
+	if st.logfile ~= old.settings.logfile and st.logfile then
+		local lok, lerr = core.logSetup { logfile = st.logfile }
+		if not lok then log('Error', 'HUP: ', lerr) end
+	end
+	local list, kept, fresh = {}, 0, 0
+	for i, p in ipairs(plan) do
+		local s = p.keep or made[i]
+		list[i] = s
+		if p.keep then
+			kept = kept + 1
+			p.keep.config._where = config.syncConfigs[i]._where
+		else
+			fresh = fresh + 1
+			userenv.translateLayer3(s.config)
+			runner.tune(s)
+			if runner.muxing then sshmux.attach(s) end
+		end
+	end
+	-- a removed sync named like a new one is that one's old definition
+	local newNames, changed = {}, 0
+	for i, p in ipairs(plan) do if p.new then newNames[list[i].name] = true end end
+	for _, s in ipairs(removed) do
+		if newNames[s.name] then changed = changed + 1 end
+		runner.retire(s, newNames[s.name])
+	end
+	syncs = list
+	config.syncObjects = syncs
+	runner.wantStats = (st.jsonStatusFile or st.metricsFile) and true or false
+	for i, p in ipairs(plan) do
+		if p.new then
+			local wok, werr = watchRoot(list[i].source)
+			if not wok then log('Error', 'HUP: ', werr) end
+			list[i]:addInit(now)
+			startupDone = false
+		end
+	end
+	for _, s in ipairs(removed) do runner.unwatchRemoved(s) end
+	log('Normal', '--- HUP: config reloaded: ', kept, ' sync(s) unchanged (queue and state kept), ',
+		changed, ' changed and ', fresh - changed, ' new (startup transfer), ', #removed - changed,
+		' removed ---')
+	nextStatus = 0
+	core.notify('READY=1\nSTATUS=' .. runner.statusLine())
+	runner.checkStartup()
+end
+
+-- A sync the new config no longer has (or has changed: replaced): what
+-- waits is dropped, what runs finishes (its collect still runs), then it
+-- is gone.
+function runner.retire(s, replaced)
+	s.removed = true
+	local d = s.delays.head
+	while d do
+		local nx = d.next
+		if d.status ~= 'active' then s.delays:remove(d) end
+		d = nx
+	end
+	log('Normal', s.name, replaced and ': changed by the new config, starts afresh'
+		or ': removed by the new config', s.processes > 0
+		and (', finishing ' .. s.processes .. ' transfer(s) under way') or '')
+end
+
+-- Drops the watches of a removed sync's tree, unless a sync still runs on it.
+function runner.unwatchRemoved(s)
+	for _, o in ipairs(syncs) do
+		local a, b = o.source, s.source
+		if a:sub(1, #b) == b or b:sub(1, #a) == a then return end
+	end
+	core.unwatch(s.source:sub(1, -2))
 end
 
 -- Decides whether a directory is watched: some sync must be concerned.
@@ -577,6 +721,9 @@ local function rescanAll(now)
 		if s.config.init then s:push('Init', '', nil, now) end
 	end
 end
+
+-- The events of one read of the watch layer, in order (engine/api.h).
+function runner.inotifyBatch(batch) watchtree.batch(batch) end
 
 function runner.inotifyEvent(etype, isdir, time, path, path2)
 	local now = core.now()
@@ -672,10 +819,6 @@ end
 function runner.cycle(now)
 	if fading then
 		if total == 0 or now - fadeStart > 30 then
-			if fading == 'HUP' then
-				core.reload()
-				return
-			end
 			core.terminate(fading == 'INT' and 130 or 143)
 		end
 		return
@@ -826,9 +969,6 @@ function runner.initialize(args, reloading)
 			die("'" .. opts.config .. "' is a directory, not a config file.")
 		end
 		runner.configPath = path
-		local again = {}
-		for i, a in ipairs(args) do again[i] = (a == opts.config) and path or a end
-		core.setReloadArgs(again)
 		local ok, lerr = config.loadFile(path)
 		if not ok then die(lerr) end
 	elseif #opts.syncs > 0 then
@@ -839,11 +979,13 @@ function runner.initialize(args, reloading)
 		core.terminate(255)
 	end
 	for k, v in pairs(opts.settings) do config.settings[k] = v end
+	runner.cliSettings = opts.settings
 	local settings = config.settings
 	if reloading then settings.insist = true end
 	if #config.syncConfigs == 0 then die('Nothing to watch: the config defines no sync{}.') end
 
 	for i, cfg in ipairs(config.syncConfigs) do
+		cfg._fingerprint = reload.fingerprint(cfg, settings)
 		local ok, s = pcall(Sync.new, cfg, i)
 		if not ok then die((cfg._where or '') .. tostring(s)) end
 		userenv.translateLayer3(cfg)
@@ -892,11 +1034,12 @@ function runner.initialize(args, reloading)
 	runner.wantStats = (settings.jsonStatusFile or settings.metricsFile) and true or false
 	for _, s in ipairs(syncs) do runner.tune(s) end
 	local muxing = sshmux.setup(settings)
+	runner.muxing = muxing
 	if muxing then
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
 	end
 
-	local wok, werr = core.watchInit(mode)
+	local wok, werr = watchtree.init(mode, runner.inotifyEvent, runner.dirWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
 	local roots = {}
 	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
@@ -904,15 +1047,8 @@ function runner.initialize(args, reloading)
 	local last
 	for _, root in ipairs(roots) do
 		if not (last and root:sub(1, #last) == last) then
-			local r = root:sub(1, -2)
-			local ok2, e2 = core.watch(r)
-			if not ok2 then
-				if tostring(e2):find('No space') then
-					runner.outOfWatches(r)
-				else
-					die('Cannot watch ' .. r .. ': ' .. tostring(e2))
-				end
-			end
+			local ok2, e2 = watchRoot(root)
+			if not ok2 then die(e2) end
 			last = root
 		end
 	end

@@ -46,8 +46,12 @@ local function defaultKey()
 	return nil
 end
 
+-- Makes the key at path; its directory first when missing (ssh-keygen
+-- does not make it: "Saving key ... failed").
 local function keygenCommand(path)
-	return "ssh-keygen -t ed25519 -N '' -f " .. shq(path)
+	local dir = path:match('^(.*)/[^/]+$')
+	local mkdir = (dir and dir ~= '' and not exists(dir)) and ('mkdir -p -m 700 ' .. shq(dir) .. ' && ') or ''
+	return mkdir .. "ssh-keygen -t ed25519 -N '' -f " .. shq(path)
 end
 
 -- ---- checking one slave ----

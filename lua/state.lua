@@ -138,7 +138,7 @@ local function addPending(src, rel, isdir, g)
 		local k = pendKey(r, rel)
 		-- a path too long for a key is never indexed: the start-up walk
 		-- reports it as changed at every start, so it needs no entry
-		if #k <= MAX_KEY and r.sync:concerns(relS) then
+		if #k <= MAX_KEY and not r.sync.removed and r.sync:concerns(relS) then
 			local ok, err = st:put(k, v)
 			if not ok then error(err, 0) end
 		end

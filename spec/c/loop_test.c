@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "loop.h"
 #include "tap.h"
 
@@ -80,11 +81,11 @@ on_swap(int fd, int mask, void *ud)
 static double
 wait_alarm(double limit)
 {
-	double end = loop_now() + limit;
+	double end = clock_now() + limit;
 
-	while (loop_now() < end)
+	while (clock_now() < end)
 		if (loop_once(20) == 1)
-			return loop_now();
+			return clock_now();
 	return -1;
 }
 
@@ -92,7 +93,7 @@ wait_alarm(double limit)
 static void
 alarm_at(double delta)
 {
-	double at = loop_now() + delta, fired;
+	double at = clock_now() + delta, fired;
 
 	loop_set_alarm(at);
 	fired = wait_alarm(delta + 1);
@@ -116,6 +117,21 @@ count_fds(void)
 	return n;
 }
 
+static int nfired;
+static double timer_at[8];
+static char order[16];
+
+static void
+on_timer_cb(void *ud)
+{
+	if (nfired < 8) {
+		timer_at[nfired] = clock_now();
+		order[nfired] = *(const char *)ud;
+		order[nfired + 1] = 0;
+	}
+	nfired++;
+}
+
 int
 main(void)
 {
@@ -135,7 +151,7 @@ main(void)
 	alarm_at(0.1234);
 	ok(wait_alarm(0.1) < 0, "an alarm fires once, not again until re-armed");
 
-	at = loop_now() + 0.05;
+	at = clock_now() + 0.05;
 	loop_set_alarm(at);
 	loop_set_alarm(at + 0.1);
 	fired = wait_alarm(1);
@@ -143,28 +159,55 @@ main(void)
 	    "re-armed later, it fires at the new time only (%.1f ms after the old one)",
 	    (fired - at) * 1000);
 
-	at = loop_now() + 0.5;
+	at = clock_now() + 0.5;
 	loop_set_alarm(at);
 	loop_set_alarm(at - 0.45);
 	fired = wait_alarm(1);
 	ok(fired >= at - 0.45 && fired - (at - 0.45) < LATE_OK, "re-armed earlier, it fires early");
 
-	loop_set_alarm(loop_now() + 0.1);
+	loop_set_alarm(clock_now() + 0.1);
 	loop_set_alarm(-1);
 	ok(wait_alarm(0.3) < 0, "a cleared alarm does not fire");
 
-	t0 = loop_now();
+	t0 = clock_now();
 	loop_set_alarm(t0 - 5);
 	fired = wait_alarm(0.5);
 	ok(fired > 0 && fired - t0 < LATE_OK, "an alarm in the past fires at once");
 	loop_set_alarm(0);
 	ok(wait_alarm(0.5) > 0, "an alarm at time 0 fires (0 does not mean disarmed)");
 
-	t0 = loop_now();
+	/* ---- timers of other files, next to the alarm */
+	{
+		struct loop_timer ta = { 0 }, tb = { 0 }, tc = { 0 };
+		double at0 = clock_now();
+
+		nfired = 0;
+		loop_timer_set(&ta, at0 + 0.06, on_timer_cb, "a");
+		loop_timer_set(&tb, at0 + 0.02, on_timer_cb, "b");
+		loop_timer_set(&tc, at0 + 0.04, on_timer_cb, "c");
+		loop_timer_set(&tc, -1, NULL, NULL);             /* disarmed */
+		loop_set_alarm(at0 + 0.04);
+		r = 0;
+		while (clock_now() < at0 + 0.3 && nfired < 2)
+			r |= loop_once(100) > 0;
+		ok(nfired == 2 && !strcmp(order, "ba") && timer_at[0] >= at0 + 0.02 &&
+		    timer_at[1] >= at0 + 0.06 && timer_at[1] - (at0 + 0.06) < LATE_OK && !tb.armed,
+		    "timers fire once each, in time order, a disarmed one not (%s)", order);
+		ok(r, "the runner's alarm among them still fires");
+		loop_timer_set(&ta, clock_now() + 0.05, on_timer_cb, "a");
+		loop_timer_set(&ta, clock_now() + 0.01, on_timer_cb, "a");   /* moved earlier */
+		nfired = 0;
+		t0 = clock_now();
+		while (clock_now() - t0 < 0.3 && nfired < 1)
+			loop_once(100);
+		ok(nfired == 1 && timer_at[0] - t0 < 0.01 + LATE_OK, "a timer set again moves");
+	}
+
+	t0 = clock_now();
 	r = loop_once(100);
-	ok(r == 0 && loop_now() - t0 >= 0.095 && loop_now() - t0 < 0.3,
+	ok(r == 0 && clock_now() - t0 >= 0.095 && clock_now() - t0 < 0.3,
 	    "with nothing to do loop_once returns 0 after its timeout (%.1f ms)",
-	    (loop_now() - t0) * 1000);
+	    (clock_now() - t0) * 1000);
 
 	/* ---- fd callbacks */
 	if (pipe(p) < 0 || pipe(q) < 0)
@@ -190,9 +233,9 @@ main(void)
 
 	loop_watch_fd(q[0], 0, on_fd, &id[2]);
 	close(q[1]);
-	t0 = loop_now();
+	t0 = clock_now();
 	loop_once(50);
-	ok(calls[2] == 0 && loop_now() - t0 >= 0.045,
+	ok(calls[2] == 0 && clock_now() - t0 >= 0.045,
 	    "a hung-up fd with mask 0 neither calls back nor spins the loop");
 	loop_watch_fd(q[0], LOOP_READ, on_fd, &id[2]);
 	loop_once(100);
@@ -263,7 +306,7 @@ main(void)
 	/* ---- shutdown and re-init */
 	loop_shutdown();
 	ok(loop_once(0) < 0, "loop_once after shutdown fails instead of waiting");
-	loop_set_alarm(loop_now());             /* harmless without a loop */
+	loop_set_alarm(clock_now());             /* harmless without a loop */
 	loop_unwatch_fd(0);
 	raise(SIGTERM);                         /* arrives between two loops */
 	ok(loop_init(on_sig, NULL) == 0, "the loop starts again after shutdown (reload)");

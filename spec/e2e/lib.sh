@@ -103,23 +103,9 @@ set_sysctl() { # path value
 
 # ---- tree comparison ----
 # tree_diff SRC DST [--meta] [RSYNC-FILTER-OPTION...]: prints every
-# difference, nothing if the trees are equal: names (as bytes), types, sizes,
-# contents (checksums), symlink targets, entries missing or extra on either
-# side. --meta adds permissions and file mtimes (directory mtimes are not
-# compared); e.g. --exclude='*.tmp' leaves those names out of the comparison. One line per
-# difference in rsync's itemize format ("*deleting" = only in DST).
-tree_diff() {
-	local src=$1 dst=$2 flags=-rlcnD a extra=()
-	shift 2
-	for a in "$@"; do
-		if [ "$a" = --meta ]; then flags=-rlcnDpt; else extra+=("$a"); fi
-	done
-	if [ ! -d "$src" ] || [ ! -d "$dst" ]; then
-		echo "missing directory: $([ -d "$src" ] || echo "$src") $([ -d "$dst" ] || echo "$dst")"
-		return 0
-	fi
-	rsync $flags "${extra[@]}" -i --delete --out-format='%i %n%L' "$src/" "$dst/" 2>&1 | grep -v '^\.d\.\.t' || true
-}
+# difference, nothing if the trees are equal (spec/tools/tree-diff, which the
+# benchmark uses too, says what is compared).
+tree_diff() { "$LNG_ROOT/spec/tools/tree-diff" "$@"; }
 tree_equal() { [ -z "$(tree_diff "$@")" ]; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -389,46 +375,34 @@ ssh_logins() { grep -c 'Accepted publickey' "$SSH_LOG"; }
 
 # ---- slaves in network namespaces of our own ----
 # netns_slave N: namespace lng<pid>s<N> joined to the root namespace by a veth
-# pair: host side 10.X.N.1/30, slave side 10.X.N.2/30 (X: netns_range; addresses that
-# exist only inside namespaces this test made), with its own sshd on port 22
-# using the same throwaway keys as sshd_start (call sshd_start first).
-# Sets SLAVE_IP[N], SLAVE_LOG[N]. Everything is removed at exit.
+# pair: host side 10.X.N.1/30, slave side 10.X.N.2/30 (X: picked by
+# spec/tools/netns-slave, the helper the benchmark shares, on the first call:
+# a 10.X/16 no address or route of this machine uses, so two runs at once do
+# not collide), with its own sshd on port 22 using the same throwaway keys as
+# sshd_start (call sshd_start first). Sets NET_X, SLAVE_IP[N], SLAVE_NS[N],
+# SLAVE_LOG[N], SLAVE_SSHD[N]. Everything is removed at exit.
+NETNS_TOOL=$LNG_ROOT/spec/tools/netns-slave
 declare -A SLAVE_IP SLAVE_LOG SLAVE_NS SLAVE_SSHD
 netns_cleanup() {
 	local n
-	for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null; done
-	for n in "${!SLAVE_IP[@]}"; do ip route del unreachable "${SLAVE_IP[$n]}/32" 2>/dev/null; done
-}
-# The 10.X/16 range of this test's slaves: the first X from 213 that no
-# address or route of this machine uses (tests of two runs at once do not
-# collide).
-NET_X=
-netns_range() {
-	local used x
-	used=$(ip -4 -o addr; ip -4 route show table all)
-	for x in $(seq 213 250); do
-		case "$used" in *" 10.$x."*) ;; *) NET_X=$x; return 0;; esac
+	for n in "${!SLAVE_NS[@]}"; do
+		"$NETNS_TOOL" del "${SLAVE_NS[$n]}" "lng$$h$n" "${SLAVE_IP[$n]:-}"
 	done
-	return 1
 }
+NET_X=
 netns_slave() {
-	local n=$1 ns="lng$$s$1" host="lng$$h$1"
-	[ -n "$NET_X" ] || netns_range || return 1
-	ip netns add "$ns" || return 1
-	NETNS+=("$ns")
-	ip link add "$host" type veth peer name eth0 netns "$ns" || return 1
-	ip addr add "10.$NET_X.$n.1/30" dev "$host"
-	ip link set "$host" up
-	ip -n "$ns" addr add "10.$NET_X.$n.2/30" dev eth0
-	ip -n "$ns" link set eth0 up
-	ip -n "$ns" link set lo up
-	SLAVE_IP[$n]=10.$NET_X.$n.2
+	local n=$1 ns="lng$$s$1" x
+	# recorded first: cleanup removes it even if the add is interrupted
 	SLAVE_NS[$n]=$ns
+	NETNS+=("$ns")
+	x=$("$NETNS_TOOL" add "$ns" "lng$$h$n" "$n" "${NET_X:-auto:213}") || return 1
+	NET_X=$x
+	SLAVE_IP[$n]=10.$NET_X.$n.2
 	local d=$WS/sshd
 	sed -e "s/^ListenAddress .*/ListenAddress 10.$NET_X.$n.2/" -e 's/^Port .*/Port 22/' \
 		-e "s|^PidFile .*|PidFile $d/sshd$n.pid|" "$d/sshd_config" > "$d/sshd$n.config"
 	SLAVE_LOG[$n]=$d/sshd$n.log
-	ip netns exec "$ns" /usr/sbin/sshd -D -f "$d/sshd$n.config" -E "${SLAVE_LOG[$n]}" &
+	"$NETNS_TOOL" sshd "$ns" "$d/sshd$n.config" "${SLAVE_LOG[$n]}" &
 	SLAVE_SSHD[$n]=$!
 	PIDS+=("$!")
 	echo "10.$NET_X.$n.2 $(cut -d' ' -f1,2 "$d/host_key.pub")" >> "$SSH_KNOWN"
@@ -442,14 +416,8 @@ netns_slave() {
 }
 # link_down N / link_up N: cut a slave off (veth down and an unreachable
 # route, so nothing for it can leave by the default route) and back.
-link_down() {
-	ip link set "lng$$h$1" down
-	ip route add unreachable "${SLAVE_IP[$1]}/32" 2>/dev/null
-}
-link_up() {
-	ip route del unreachable "${SLAVE_IP[$1]}/32" 2>/dev/null
-	ip link set "lng$$h$1" up
-}
+link_down() { "$NETNS_TOOL" cut "lng$$h$1" "${SLAVE_IP[$1]}"; }
+link_up() { "$NETNS_TOOL" mend "lng$$h$1" "${SLAVE_IP[$1]}"; }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on (below the ephemeral
 # range, so no outgoing connection holds it either).

@@ -242,6 +242,75 @@ out=$(HOME=$WS/home timeout 60 "$LNG_BIN" -check "$WS/check-nokey.lua" </dev/nul
 check "-check: a master without a key is told how to make one" \
 	eval '[ "$rc" = 1 ] && grep -q "this master has no ssh key" <<<"$out" && grep -qF "ssh-keygen -t ed25519" <<<"$out"'
 
+# ---- the key fixes, run as printed, end to end ----
+# A user of our own (removed at exit) on an sshd of our own that also takes
+# passwords, as a fresh slave does: the printed ssh-keygen and ssh-copy-id
+# run as an operator would (the password typed through SSH_ASKPASS) and
+# install the key into that user's authorized_keys, not root's. Then the
+# host key "changes": the printed ssh-keygen -R and ssh-keyscan repair it.
+CU=lngcp$$
+CH=$WS/cuhome
+if useradd -M -d "$CH" -s /bin/sh "$CU" && echo "$CU:pw$$x" | chpasswd; then
+	trap 'cleanup; userdel "$CU" 2>/dev/null' EXIT
+	chmod 711 "$WS"             # the slave user reaches its home inside it
+	mkdir -p "$CH/t" "$WS/home2"
+	chown -R "$CU" "$CH"
+	CU_PORT=$(free_port)
+	sed -e "s/^Port .*/Port $CU_PORT/" -e 's/^PasswordAuthentication no/PasswordAuthentication yes/' \
+		-e 's|^AuthorizedKeysFile .*|AuthorizedKeysFile .ssh/authorized_keys|' \
+		-e "s|^PidFile .*|PidFile $WS/sshd/cu.pid|" "$WS/sshd/sshd_config" > "$WS/sshd/cu_config"
+	saved_daemon=$DAEMON_PID
+	start_cmd "$WS/sshd/cu.out" /usr/sbin/sshd -D -f "$WS/sshd/cu_config" -E "$WS/sshd/cu.log"
+	CU_SSHD=$DAEMON_PID DAEMON_PID=$saved_daemon
+	echo "[127.0.0.1]:$CU_PORT $(cut -d' ' -f1,2 "$WS/sshd/host_key.pub")" > "$WS/cu_known"
+	for _ in $(seq 1 50); do ss -Hltn "sport = :$CU_PORT" | grep -q . && break; sleep 0.1; done
+	printf '#!/bin/sh\necho pw%sx\n' "$$" > "$WS/askpass"; chmod +x "$WS/askpass"
+	root_keys=$(md5sum /root/.ssh/authorized_keys 2>/dev/null)
+	printf 'sync { default.rsyncssh, name = "cu", source = "%s", host = "%s@127.0.0.1", targetdir = "%s",\n  ssh = { port = %s, identityFile = "%s", options = { UserKnownHostsFile = "%s", IdentitiesOnly = "yes" } } }\n' \
+		"$S" "$CU" "$CH/t" "$CU_PORT" "$WS/home2/.ssh/id_ed25519" "$WS/cu_known" > "$WS/check-cu.lua"
+	# runfix FIX: the printed fix, each "A, then B" step as printed, no
+	# terminal, in an operator's clean environment (this harness exports
+	# SSH_PORT, which ssh-copy-id would take as its own -p)
+	runfix() {
+		local step
+		while IFS= read -r step; do
+			env -i PATH="$PATH" HOME="$WS/home2" SSH_ASKPASS="$WS/askpass" SSH_ASKPASS_REQUIRE=force \
+				DISPLAY=none setsid -w sh -c "$step" </dev/null >>"$WS/fix.out" 2>&1
+		done < <(sed 's/, then /\n/g; s/  (compare.*//' <<<"$1")
+	}
+	cucheck() { HOME=$WS/home2 timeout 60 "$LNG_BIN" -check "$WS/check-cu.lua" </dev/null 2>&1; }
+	out=$(cucheck); rc=$?
+	fix=$(grep -m1 -A1 '^✘ cu' <<<"$out" | sed -n 's/^ *fix: //p')
+	check "-check when the sync's key does not exist (nor its dir): ✘ with ssh-keygen, then ssh-copy-id ($fix)" \
+		eval '[ "$rc" = 1 ] && grep -qF "ssh-keygen -t ed25519" <<<"$fix" && grep -qF "ssh-copy-id" <<<"$fix"'
+	runfix "$fix"
+	out=$(cucheck); rc=$?
+	check "... and both, run as printed, make the slave ready (✔ key login)" \
+		eval '[ "$rc" = 0 ] && grep -q "^✔ cu .*key login" <<<"$out"'
+	[ "$rc" = 0 ] || note "$out" "$(tail -5 "$WS/fix.out")"
+	check "... the key went into the slave user's authorized_keys" \
+		grep -qF "$(cut -d' ' -f2 "$WS/home2/.ssh/id_ed25519.pub" 2>/dev/null)x" <(sed 's/ [^ ]*$/x/' "$CH/.ssh/authorized_keys" 2>/dev/null | cut -d' ' -f2)
+	check "... and root's authorized_keys is untouched" test "$(md5sum /root/.ssh/authorized_keys 2>/dev/null)" = "$root_keys"
+	# the slave "was reinstalled": another host key in the known hosts file
+	ssh-keygen -q -t ed25519 -N '' -f "$WS/otherhost" </dev/null
+	echo "[127.0.0.1]:$CU_PORT $(cut -d' ' -f1,2 "$WS/otherhost.pub")" > "$WS/cu_known"
+	out=$(cucheck); rc=$?
+	fix=$(grep -m1 -A1 'has CHANGED' <<<"$out" | sed -n 's/^ *fix: if the slave was reinstalled: //p')
+	check "-check on a changed host key: ✘ with ssh-keygen -R ($fix)" \
+		eval '[ "$rc" = 1 ] && grep -qF "ssh-keygen -f $WS/cu_known -R" <<<"$fix"'
+	runfix "${fix%, then accept the new key}"
+	out=$(cucheck); rc=$?
+	fix=$(grep -m1 -A1 'is not known here' <<<"$out" | sed -n 's/^ *fix: //p')
+	check "... run as printed it drops the old key; -check then prints the keyscan ($fix)" \
+		eval '[ "$rc" = 1 ] && grep -qF "ssh-keyscan -p $CU_PORT" <<<"$fix"'
+	runfix "$fix"
+	out=$(cucheck); rc=$?
+	check "... and that, run as printed, makes the slave ready again" test "$rc" = 0
+	kill -TERM "$CU_SSHD"; wait "$CU_SSHD" 2>/dev/null; forget_pid "$CU_SSHD"
+else
+	tap_fail "create a slave user for the ssh-copy-id case"
+fi
+
 printf 'settings { nodaemon = true }\nsync { default.rsync, source = "%s", target = "%s", delya = 1 }\n' "$S" "$WS/good" > "$WS/bad.lua"
 out=$(timeout 20 "$LNG_BIN" -check "$WS/bad.lua" </dev/null 2>&1); rc=$?
 check "-check: a bad config exits non-zero naming file:line and the key" \
