@@ -25,6 +25,7 @@
 #include "log.h"
 #include "run.h"
 #include "safefile.h"
+#include "store.h"
 #include "loop.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -555,6 +556,7 @@ api_register(lua_State *L)
 {
 	lua_newtable(L);
 	luaL_register(L, NULL, core_funcs);
+	api_store_register(L);
 	lua_pushstring(L, LNG_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_setglobal(L, "core");

@@ -29,6 +29,7 @@ OPTIONS:
   -logfile FILE       Writes log to FILE (DEFAULT: uses syslog)
   -nodaemon           Does not detach and logs to stdout/stderr
   -onepass            Sync once and exit
+  -fullsync           Full startup transfer to every slave (the state dir is not trusted)
   -pidfile FILE       Writes Lsyncd's PID into FILE
   -sshopts "OPTS"     ssh options for -rsyncssh syncs
   -status [FILE]      Prints a per-slave table from a JSON status file
@@ -65,7 +66,7 @@ local options = {
 	c = 1, delay = 1, help = 0, insist = 0, log = 1, logfile = 1, nodaemon = 0,
 	onepass = 0, pidfile = 1, rsync = 2, rsyncssh = 3, direct = 2, version = 0,
 	runner = 1, script = 1, sshopts = 1, monitor = -1, status = -1,
-	init = -1, check = 1, checkconfig = 1,
+	init = -1, check = 1, checkconfig = 1, fullsync = 0,
 }
 
 -- lsyncd's options that have no meaning here: -runner FILE (lsyncd-ng's
@@ -140,6 +141,7 @@ function M.parse(args)
 			elseif name == 'insist' then r.settings.insist = true
 			elseif name == 'nodaemon' then r.settings.nodaemon = true
 			elseif name == 'onepass' then r.settings.onepass = true
+			elseif name == 'fullsync' then r.settings.fullsync = true
 			elseif name == 'logfile' then r.settings.logfile = vals[1]
 			elseif name == 'pidfile' then r.settings.pidfile = vals[1]
 			elseif name == 'log' then r.logs[#r.logs + 1] = vals[1]

@@ -20,6 +20,7 @@ M.settingKeys = {
 	jsonStatusFile = true, metricsFile = true, sshReuse = true, maxBackoff = true,
 	quickCheck = true, rsyncTimeout = true, outOfWatches = true, rescanInterval = true,
 	moves = true, progressInterval = true, moveMinSize = true, childTimeout = true,
+	stateDir = true, startup = true, maxQueueMemory = true,
 }
 
 -- Levenshtein distance, for "did you mean".
@@ -75,6 +76,7 @@ local SETTING_TYPES = {
 	pidfile = 'string', statusFile = 'string',
 	logfacility = 'string', logident = 'string', inotifyMode = 'string',
 	jsonStatusFile = 'string', metricsFile = 'string', outOfWatches = 'string',
+	stateDir = 'string', startup = 'string', maxQueueMemory = 'number',
 }
 
 -- Where the config stands: "file:line: " of stack level `level` (1 is

@@ -21,7 +21,7 @@ default.checkgauge = {
 	onCreate = true, onModify = true, onDelete = true, onStartup = true,
 	onMove = true, prepare = true, source = true, target = true,
 	name = true, monitor = true, subdirs = true, onFull = true, full = true,
-	crontab = true,
+	crontab = true, startup = true,
 }
 
 default.rsyncExitCodes = {

@@ -10,6 +10,7 @@ local syncset = require 'syncset'
 local rsyncOutput = require 'rsync_output'
 local log = require('log').log
 local exit = require 'exit'
+local state = require 'state'
 
 local M = {}
 
@@ -203,6 +204,7 @@ function M.collect(pid, code, signo, fading)
 			s:removeDelay(d)
 		end
 	end
+	state.collected(s, p, code, signo)
 	if isInit and rc ~= 'again' then
 		s.initDone = true
 		s.progress, s.progressLogged = nil, nil

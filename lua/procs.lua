@@ -6,6 +6,7 @@ local events = require 'events'
 local config = require 'config'
 local deadline = require 'deadline'
 local log = require('log').log
+local state = require 'state'
 
 local M = {}
 
@@ -84,6 +85,7 @@ function M.spawn(agent, binary, ...)
 	local st = config.settings
 	pids[pid] = { sync = s, agent = agent, delays = delays,
 		stats = (st.jsonStatusFile or st.metricsFile) and true or false }
+	state.spawned(pids[pid])
 	s.processes = s.processes + 1
 	total = total + 1
 end

@@ -15,6 +15,7 @@ local sshmux = require 'sshmux'
 local rsyncOutput = require 'rsync_output'
 local log = require('log').log
 local watchtree = require 'watchtree'
+local state = require 'state'
 
 local runner = {}
 
@@ -62,6 +63,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 		scheduler.outOfWatches(path)
 		return
 	end
+	state.event(etype, isdir, path, path2)
 	if runner.logInotify then
 		core.log('Inotify', etype .. ' ' .. path .. (path2 and (' -> ' .. path2) or ''))
 	end
@@ -74,7 +76,7 @@ function runner.inotifyEvent(etype, isdir, time, path, path2)
 			rel = s:relative(path, isdir) or false
 			rel2 = path2 and s:relative(path2, isdir) or false
 		end
-		s:event(etype, isdir, rel, rel2, now)
+		if state.admit(s) then s:event(etype, isdir, rel, rel2, now) end
 	end
 end
 

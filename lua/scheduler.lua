@@ -13,6 +13,7 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local deadline = require 'deadline'
 local log = require('log').log
+local state = require 'state'
 
 local M = {}
 
@@ -108,6 +109,7 @@ end
 -- Does what is due at time now.
 function M.cycle(now)
 	local syncs = syncset.all()
+	state.cycle(now)
 	while procs.hasFailed() do exits.collect(procs.nextFailed(), 255, 0) end
 	userenv.runAlarms(now)
 	rescanDue(now)

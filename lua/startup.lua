@@ -15,6 +15,7 @@ local syncset = require 'syncset'
 local scheduler = require 'scheduler'
 local log = require('log').log
 local watchtree = require 'watchtree'
+local state = require 'state'
 
 local M = {}
 
@@ -347,7 +348,9 @@ function M.initialize(hooks, args, reloading)
 	if wd and wd > 0 and (not wdpid or wdpid == core.getpid()) then
 		scheduler.startWatchdog(wd / 2e6, now)
 	end
-	for _, s in ipairs(syncs) do s:addInit(now) end
+	-- each sync's startup transfer, or only what changed where its state
+	-- is valid (lua/state.lua)
+	state.startup(syncs, now, configPath)
 	-- ready: the config is loaded and the watches are in place; the startup
 	-- transfers run on (a slave that is down must not hold systemctl start)
 	if not config.settings.onepass then core.notify('READY=1\nSTATUS=' .. syncset.statusLine()) end

@@ -37,6 +37,10 @@ export LC_ALL=C
 
 WS=$(mktemp -d /tmp/lng-e2e.XXXXXX)
 touch "$WS/.start"
+# the daemon's default state dir (as systemd's StateDirectory= sets it):
+# each test's own, never the machine's /var/lib/lsyncd-ng
+export STATE_DIRECTORY=$WS/state
+mkdir -p "$STATE_DIRECTORY"
 TAP_N=0
 TAP_FAILED=0
 PIDS=()          # processes this test started

@@ -80,7 +80,7 @@ for f in /etc/default/lsyncd-ng /etc/init.d/lsyncd-ng /etc/logrotate.d/lsyncd-ng
 	check "$f is a conffile" grep -qx "$f" <<<"$conf"
 done
 dep=$(dpkg-deb -f "$deb" Depends)
-for d in rsync openssh-client libluajit-5.1-2 libinotifytools0; do
+for d in rsync openssh-client libluajit-5.1-2 libinotifytools0 liblmdb0; do
 	check "it depends on $d" grep -q "$d" <<<"$dep"
 done
 
@@ -131,7 +131,9 @@ start_cmd "$WS/step2.out" unshare -m --propagation private sh -c 'mount --bind "
 wait_equal "$S" "$T" 15
 check "README step 2: lsyncd-ng -nodaemon /etc/lsyncd/lsyncd.conf.lua syncs" tree_equal "$S" "$T"
 stop_daemon
-rm -rf "$T" && mkdir "$T"
+# the copy is wiped behind the daemon's back: its state goes too (a restart
+# with valid state sends only what changed; README "Restarts")
+rm -rf "$T" "${STATE_DIRECTORY:?}"/* && mkdir "$T"
 # step 4: the unit's command
 run_unit "$WS/unit1.out"
 wait_equal "$S" "$T" 15

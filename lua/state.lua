@@ -1,0 +1,590 @@
+-- state.lua: what survives a restart (issue 15). A store in the state dir
+-- (engine/store.c, LMDB) holds a stat index of each source and, per sync
+-- (one slave), a pending set: the paths that slave may lack. At start one
+-- local walk compares the tree with the index; a sync whose state is valid
+-- gets its pending set queued instead of the full startup transfer.
+--
+-- Why a kill -9 (or a power loss) cannot make a change be skipped:
+--   Claim, for every valid sync S and path p: the slave holds p as the index
+--   describes it, or p is in S's pending set, or p's lstat differs from its
+--   index entry (which the start-up walk sees: ctime cannot be set back).
+--   - An event's index update and its pending entries go in ONE transaction
+--     (a batch of the events since the last commit, committed before
+--     anything is spawned, and at least once a second). Killed before it
+--     commits: the index still holds the old stat, the file's ctime moved,
+--     the walk finds it. Killed after: pending.
+--   - A pending entry carries the generation (commit number) that wrote
+--     it; a transfer remembers the last committed generation when it is
+--     spawned and, once it succeeded (exit 0 or 24), removes only entries of
+--     its paths with generation <= that one: a change recorded while it ran
+--     stays pending. A partial transfer (exit 23) removes nothing. Only an
+--     rsync (of a list, or the startup one) removes entries: it sends each
+--     path as the source holds it when it runs. A command replaying one
+--     event (ssh mv of a rename, ssh rm) removes none: a later change of
+--     the same path may have been recorded before it was spawned without
+--     being part of it (seen in the kill -9 test: a rename moved on the
+--     slave, the deletion of its destination recorded before, then lost).
+--   - A directory sent with all it holds (rsync 'dir/***') clears the
+--     entries below it too; anything else clears its exact paths only.
+--   - Renames move the index entries and pending entries below the old
+--     name to the new one, so the claim holds for the moved subtree.
+--   - The start-up walk writes index updates and the differing paths into
+--     every valid sync's pending set in one transaction.
+--   - A sync that is not valid (first run, definition changed, -fullsync,
+--     state missing or damaged) loses its pending set and its mark before
+--     anything else; it gets the full startup transfer and is marked valid
+--     only after that transfer succeeded, keeping what changed meanwhile.
+--   LMDB commits are atomic and ordered, and a power loss loses at most the
+--   last commits (MDB_NOMETASYNC): a lost index update is seen by the walk,
+--   a lost removal costs a transfer again, never a missed change.
+-- What it cannot know: changes made on a slave behind the daemon's back.
+
+local config = require 'config'
+
+local state = {}
+
+-- systemd's StateDirectory= sets $STATE_DIRECTORY (the first of a list)
+state.DEFAULT_DIR = (os.getenv('STATE_DIRECTORY') or ''):match('^[^:]+') or '/var/lib/lsyncd-ng'
+
+local st                  -- the open store, or nil: no state kept
+local gen = 0             -- generation of the last commit
+local ops = {}            -- operations for the next commit, in order
+local tracked = {}        -- Sync -> record { sync, id, pend, meta, hash, valid }
+local sources = {}        -- source -> { root, ipfx, list = { records } }
+local writeFailed = false
+
+local function log(cat, ...) core.log(cat, table.concat({ ... })) end
+
+-- '/a/d/' -> '/a/d' (keys hold no trailing slash)
+local function bare(rel) return (rel:gsub('/$', '')) end
+
+-- Text of a config value that is stable across runs: keys sorted, internal
+-- keys ('_...') and the name left out, functions by their bytecode.
+local function serialize(v, out, seen)
+	local t = type(v)
+	if t == 'table' then
+		if seen[v] then out[#out + 1] = '<cycle>'; return end
+		seen[v] = true
+		local keys = {}
+		for k in pairs(v) do
+			if not (type(k) == 'string' and (k:sub(1, 1) == '_' or k == 'name'
+				or k == 'checkgauge')) then
+				keys[#keys + 1] = k
+			end
+		end
+		table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+		out[#out + 1] = '{'
+		for _, k in ipairs(keys) do
+			out[#out + 1] = tostring(k) .. '='
+			serialize(v[k], out, seen)
+			out[#out + 1] = ','
+		end
+		out[#out + 1] = '}'
+		seen[v] = nil
+	elseif t == 'function' then
+		-- lsyncd-ng's own (the default layers) by name, so that an upgrade
+		-- keeps the state; a config's own by its bytecode
+		local src = debug.getinfo(v, 'S').source or ''
+		if src:sub(1, 5) == '@lua/' then
+			out[#out + 1] = src
+		else
+			local ok, code = pcall(string.dump, v)
+			out[#out + 1] = ok and core.storeHash(code) or 'cfunction'
+		end
+	else
+		out[#out + 1] = t .. ':' .. tostring(v)
+	end
+end
+
+-- The hash of a sync's definition: a change of it invalidates its state.
+function state.definitionHash(cfg)
+	local out = { 'lsyncd-ng state 1;' }
+	serialize(cfg, out, {})
+	return core.storeHash(table.concat(out))
+end
+
+-- True when sync s's transfers are the default rsync layers' (their success
+-- means the slave equals the source for the paths sent) and it may skip the
+-- full startup transfer. Sync.new sets coversNewDirs for default.rsync and
+-- default.rsyncssh without Layer-2 handlers (the action is wrapped later,
+-- so it cannot be compared here). default.direct is not tracked yet.
+local function trackable(s)
+	local cfg = s.config
+	if (cfg.startup or config.settings.startup) == 'full' then return false end
+	return s.coversNewDirs and cfg.init == require('default_rsync').init and true or false
+end
+
+local MAX_KEY = 511       -- LMDB's key size limit (engine/store.c)
+
+-- ~1.1 KB per queued path (BENCHMARKS.md, "Scale runs")
+local BYTES_PER_PATH = 1100
+state.DEFAULT_MAX_QUEUE_MEMORY = 64 * 1024 * 1024
+
+-- How many paths one sync may hold queued in RAM (settings maxQueueMemory).
+local function capOf()
+	local m = tonumber(config.settings.maxQueueMemory) or state.DEFAULT_MAX_QUEUE_MEMORY
+	return math.max(16, math.floor(m / BYTES_PER_PATH))
+end
+
+local function pendKey(r, rel) return core.storeKey(r.pend, bare(rel)) end
+
+-- Adds rel to the pending set of every valid-or-starting sync of source
+-- record src that concerns it.
+local function addPending(src, rel, isdir, g)
+	if rel == '' or rel == '/' then return end
+	local relS = isdir and (bare(rel) .. '/') or bare(rel)
+	local v = g .. ':' .. (isdir and 'd' or 'f')
+	for _, r in ipairs(src.list) do
+		local k = pendKey(r, rel)
+		-- a path too long for a key is never indexed: the start-up walk
+		-- reports it as changed at every start, so it needs no entry
+		if #k <= MAX_KEY and not r.sync.removed and r.sync:concerns(relS) then
+			local ok, err = st:put(k, v)
+			if not ok then error(err, 0) end
+		end
+	end
+end
+
+-- Removes rel from r's pending set if it was written at generation <= g
+-- (below: also every entry under it).
+local function clearPending(r, rel, g, below)
+	local k = pendKey(r, rel)
+	local v = st:get(k)
+	if v and tonumber(v:match('^[%d.]+')) <= g then st:del(k) end
+	if below then st:delPrefix(k .. '\1', g) end
+end
+
+-- One event (absolute paths) inside source record src, applied in the
+-- open transaction with generation g.
+local function applyEvent(src, op, g)
+	local rel, rel2, isdir = op.rel, op.rel2, op.isdir
+	if op.etype == 'Move' and rel and rel2 then
+		if isdir then
+			st:renamePrefix(core.storeKey(src.ipfx, rel) .. '\1', core.storeKey(src.ipfx, rel2) .. '\1')
+			for _, r in ipairs(src.list) do
+				st:renamePrefix(pendKey(r, rel) .. '\1', pendKey(r, rel2) .. '\1')
+			end
+		end
+		st:del(core.storeKey(src.ipfx, rel))
+		addPending(src, rel, isdir, g)
+		rel = rel2
+	elseif op.etype == 'Move' then
+		rel = rel or rel2
+	end
+	if not rel then return end
+	local key = core.storeKey(src.ipfx, rel)
+	local t, err = st:indexPath(key, src.root .. rel)
+	if t == nil then error(err, 0) end
+	addPending(src, rel, t == 'd' or (t == false and isdir), g)
+	-- a directory that came in (created, moved in) with what it holds:
+	-- its entries are indexed and pending too
+	if t == 'd' and (op.etype == 'Create' or op.etype == 'Move') then
+		local _, list = st:scan(key, #src.ipfx, src.root .. rel, true)
+		for _, c in ipairs(list or {}) do
+			if c:sub(1, 1) == '+' then addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+		end
+	end
+end
+
+-- Records an event (runner.inotifyEvent): applied at the next commit. An
+-- event on a path already recorded in this batch (since its last rename)
+-- adds nothing: the commit reads the path as it is then. A Create stands
+-- for a later Modify or Attrib too, not the other way round (a created
+-- directory's content is indexed with it).
+local seen = {}           -- src -> { rel .. kind = true } since the last Move
+local firstOp             -- the first cycle that saw the batch
+
+function state.event(etype, isdir, path, path2)
+	if not st or etype == 'Overflow' or etype == 'NoSpace' then return end
+	for _, src in pairs(sources) do
+		local root, n = src.root, #src.root + 1
+		local pfx = root .. '/'
+		local rel = path and path:sub(1, n) == pfx and path:sub(n) or nil
+		local rel2 = path2 and path2:sub(1, n) == pfx and path2:sub(n) or nil
+		if etype == 'Move' then
+			seen[src] = nil
+		elseif rel then
+			local mine = seen[src]
+			if not mine then mine = {}; seen[src] = mine end
+			if mine[rel .. 'C'] or (etype ~= 'Create' and mine[rel .. 'M']) then
+				rel = nil
+			else
+				mine[rel .. (etype == 'Create' and 'C' or 'M')] = true
+			end
+		end
+		if rel or rel2 then
+			ops[#ops + 1] = { src = src, etype = etype, isdir = isdir, rel = rel, rel2 = rel2 }
+		end
+	end
+end
+
+-- Commits what was recorded since the last commit, in one transaction.
+-- A failed commit is logged (once) and dropped: its index updates are lost
+-- with its pending entries, which the next start-up walk sees again.
+function state.commit()
+	if not st or #ops == 0 then return end
+	local batch = ops
+	ops, seen, firstOp = {}, {}, nil
+	local g = gen + 1
+	local ok, err = st:begin()
+	if ok then
+		ok, err = pcall(function()
+			for _, op in ipairs(batch) do
+				if op.clear then
+					local r = op.clear
+					if op.establish then
+						st:delPrefix(r.pend, op.gen)
+						st:put(r.meta, r.hash)
+					else
+						clearPending(r, op.rel, op.gen, op.below)
+					end
+				else
+					applyEvent(op.src, op, g)
+				end
+			end
+			st:put('g', tostring(g))
+		end)
+		if ok then
+			ok, err = st:commit()
+		else
+			st:abort()
+		end
+	end
+	if ok then
+		gen = g
+		writeFailed = false
+	else
+		if not writeFailed then
+			writeFailed = true
+			log('Error', 'state: cannot write to the state store (', tostring(err), '); the changes',
+				' of this moment are found again by the next start-up walk')
+		end
+		-- a spilling sync had those changes only in the store: send all
+		for _, r in pairs(tracked) do
+			if r.spilled then
+				r.spilled = false
+				r.sync:push('Init', '', nil, core.now())
+			end
+		end
+	end
+end
+
+-- A transfer is spawned (runner.spawn): it carries everything committed,
+-- so what is recorded is committed first.
+function state.spawned(p)
+	if not st or not tracked[p.sync] then return end
+	state.commit()
+	p.gen = gen
+end
+
+-- A transfer of sync s ended (runner.collect): on success its paths leave
+-- the pending set (up to the generation it was spawned at); a successful
+-- startup transfer makes the sync's state valid.
+function state.collected(s, p, code, signo)
+	local r = tracked[s]
+	if not r or not p.gen or (signo and signo ~= 0) or (code ~= 0 and code ~= 24) then return end
+	local first = p.delays[1]
+	if first and first.etype == 'Init' then
+		ops[#ops + 1] = { clear = r, establish = true, gen = p.gen }
+		state.commit()                  -- valid from now on, not a second later
+		if not r.valid then
+			r.valid = true
+			log('Normal', s.name, ': startup transfer done; state kept from now on')
+		end
+		return
+	end
+	-- only an rsync of a list reads the source as it is when it runs; a
+	-- command that replays an event (ssh mv, ssh rm) does not: a change
+	-- recorded before it was spawned may not be in what it did
+	local events = require 'events'
+	local _, _, isList = events.resolve(p.agent)
+	local data = events.dataOf(p.agent)
+	if not isList or (data and data.moves) then return end
+	local recursive = s.coversNewDirs and not s:needsScan()
+	for _, d in ipairs(p.delays) do
+		if d.path and d.path ~= '' then
+			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen,
+				below = recursive and d.etype == 'Create' and d.isdir }
+		end
+		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen } end
+	end
+end
+
+-- Opens the store file path; a damaged one is logged, removed and made anew.
+local function open(path)
+	local s, err, damaged = core.storeOpen(path)
+	if s then return s end
+	if damaged then
+		log('Error', 'state: ', path, ' is damaged (', tostring(err), '); it is made anew and every',
+			' slave gets the full startup transfer')
+		os.remove(path)
+		os.remove(path .. '-lock')
+		s, err = core.storeOpen(path)
+		if s then return s, true end
+	end
+	log('Error', 'state: cannot open ', path, ' (', tostring(err), '); full startup transfers,',
+		' no state kept')
+	return nil
+end
+
+-- Queues r's pending set (list: rel -> value) for its sync.
+local function queuePending(r, list, now)
+	local s, n = r.sync, 0
+	local rels, dirs = {}, {}
+	for rel in pairs(list) do rels[#rels + 1] = rel end
+	table.sort(rels)
+	-- below a directory sent with all it holds nothing more is queued
+	local covers = s.coversNewDirs and not s:needsScan()
+	local function covered(rel)
+		local p = rel:match('^(.*)/[^/]*$')
+		while p and p ~= '' do
+			if dirs[p] then return true end
+			p = p:match('^(.*)/[^/]*$')
+		end
+		return false
+	end
+	for _, rel in ipairs(rels) do
+		local v = list[rel]
+		local st1 = core.lstat(s.source .. rel:sub(2))
+		local etype, path
+		if st1 then
+			local dir = st1.type == 'directory'
+			etype, path = dir and 'Create' or 'Modify', rel .. (dir and '/' or '')
+		else
+			etype, path = 'Delete', rel .. (v:sub(-1) == 'd' and '/' or '')
+		end
+		if s:concerns(path) and not (covers and covered(rel)) then
+			if covers and etype == 'Create' then dirs[rel] = true end
+			local d = s.delays:push(etype, path, nil, now)
+			d.created = d.created or now
+			if etype == 'Create' and s:needsScan() then s:scanCreates(path, now) end
+			n = n + 1
+		end
+	end
+	return n
+end
+
+-- Start-up (replaces each sync's startup transfer where the state allows):
+-- opens the store, checks each sync's state, walks every source once, and
+-- queues either the pending set or the full transfer (Init).
+function state.startup(syncs, now, configPath)
+	local settings = config.settings
+	local given = { settings.startup or false }
+	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
+	for _, val in ipairs(given) do
+		if val and val ~= 'full' and val ~= 'changed' then
+			core.log('Error', 'startup = "' .. tostring(val) .. '" is not known (use "full" or'
+				.. ' "changed", the default)')
+			core.terminate(255)
+		end
+	end
+	local dir = settings.stateDir or state.DEFAULT_DIR
+	local function full(reason)
+		for _, s in ipairs(syncs) do s:addInit(now) end
+		if reason then log('Normal', 'state: ', reason, '; full startup transfers') end
+	end
+	local want = {}
+	for _, s in ipairs(syncs) do
+		if trackable(s) then want[#want + 1] = s end
+	end
+	if #want == 0 then return full() end
+	local dst = core.lstat(dir)
+	if not dst then
+		if not settings.stateDir then return full('no state dir ' .. dir) end
+		local ok, err = core.mkdir(dir, 448)
+		if not ok then return full('cannot make the state dir ' .. dir .. ' (' .. tostring(err) .. ')') end
+	elseif dst.type ~= 'directory' then
+		return full('state dir ' .. dir .. ' is not a directory')
+	end
+	local path = dir:gsub('/$', '') .. '/state-' .. core.storeHash(configPath or 'command line'):sub(1, 12)
+		.. '.mdb'
+	local s, remade = open(path)
+	if not s then return full() end
+	st = s
+	assert(st:begin())
+	gen = tonumber(st:get('g') or '') or 0
+	local g = gen + 1
+	local ids, keep = {}, {}
+	for _, sy in ipairs(syncs) do
+		local r = tracked[sy]
+		if not r and trackable(sy) then
+			local cfg = sy.config
+			local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
+				.. tostring(cfg.target or cfg.targetdir or '')
+			local id = core.storeHash(ident)
+			while ids[id] do id = core.storeHash(id) end
+			ids[id] = true
+			r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
+				hash = state.definitionHash(cfg) }
+			keep[r.meta] = true
+			local had = st:get(r.meta)
+			r.valid = had == r.hash and not settings.fullsync and not remade
+			r.why = remade and 'state file made anew' or settings.fullsync and '-fullsync'
+				or not had and 'no state yet' or had ~= r.hash and 'its definition changed' or nil
+			if not r.valid then
+				st:delPrefix(r.pend)
+				st:del(r.meta)
+			end
+			tracked[sy] = r
+			local src = sources[sy.source]
+			if not src then
+				src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
+					list = {} }
+				sources[sy.source] = src
+			end
+			src.list[#src.list + 1] = r
+		end
+	end
+	-- syncs no longer in the config: their state goes
+	for k in pairs(st:list('m')) do
+		if not keep['m' .. k] then
+			st:del('m' .. k)
+			st:delPrefix('p' .. k .. ':')
+		end
+	end
+	-- one walk per source: the index follows the tree, and what differs is
+	-- pending for every valid sync of that source
+	for _, src in pairs(sources) do
+		local valid = {}
+		for _, r in ipairs(src.list) do if r.valid then valid[#valid + 1] = r end end
+		local t0 = core.now()
+		local n, list = st:scan(src.ipfx, #src.ipfx, src.root, #valid > 0)
+		if not n then
+			st:abort()
+			st = nil
+			log('Error', 'state: start-up walk of ', src.root, ' failed (', tostring(list), ')')
+			return full()
+		end
+		local all = src.list
+		src.list = valid
+		for _, c in ipairs(list) do addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+		src.list = all
+		src.changed = list
+		log('Normal', 'state: walked ', src.root, ' in ', string.format('%.2f', core.now() - t0),
+			' s: ', n, ' entr', n == 1 and 'y' or 'ies', ' changed since the index was written')
+	end
+	st:put('g', tostring(g))
+	local pending = {}
+	for _, r in pairs(tracked) do
+		if r.valid then
+			-- at most a queue's share of memory; the rest follows in pages
+			local last
+			pending[r], last = st:list(r.pend, nil, capOf())
+			if last then r.spilled, r.after, r.peak = true, last, 0 end
+		end
+	end
+	-- paths too long for a key have no pending entry: queued from the walk
+	for _, src in pairs(sources) do
+		for _, c in ipairs(src.changed or {}) do
+			local rel, isdir = bare(c:sub(2)), c:sub(-1) == '/'
+			for _, r in ipairs(src.list) do
+				if pending[r] and #pendKey(r, rel) > MAX_KEY then
+					pending[r][rel] = g .. ':' .. (isdir and 'd' or 'f')
+				end
+			end
+		end
+		src.changed = nil
+	end
+	local ok, err = st:commit()
+	if not ok then
+		st = nil
+		log('Error', 'state: cannot write the state store (', tostring(err), ')')
+		tracked, sources = {}, {}
+		return full()
+	end
+	gen = g
+	for _, sy in ipairs(syncs) do
+		local r = tracked[sy]
+		if r and r.valid then
+			local n = queuePending(r, pending[r], now)
+			-- like the startup transfer it stands for, it does not wait the delay
+			sy:hurry(now)
+			sy.initDone = true
+			log('Normal', sy.name, ': state is valid: ', n, ' path(s) queued instead of the full',
+				' startup transfer', r.spilled and ' (more follow from the state store)' or '')
+		else
+			if r then log('Normal', sy.name, ': full startup transfer (', r.why or '?', ')') end
+			sy:addInit(now)
+		end
+	end
+end
+
+-- ---- bounded queues (settings maxQueueMemory) ----
+-- A tracked sync whose queue reaches its share of memory stops queueing
+-- new events in RAM: they are in its pending set already (committed at the
+-- start of each cycle, before anything is spawned). Once the queue has
+-- drained to half, pages of the pending set are queued again, in key order
+-- and round again from the start, until one page from the start holds all
+-- that is left: then events go to RAM again. Nothing is dropped: a page
+-- queues every entry, also paths that are queued already (the queue merges
+-- them), and a failed commit turns the spill into a full transfer.
+
+-- May an event be queued in RAM for sync s (runner.inotifyEvent)? False
+-- while s spills to the store.
+function state.admit(s)
+	local r = tracked[s]
+	if not r or not st then return true end
+	if r.spilled then return false end
+	if s.delays.size < capOf() then return true end
+	r.spilled, r.after, r.peak = true, nil, s.delays.size
+	log('Normal', s.name, ': ', s.delays.size, ' paths queued (maxQueueMemory): further changes',
+		' wait in the state store')
+	return false
+end
+
+-- Queues the next page of a spilling sync's pending set once its queue
+-- drained to half. Pages follow until one queued something (its transfer
+-- brings the next cycle; nothing else would wake the loop) or a page from
+-- the start held all that is left (then events go to RAM again).
+local function refill(r, now)
+	local s, cap = r.sync, capOf()
+	if s.delays.size > cap / 2 then return end
+	if not st:begin() then return end
+	local n, wraps = 0, 0
+	while n == 0 and wraps < 2 do
+		local from = r.after
+		local list, last = st:list(r.pend, from and core.storeKey(r.pend, from),
+			math.max(1, cap - s.delays.size))
+		n = n + queuePending(r, list, now)
+		if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
+		if last then
+			r.after = last
+		elseif from then
+			r.after, wraps = nil, wraps + 1     -- round again from the start
+		else
+			r.spilled = false
+			log('Normal', s.name, ': queue back in memory (', n, ' paths from the state store;',
+				' at most ', r.peak, ' queued at once)')
+			break
+		end
+	end
+	st:abort()
+end
+
+-- Once per cycle, before anything is spawned: commit, then refill.
+-- Commits are due before a spawn (state.spawned), and here once the batch
+-- is a second old or large, or a sync spills (its events are only in the
+-- store): not every cycle, which in a burst would be an fdatasync per read
+-- of inotify. An uncommitted batch lost in a kill is seen by the start-up
+-- walk like any change the daemon did not record.
+function state.cycle(now)
+	if not st then return end
+	local spilling = false
+	for _, r in pairs(tracked) do
+		if r.spilled then spilling = true end
+	end
+	if #ops > 0 then firstOp = firstOp or now end
+	if #ops > 0 and (spilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
+	if not spilling then return end
+	for _, r in pairs(tracked) do
+		if r.spilled then refill(r, now) end
+	end
+end
+
+-- For tests and the status: is sync s's state valid?
+function state.valid(s)
+	local r = tracked[s]
+	return r and r.valid or false
+end
+
+return state
