@@ -32,6 +32,9 @@ def brief(rec):
     for ph in ('create', 'rename', 'delete'):
         if isinstance(rec.get(ph), dict):
             out[ph] = rec[ph].get('time')
+    for ph in ('prime', 'same', 'changed'):
+        if isinstance(rec.get(ph), dict):
+            out[ph] = (rec[ph].get('newfile'), rec[ph].get('synced'), rec[ph].get('cpu_total'))
     for tag in ('small', 'big'):
         if isinstance(rec.get(tag), dict):
             out[tag] = (rec[tag].get('queued'), rec[tag].get('cost'))
@@ -130,6 +133,18 @@ class Report:
                                      ('peak RSS', 'rss_peak_kb', 'MiB')):
                 rows.append(('churn', 'R=%d/s %s' % (rate, label), cm(A, lambda r, key=key: r.get(key)),
                              cm(B, lambda r, key=key: r.get(key)), None, unit, nn))
+        k = P['restart_k']
+        for ph, what in (('prime', 'first start, empty slaves'), ('same', 'restart, slaves equal'),
+                         ('changed', 'restart, %g %% changed while stopped' % (P['restart_changed'] * 100))):
+            for label, key, unit in (('new change on every slave', 'newfile', 's'),
+                                     ('synced (the daemon says)', 'synced', 's'),
+                                     ('daemon + children CPU', 'cpu_total', 's'),
+                                     ('daemon CPU', 'cpu_self', 's'), ('peak RSS', 'rss_peak_kb', 'MiB')):
+                if ph == 'prime' and key in ('newfile', 'cpu_self', 'rss_peak_kb'):
+                    continue
+                g = lambda r, ph=ph, key=key: r.get(ph, {}).get(key)
+                rows.append(('restart', 'K=%d %s: %s' % (k, what, label), self.m('restart', k, A, g),
+                             self.m('restart', k, B, g), None, unit, n_of('restart', k)))
         rows.append(('scale', 'fill: CPU per event (avg)',
                      self.m('scale', 1, A, lambda r: r.get('fill_cpu_per_event')),
                      self.m('scale', 1, B, lambda r: r.get('fill_cpu_per_event')), None, 'us',
@@ -172,6 +187,12 @@ class Report:
         def ch(daemon, rate, key):
             return med([r.get(key) for r in self.recs if r['workload'] == 'churn' and r.get('rate') == rate
                         and r['daemon'] == daemon and not r.get('error')])
+        rs = lambda d, ph, key: self.m('restart', P['restart_k'], d, lambda r: r.get(ph, {}).get(key))
+        for ph, what in (('same', 'slaves equal'), ('changed', '%g %% changed' % (P['restart_changed'] * 100))):
+            for label, key in (('new change landed', 'newfile'), ('synced', 'synced'),
+                               ('daemon + children CPU', 'cpu_total')):
+                out.append(('restart, %s: %s ≤ 0.1× lsyncd (issue 15)' % (what, label),
+                            ratio(rs(B, ph, key), rs(A, ph, key)), 0.1, 'ng/lsyncd'))
         if 200 in P['churn_rates']:
             out.append(('churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18)',
                         ratio(ch(B, 200, 'lag_p99'), ch(A, 200, 'lag_p99')), 0.3, 'ng/lsyncd'))
@@ -221,7 +242,8 @@ class Report:
         L.append('')
         errs = [r for r in self.recs if r.get('error')]
         bad = [r for r in self.recs if r.get('verified') is False or any(
-            isinstance(r.get(p), dict) and r[p].get('verified') is False for p in ('create', 'rename', 'delete'))]
+            isinstance(r.get(p), dict) and r[p].get('verified') is False
+            for p in ('create', 'rename', 'delete', 'prime', 'same', 'changed'))]
         if errs or bad or self.skipped:
             L.append('## Problems in this run\n')
             for r in errs:

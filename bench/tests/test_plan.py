@@ -37,6 +37,15 @@ class Build(unittest.TestCase):
                                ('scale lsyncd r0', 'scale', ('lsyncd', 0)),
                                ('scale lsyncd-ng r0', 'scale', ('lsyncd-ng', 0))])
 
+    def test_restart_interleaved_at_k(self):
+        got = plan.build(dict(self.P, restart_reps=2), ['restart'])
+        self.assertEqual(got, [('restart k=4 lsyncd r0', 'restart', (4, 'lsyncd', 0)),
+                               ('restart k=4 lsyncd-ng r0', 'restart', (4, 'lsyncd-ng', 0)),
+                               ('restart k=4 lsyncd-ng r1', 'restart', (4, 'lsyncd-ng', 1)),
+                               ('restart k=4 lsyncd r1', 'restart', (4, 'lsyncd', 1))])
+        self.assertEqual(plan.estimate('restart k=4 lsyncd r0', {}, True), 150)
+        self.assertEqual(plan.error_record('restart k=4 lsyncd-ng r1', RuntimeError('x'))['K'], 4)
+
     def test_order_of_workloads(self):
         kinds = []
         for n in self.names(['scale', 'churn', 'startup', 'burst', 'latency']):

@@ -84,3 +84,28 @@ class Markdown(unittest.TestCase):
         self.assertIn('| churn | R=200/s lag p99 | 8.000 s | 2.000 s | 0.25 |', md)
         self.assertIn('- R=200 lsyncd-ng rep 0: 1.500 s ∞; writer: 4000 ops in 20 s', md)
         self.assertIn('| churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18) | 0.25 (ng/lsyncd) | yes |', md)
+
+    def test_restart_rows_targets_and_problems(self):
+        def rs(daemon, same, changed, **kw):
+            return dict(workload='restart', K=4, daemon=daemon, rep=0,
+                        prime=dict(synced=50.0, cpu_total=40.0, verified=True),
+                        same=dict(newfile=same, synced=same, cpu_total=same, cpu_self=0.1, rss_peak_kb=4096,
+                                  verified=True),
+                        changed=dict(newfile=changed, synced=changed, cpu_total=changed, verified=True), **kw)
+        md = self.render([rs('lsyncd', 20.0, 22.0), rs('lsyncd-ng', 1.0, 4.4)])
+        self.assertIn('| restart | K=4 restart, slaves equal: synced (the daemon says) | 20.0 s | 1.000 s | 0.05 |', md)
+        self.assertIn('| restart | K=4 restart, 1 % changed while stopped: daemon + children CPU | 22.0 s | 4.400 s '
+                      '| 0.20 |', md)
+        self.assertIn('| restart | K=4 first start, empty slaves: synced (the daemon says) | 50.0 s | 50.0 s | 1.00 |', md)
+        self.assertNotIn('first start, empty slaves: new change', md)
+        self.assertIn('| restart, slaves equal: synced ≤ 0.1× lsyncd (issue 15) | 0.05 (ng/lsyncd) | yes |', md)
+        self.assertIn('| restart, 1 % changed: new change landed ≤ 0.1× lsyncd (issue 15) | 0.20 (ng/lsyncd) | **no** |',
+                      md)
+        bad = rs('lsyncd-ng', 1.0, 4.4)
+        bad['changed']['verified'] = False
+        self.assertIn('- restart K=4 lsyncd-ng rep 0: a slave was not equal to the master at the end',
+                      self.render([bad]))
+
+    def test_restart_brief(self):
+        rec = dict(workload='restart', same=dict(newfile=1.0, synced=2.0, cpu_total=3.0, log={}))
+        self.assertEqual(brief(rec), {'same': (1.0, 2.0, 3.0)})
