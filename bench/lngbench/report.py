@@ -233,7 +233,7 @@ class Report:
                 sec, label, fmt(a, unit), fmt(bb, unit), '%.2f' % r if r is not None else '—',
                 fmt(fl, unit) if fl is not None else '', '%.2f' % rf if rf is not None else '', n))
         L.append('')
-        L.append('## Targets (issue 7)\n')
+        L.append('## Targets (issues 7, 15, 18)\n')
         L.append('| target | ratio | met |')
         L.append('|---|---:|---|')
         for label, v, lim, what in self.targets():
