@@ -24,6 +24,7 @@ class Bench(SlaveFarm):
             self.P['reps'] = opts.reps
             self.P['scale_reps'] = min(self.P['scale_reps'], opts.reps)
             self.P['restart_reps'] = min(self.P['restart_reps'], opts.reps)
+            self.P['indexcost_reps'] = opts.reps
         if getattr(opts, 'restart_files', 0):
             per_top = self.P['restart_sub'] * self.P['restart_files']
             self.P['restart_top'] = max(1, round(opts.restart_files / per_top))

@@ -193,6 +193,9 @@ class Report:
                                ('daemon + children CPU', 'cpu_total')):
                 out.append(('restart, %s: %s ≤ 0.1× lsyncd (issue 15)' % (what, label),
                             ratio(rs(B, ph, key), rs(A, ph, key)), 0.1, 'ng/lsyncd'))
+        ic = self.indexcost('cpu_self')
+        out.append(('index kept in the %d-file burst: daemon CPU ≤ 1.3× without (issue 15)'
+                    % (P['burst_dirs'] * P['burst_files']), ratio(ic[1], ic[0]), 1.3, 'state/none'))
         if 200 in P['churn_rates']:
             out.append(('churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18)',
                         ratio(ch(B, 200, 'lag_p99'), ch(A, 200, 'lag_p99')), 0.3, 'ng/lsyncd'))
@@ -202,6 +205,11 @@ class Report:
             out.append(('churn R=500: ops not landed 30 s after the writer = 0 (value)',
                         ch(B, 500, 'not_landed_30s'), 0, 'ng ops'))
         return out
+
+    def indexcost(self, key):
+        """Medians of key in the indexcost runs: (without a state dir, with)."""
+        return tuple(med([r.get(key) for r in self.recs if r['workload'] == 'indexcost'
+                          and r.get('state') == st and not r.get('error')]) for st in (False, True))
 
     def markdown(self, machine, started, argv, elapsed):
         L = []
@@ -254,6 +262,17 @@ class Report:
                          % (r['workload'], r.get('K'), r['daemon'], r.get('rep')))
             for s in self.skipped:
                 L.append('- skipped (time budget): %s' % s)
+            L.append('')
+        if any(r['workload'] == 'indexcost' for r in self.recs):
+            L.append('## Index cost (lsyncd-ng without / with stateDir, the burst\'s create phase)\n')
+            L.append('| measure | without | with stateDir | with / without |')
+            L.append('|---|---:|---:|---:|')
+            for label, key, unit in (('to every slave equal', 'time', 's'), ('daemon CPU', 'cpu_self', 's'),
+                                     ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB')):
+                a, bb = self.indexcost(key)
+                r = ratio(bb, a)
+                L.append('| %s | %s | %s | %s |' % (label, fmt(a, unit), fmt(bb, unit),
+                                                   '%.2f' % r if r is not None else '—'))
             L.append('')
         cr = [r for r in self.recs if r['workload'] == 'churn' and not r.get('error')]
         if cr:

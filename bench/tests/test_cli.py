@@ -48,4 +48,5 @@ class Arguments(unittest.TestCase):
             parse_args(['--reps', 'many'])
 
     def test_workloads(self):
-        self.assertEqual(WORKLOADS, ('latency', 'burst', 'floor', 'startup', 'scale', 'churn', 'restart'))
+        self.assertEqual(WORKLOADS, ('latency', 'burst', 'floor', 'startup', 'scale', 'churn', 'restart',
+                                     'indexcost'))

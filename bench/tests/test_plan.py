@@ -46,6 +46,13 @@ class Build(unittest.TestCase):
         self.assertEqual(plan.estimate('restart k=4 lsyncd r0', {}, True), 150)
         self.assertEqual(plan.error_record('restart k=4 lsyncd-ng r1', RuntimeError('x'))['K'], 4)
 
+    def test_indexcost_without_and_with_state_interleaved(self):
+        got = plan.build(dict(self.P, indexcost_reps=2), ['indexcost'])
+        self.assertEqual([(n, a) for n, _, a in got],
+                         [('indexcost k=4 nostate r0', (4, False, 0)), ('indexcost k=4 state r0', (4, True, 0)),
+                          ('indexcost k=4 state r1', (4, True, 1)), ('indexcost k=4 nostate r1', (4, False, 1))])
+        self.assertEqual({f for _, f, _ in got}, {'indexcost'})
+
     def test_order_of_workloads(self):
         kinds = []
         for n in self.names(['scale', 'churn', 'startup', 'burst', 'latency']):

@@ -109,3 +109,13 @@ class Markdown(unittest.TestCase):
     def test_restart_brief(self):
         rec = dict(workload='restart', same=dict(newfile=1.0, synced=2.0, cpu_total=3.0, log={}))
         self.assertEqual(brief(rec), {'same': (1.0, 2.0, 3.0)})
+
+    def test_indexcost_section_and_target(self):
+        def ic(state, cpu, rep=0):
+            return dict(workload='indexcost', K=4, daemon='lsyncd-ng', state=state, rep=rep, time=5.0,
+                        cpu_self=cpu, cpu_children=10.0, rss_peak_kb=2048)
+        md = self.render([ic(False, 0.5), ic(False, 0.7, 1), ic(True, 0.9), ic(True, 0.9, 1)])
+        self.assertIn('| daemon CPU | 0.600 s | 0.900 s | 1.50 |', md)
+        self.assertIn('| index kept in the 2000-file burst: daemon CPU ≤ 1.3× without (issue 15) | 1.50 (state/none) '
+                      '| **no** |', md)
+        self.assertNotIn('## Index cost', self.render([]))
