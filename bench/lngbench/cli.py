@@ -16,14 +16,14 @@ from .machine import machine_info
 from .measure import now, read
 from .profiles import DAEMONS, HERE, ROOT, WORKLOADS
 from .report import Report, brief
-from .workloads import burst, churn, indexcost, latency, restart, scale, startup
+from .workloads import burst, churn, indexcost, latency, restart, scale, spill, startup
 
 RUNS = {
     'latency': latency.latency, 'floor_latency': latency.floor_latency,
     'burst': burst.burst, 'floor_burst': burst.floor_burst,
     'startup': startup.startup, 'floor_startup': startup.floor_startup,
     'churn': churn.churn, 'scale': scale.scale, 'restart': restart.restart,
-    'indexcost': indexcost.indexcost,
+    'indexcost': indexcost.indexcost, 'spill': spill.spill,
 }
 
 

@@ -25,6 +25,7 @@ class Bench(SlaveFarm):
             self.P['scale_reps'] = min(self.P['scale_reps'], opts.reps)
             self.P['restart_reps'] = min(self.P['restart_reps'], opts.reps)
             self.P['indexcost_reps'] = opts.reps
+            self.P['spill_reps'] = min(self.P['spill_reps'], opts.reps)
         if getattr(opts, 'restart_files', 0):
             per_top = self.P['restart_sub'] * self.P['restart_files']
             self.P['restart_top'] = max(1, round(opts.restart_files / per_top))

@@ -193,9 +193,15 @@ class Report:
                                ('daemon + children CPU', 'cpu_total')):
                 out.append(('restart, %s: %s ≤ 0.1× lsyncd (issue 15)' % (what, label),
                             ratio(rs(B, ph, key), rs(A, ph, key)), 0.1, 'ng/lsyncd'))
-        ic = self.indexcost('cpu_self')
+        ic = self.by_state('indexcost', 'cpu_self')
         out.append(('index kept in the %d-file burst: daemon CPU ≤ 1.3× without (issue 15)'
                     % (P['burst_dirs'] * P['burst_files']), ratio(ic[1], ic[0]), 1.3, 'state/none'))
+        sp = self.by_state('spill', 'rss_peak_kb')
+        out.append(('slave down, %s paths: peak RSS ≤ 100 MiB with stateDir (issue 15; value in MiB)'
+                    % '{:,}'.format(P['spill_paths']), sp[1] / 1024 if sp[1] else None, 100, 'ng MiB'))
+        cp = self.by_state('spill', 'cpu_per_event')
+        out.append(('slave down: per-event CPU with stateDir ≤ 1.2× without (issue 15)', ratio(cp[1], cp[0]),
+                    1.2, 'state/none'))
         if 200 in P['churn_rates']:
             out.append(('churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18)',
                         ratio(ch(B, 200, 'lag_p99'), ch(A, 200, 'lag_p99')), 0.3, 'ng/lsyncd'))
@@ -206,9 +212,9 @@ class Report:
                         ch(B, 500, 'not_landed_30s'), 0, 'ng ops'))
         return out
 
-    def indexcost(self, key):
-        """Medians of key in the indexcost runs: (without a state dir, with)."""
-        return tuple(med([r.get(key) for r in self.recs if r['workload'] == 'indexcost'
+    def by_state(self, workload, key):
+        """Medians of key in lsyncd-ng's runs of workload: (without a state dir, with)."""
+        return tuple(med([r.get(key) for r in self.recs if r['workload'] == workload
                           and r.get('state') == st and not r.get('error')]) for st in (False, True))
 
     def markdown(self, machine, started, argv, elapsed):
@@ -263,13 +269,21 @@ class Report:
             for s in self.skipped:
                 L.append('- skipped (time budget): %s' % s)
             L.append('')
-        if any(r['workload'] == 'indexcost' for r in self.recs):
-            L.append('## Index cost (lsyncd-ng without / with stateDir, the burst\'s create phase)\n')
+        for wl, head, rows in (
+                ('indexcost', 'Index cost (lsyncd-ng without / with stateDir, the burst\'s create phase)',
+                 (('to every slave equal', 'time', 's'), ('daemon CPU', 'cpu_self', 's'),
+                  ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB'))),
+                ('spill', 'A slave down while %s paths change (lsyncd-ng as today / with stateDir and a '
+                 'small maxQueueMemory)' % '{:,}'.format(self.P['spill_paths']),
+                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('daemon CPU per event', 'cpu_per_event', 'us'),
+                  ('slave equal after it returned', 'catch_up', 's')))):
+            if not any(r['workload'] == wl for r in self.recs):
+                continue
+            L.append('## %s\n' % head)
             L.append('| measure | without | with stateDir | with / without |')
             L.append('|---|---:|---:|---:|')
-            for label, key, unit in (('to every slave equal', 'time', 's'), ('daemon CPU', 'cpu_self', 's'),
-                                     ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB')):
-                a, bb = self.indexcost(key)
+            for label, key, unit in rows:
+                a, bb = self.by_state(wl, key)
                 r = ratio(bb, a)
                 L.append('| %s | %s | %s | %s |' % (label, fmt(a, unit), fmt(bb, unit),
                                                    '%.2f' % r if r is not None else '—'))

@@ -49,4 +49,4 @@ class Arguments(unittest.TestCase):
 
     def test_workloads(self):
         self.assertEqual(WORKLOADS, ('latency', 'burst', 'floor', 'startup', 'scale', 'churn', 'restart',
-                                     'indexcost'))
+                                     'indexcost', 'spill'))

@@ -53,6 +53,10 @@ class Build(unittest.TestCase):
                           ('indexcost k=4 state r1', (4, True, 1)), ('indexcost k=4 nostate r1', (4, False, 1))])
         self.assertEqual({f for _, f, _ in got}, {'indexcost'})
 
+    def test_spill_as_today_then_with_state(self):
+        got = plan.build(dict(self.P, spill_reps=1), ['spill'])
+        self.assertEqual(got, [('spill nostate r0', 'spill', (False, 0)), ('spill state r0', 'spill', (True, 0))])
+
     def test_order_of_workloads(self):
         kinds = []
         for n in self.names(['scale', 'churn', 'startup', 'burst', 'latency']):

@@ -1,0 +1,86 @@
+"""spill.py: a slave down while many paths change (issue 15): lsyncd-ng as
+today (every queued path in RAM) and with a state dir and a small
+settings maxQueueMemory (beyond it the paths wait in the state store): peak
+RSS, daemon CPU per event while the queue fills, and, once the slave is
+back, the time until it equals the master (checksummed compare)."""
+
+import os
+import time
+
+from ..daemon import Daemon, warm
+from ..measure import now, read, self_cpu
+from ..trees import scan_tree, verify, wait_trees, write_file
+from .scale import settle
+
+MAX_QUEUE_MEMORY = 8 * 1024 * 1024      # bytes per slave: ~7,600 paths at lsyncd-ng's ~1.1 KB
+
+
+def spill_config(b, master, state, tag):
+    """One slave, delay 1, retries at most 2 s apart (so the return is seen
+    at once); with state: a fresh state dir and MAX_QUEUE_MEMORY."""
+    extra = '\tmaxBackoff = 2,\n'
+    if state:
+        os.makedirs(os.path.join(b.ws, 'state'), exist_ok=True)
+        extra += '\tstateDir = "%s",\n\tmaxQueueMemory = %d,\n' % (os.path.join(b.ws, 'state', tag),
+                                                                   MAX_QUEUE_MEMORY)
+    return b.config(tag, master, 1, 1, extra=extra)
+
+
+def fill(d, master, n, chunk=1000):
+    """Writes n empty files (1,000 to a directory), a chunk at a time, each
+    chunk digested before the next (the kernel's event queue never
+    overflows). Returns the daemon's CPU meanwhile."""
+    cpu = 0.0
+    i = 0
+    while i < n:
+        d.check()
+        c0 = self_cpu(d.pid)
+        for _ in range(min(chunk, n - i)):
+            write_file(os.path.join(master, 'f%04d' % (i // 1000), 'x%06d' % i), b'')
+            i += 1
+        settle(d, 0.0, 60, window=0.05, need=2)
+        cpu += self_cpu(d.pid) - c0
+    return cpu
+
+
+def spill(b, state, rep):
+    n = b.P['spill_paths']
+    master = os.path.join(b.ws, 'm', 'spill')
+    b.tmpfs(master, '2g')
+    for i in range((n + 999) // 1000):
+        os.mkdir(os.path.join(master, 'f%04d' % i))
+    s = b.slaves[0]
+    b.clear_slaves(1)
+    tag = 'spill-%s-r%d' % ('state' if state else 'nostate', rep)
+    cfg = spill_config(b, master, state, tag)
+    rec = dict(workload='spill', K=1, daemon='lsyncd-ng', state=state, rep=rep, paths=n)
+    d = Daemon(b, 'lsyncd-ng', cfg, tag)
+    down = False
+    try:
+        warm(b, d, master, [s])
+        d.quiet()
+        b.slave_down(s)
+        down = True
+        write_file(os.path.join(master, 'trigger'), b'x')
+        time.sleep(3)                     # the daemon notices the dead slave
+        d.hwm_reset()
+        t0 = now()
+        cpu = fill(d, master, n)
+        rec.update(fill_time=now() - t0, cpu_per_event=cpu / n, rss_peak_kb=d.hwm())
+        exp = scan_tree(master)
+        b.slave_up(s)
+        down = False
+        t0 = now()
+        done, _ = wait_trees(master, [s['dir']], exp, t0, 600 if not b.opts.quick else 240)
+        ok, late, diffs = verify(master, [s['dir']], 120, t0)
+        t = done[s['dir']]
+        rec.update(catch_up=max(t, late.get(s['dir'], 0)) if t is not None else None, verified=ok,
+                   spilled='wait in the state store' in (read(d.logpath) or ''))
+        if not ok:
+            rec['diffs'] = diffs
+    finally:
+        d.stop()
+        if down:
+            b.slave_up(s)
+        b.untmpfs(master)
+    return rec
