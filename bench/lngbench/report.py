@@ -275,8 +275,7 @@ class Report:
                   ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB'))),
                 ('spill', 'A slave down while %s paths change (lsyncd-ng as today / with stateDir and a '
                  'small maxQueueMemory)' % '{:,}'.format(self.P['spill_paths']),
-                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('daemon CPU per event', 'cpu_per_event', 'us'),
-                  ('slave equal after it returned', 'catch_up', 's')))):
+                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('daemon CPU per event', 'cpu_per_event', 'us')))):
             if not any(r['workload'] == wl for r in self.recs):
                 continue
             L.append('## %s\n' % head)

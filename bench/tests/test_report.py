@@ -123,7 +123,7 @@ class Markdown(unittest.TestCase):
     def test_spill_section_and_targets(self):
         def sp(state, rss, cpu):
             return dict(workload='spill', K=1, daemon='lsyncd-ng', state=state, rep=0, rss_peak_kb=rss,
-                        cpu_per_event=cpu, catch_up=3.0, verified=True)
+                        cpu_per_event=cpu)
         md = self.render([sp(False, 1024 * 300, 20e-6), sp(True, 1024 * 40, 22e-6)])
         self.assertIn('| peak RSS | 300.0 MiB | 40.0 MiB | 0.13 |', md)
         self.assertIn('| daemon CPU per event | 20.0 µs | 22.0 µs | 1.10 |', md)

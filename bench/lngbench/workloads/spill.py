@@ -1,29 +1,34 @@
 """spill.py: a slave down while many paths change (issue 15): lsyncd-ng as
 today (every queued path in RAM) and with a state dir and a small
 settings maxQueueMemory (beyond it the paths wait in the state store): peak
-RSS, daemon CPU per event while the queue fills, and, once the slave is
-back, the time until it equals the master (checksummed compare)."""
+RSS and daemon CPU per event while the queue fills.
+
+As in scale.py, delay = 3600: nothing becomes due while the queue fills.
+With a short delay lsyncd-ng retried the dead slave ~10 times a second while
+events kept arriving (3,431 rsyncs in 35 s, each logging the whole list:
+55 MB of log), so the figure would be that of the retries; for the same
+reason the slave's catch-up after its return is not timed here."""
 
 import os
 import time
 
 from ..daemon import Daemon, warm
 from ..measure import now, read, self_cpu
-from ..trees import scan_tree, verify, wait_trees, write_file
+from ..trees import write_file
 from .scale import settle
 
 MAX_QUEUE_MEMORY = 8 * 1024 * 1024      # bytes per slave: ~7,600 paths at lsyncd-ng's ~1.1 KB
 
 
 def spill_config(b, master, state, tag):
-    """One slave, delay 1, retries at most 2 s apart (so the return is seen
-    at once); with state: a fresh state dir and MAX_QUEUE_MEMORY."""
-    extra = '\tmaxBackoff = 2,\n'
+    """One slave, delay 3600; with state: a fresh state dir and
+    MAX_QUEUE_MEMORY."""
+    extra = ''
     if state:
         os.makedirs(os.path.join(b.ws, 'state'), exist_ok=True)
         extra += '\tstateDir = "%s",\n\tmaxQueueMemory = %d,\n' % (os.path.join(b.ws, 'state', tag),
                                                                    MAX_QUEUE_MEMORY)
-    return b.config(tag, master, 1, 1, extra=extra)
+    return b.config(tag, master, 1, 3600, extra=extra, sync_extra='\tmaxDelays = 100000000,\n')
 
 
 def fill(d, master, n, chunk=1000):
@@ -66,18 +71,8 @@ def spill(b, state, rep):
         d.hwm_reset()
         t0 = now()
         cpu = fill(d, master, n)
-        rec.update(fill_time=now() - t0, cpu_per_event=cpu / n, rss_peak_kb=d.hwm())
-        exp = scan_tree(master)
-        b.slave_up(s)
-        down = False
-        t0 = now()
-        done, _ = wait_trees(master, [s['dir']], exp, t0, 600 if not b.opts.quick else 240)
-        ok, late, diffs = verify(master, [s['dir']], 120, t0)
-        t = done[s['dir']]
-        rec.update(catch_up=max(t, late.get(s['dir'], 0)) if t is not None else None, verified=ok,
+        rec.update(fill_time=now() - t0, cpu_per_event=cpu / n, rss_peak_kb=d.hwm(),
                    spilled='wait in the state store' in (read(d.logpath) or ''))
-        if not ok:
-            rec['diffs'] = diffs
     finally:
         d.stop()
         if down:
