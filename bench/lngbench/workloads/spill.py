@@ -10,12 +10,11 @@ events kept arriving (3,431 rsyncs in 35 s, each logging the whole list:
 reason the slave's catch-up after its return is not timed here."""
 
 import os
-import time
 
-from ..daemon import Daemon, warm
+from ..daemon import Daemon
 from ..measure import now, read, self_cpu
 from ..trees import write_file
-from .scale import settle
+from .scale import settle, warm_then_down
 
 MAX_QUEUE_MEMORY = 8 * 1024 * 1024      # bytes per slave: ~7,600 paths at lsyncd-ng's ~1.1 KB
 
@@ -60,14 +59,8 @@ def spill(b, state, rep):
     cfg = spill_config(b, master, state, tag)
     rec = dict(workload='spill', K=1, daemon='lsyncd-ng', state=state, rep=rep, paths=n)
     d = Daemon(b, 'lsyncd-ng', cfg, tag)
-    down = False
     try:
-        warm(b, d, master, [s])
-        d.quiet()
-        b.slave_down(s)
-        down = True
-        write_file(os.path.join(master, 'trigger'), b'x')
-        time.sleep(3)                     # the daemon notices the dead slave
+        warm_then_down(b, d, master, s)
         d.hwm_reset()
         t0 = now()
         cpu = fill(d, master, n)
@@ -75,7 +68,7 @@ def spill(b, state, rep):
                    spilled='wait in the state store' in (read(d.logpath) or ''))
     finally:
         d.stop()
-        if down:
+        if s.get('down'):
             b.slave_up(s)
         b.untmpfs(master)
     return rec
