@@ -12,7 +12,7 @@ reason the slave's catch-up after its return is not timed here."""
 import os
 
 from ..daemon import Daemon
-from ..measure import now, read, self_cpu
+from ..measure import now, read, self_cpu, status_kb
 from ..trees import write_file
 from .scale import settle, warm_then_down
 
@@ -64,7 +64,10 @@ def spill(b, state, rep):
         d.hwm_reset()
         t0 = now()
         cpu = fill(d, master, n)
+        # RSS counts the pages of the state store the daemon has mapped
+        # (LMDB): RssFile, page cache, vs its own memory: RssAnon
         rec.update(fill_time=now() - t0, cpu_per_event=cpu / n, rss_peak_kb=d.hwm(),
+                   rss_anon_kb=status_kb(d.pid, 'RssAnon'), rss_file_kb=status_kb(d.pid, 'RssFile'),
                    spilled='wait in the state store' in (read(d.logpath) or ''))
     finally:
         d.stop()
