@@ -275,7 +275,9 @@ class Report:
                   ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB'))),
                 ('spill', 'A slave down while %s paths change (lsyncd-ng as today / with stateDir and a '
                  'small maxQueueMemory)' % '{:,}'.format(self.P['spill_paths']),
-                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('daemon CPU per event', 'cpu_per_event', 'us')))):
+                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('RSS at the end: anonymous', 'rss_anon_kb', 'MiB'),
+                  ('RSS at the end: mapped files (the state store)', 'rss_file_kb', 'MiB'),
+                  ('daemon CPU per event', 'cpu_per_event', 'us')))):
             if not any(r['workload'] == wl for r in self.recs):
                 continue
             L.append('## %s\n' % head)
