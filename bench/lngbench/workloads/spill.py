@@ -4,8 +4,8 @@ settings maxQueueMemory (beyond it the paths wait in the state store): peak
 RSS and daemon CPU per event while the queue fills.
 
 As in scale.py, delay = 3600: nothing becomes due while the queue fills.
-With a short delay lsyncd-ng retried the dead slave ~10 times a second while
-events kept arriving (3,431 rsyncs in 35 s, each logging the whole list:
+With a short delay lsyncd-ng retried the dead slave ~100 times a second
+while events kept arriving (3,431 rsyncs in 35 s, each logging the whole list:
 55 MB of log), so the figure would be that of the retries; for the same
 reason the slave's catch-up after its return is not timed here."""
 
