@@ -10,7 +10,8 @@ side, against sshd slaves in network namespaces).
   env          the run's workspace, processes, tmpfs, configs, records, teardown
   daemon       one daemon under test
   floor        plain rsync to K slaves in parallel (the floors)
-  workloads/   one module per workload: latency burst startup scale churn restart
+  workloads/   one module per workload: latency burst startup scale churn
+               restart indexcost spill (issue 15)
   plan         the order of the runs and the time budget
   report       the markdown table; machine describes the machine
   cli          arguments and the main loop (bench/run calls cli.main)
