@@ -11,6 +11,7 @@ side, against sshd slaves in network namespaces).
   daemon       one daemon under test
   floor        plain rsync to K slaves in parallel (the floors)
   workloads/   one module per workload: latency burst startup scale churn
+               restart indexcost spill (issue 15)
   plan         the order of the runs and the time budget
   report       the markdown table; machine describes the machine
   cli          arguments and the main loop (bench/run calls cli.main)

@@ -14,15 +14,16 @@ from .cmd import log
 from .env import Bench
 from .machine import machine_info
 from .measure import now, read
-from .profiles import HERE, ROOT, WORKLOADS
+from .profiles import DAEMONS, HERE, ROOT, WORKLOADS
 from .report import Report, brief
-from .workloads import burst, churn, latency, scale, startup
+from .workloads import burst, churn, indexcost, latency, restart, scale, spill, startup
 
 RUNS = {
     'latency': latency.latency, 'floor_latency': latency.floor_latency,
     'burst': burst.burst, 'floor_burst': burst.floor_burst,
     'startup': startup.startup, 'floor_startup': startup.floor_startup,
-    'churn': churn.churn, 'scale': scale.scale,
+    'churn': churn.churn, 'scale': scale.scale, 'restart': restart.restart,
+    'indexcost': indexcost.indexcost, 'spill': spill.spill,
 }
 
 
@@ -34,7 +35,11 @@ def parse_args(argv):
     ap.add_argument('--reps', type=int, default=0, help='runs per daemon (default 3, quick 2)')
     ap.add_argument('--keep', action='store_true', help='keep the workspace')
     ap.add_argument('--out', default=os.path.join(HERE, 'results'), help='results directory')
+    ap.add_argument('--ng', default=DAEMONS['lsyncd-ng'], help='the lsyncd-ng binary to run (default ./lsyncd-ng)')
+    ap.add_argument('--restart-files', type=int, default=0,
+                    help='files in the restart tree (rounded to whole top dirs of 1,000; default: the profile)')
     opts = ap.parse_args(argv)
+    opts.ng = os.path.abspath(opts.ng)
     only = [w for w in opts.only.split(',') if w] or list(WORKLOADS)
     for w in only:
         if w not in WORKLOADS:
@@ -45,6 +50,7 @@ def parse_args(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     opts, only = parse_args(argv)
+    DAEMONS['lsyncd-ng'] = opts.ng
 
     b = Bench(opts)
     started = datetime.datetime.now()

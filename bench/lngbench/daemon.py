@@ -6,7 +6,8 @@ import signal
 import subprocess
 import time
 
-from .measure import TICK, alive, cmdline, cpu_ticks_full, descendants, now, self_cpu, stat_fields, status_kb
+from .measure import (TICK, alive, cmdline, cpu_ticks_full, descendants, inotify_watches, now, self_cpu,
+                      stat_fields, status_kb)
 from .profiles import DAEMONS
 from .trees import write_file
 
@@ -103,3 +104,20 @@ def warm(b, d, master, slaves, name='.bench-warm', timeout=120):
         time.sleep(0.02)
     raise RuntimeError('%s: startup/warm-up did not reach every slave in %ds:\n%s'
                        % (d.name, timeout, d.tail()))
+
+
+def wait_watches(d, ndirs, t0, timeout=300):
+    """Waits until daemon d holds a watch on each of ndirs directories (or
+    its count stood still for 2 s); returns the seconds since t0."""
+    last, stable_since = -1, now()
+    while now() - t0 < timeout:
+        d.check()
+        w = inotify_watches(d.pid) or 0
+        if w >= ndirs:
+            break
+        if w != last:
+            last, stable_since = w, now()
+        elif w > 0 and now() - stable_since > 2:
+            break
+        time.sleep(0.05)
+    return now() - t0

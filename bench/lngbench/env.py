@@ -23,6 +23,12 @@ class Bench(SlaveFarm):
         if opts.reps:
             self.P['reps'] = opts.reps
             self.P['scale_reps'] = min(self.P['scale_reps'], opts.reps)
+            self.P['restart_reps'] = min(self.P['restart_reps'], opts.reps)
+            self.P['indexcost_reps'] = opts.reps
+            self.P['spill_reps'] = min(self.P['spill_reps'], opts.reps)
+        if getattr(opts, 'restart_files', 0):
+            per_top = self.P['restart_sub'] * self.P['restart_files']
+            self.P['restart_top'] = max(1, round(opts.restart_files / per_top))
         self.pid = os.getpid()
         self.ws = None
         self.procs = []            # Popen objects we started (sshd, daemons, rsync)
@@ -54,7 +60,7 @@ class Bench(SlaveFarm):
         # runs, which goes on in the background) measured that disk, by
         # 2x from one run to the next, not the daemons.
         self.tmpfs(os.path.join(self.ws, 's'), '8g')
-        nslaves = max(max(self.P['lat_ks']), max(self.P['burst_ks']), self.P['start_k'])
+        nslaves = max(max(self.P['lat_ks']), max(self.P['burst_ks']), self.P['start_k'], self.P['restart_k'])
         for n in range(1, nslaves + 1):
             self.make_slave(n)
         log('%d slaves up (%s.N.2, one sshd each)' % (nslaves, self.net))

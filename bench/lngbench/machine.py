@@ -26,7 +26,8 @@ def machine_info():
         kernel=os.uname().release, loadavg_start=(read('/proc/loadavg') or '').split()[:3],
         lsyncd=out(['/usr/bin/lsyncd', '-version']).replace('Version: ', ''),
         lsyncd_ng=out([DAEMONS['lsyncd-ng'], '-version']).replace('Version: ', '')
-        + ' (git %s%s)' % (rev, ', engine/lua modified' if dirty else ''),
+        + (' (git %s%s)' % (rev, ', engine/lua modified' if dirty else '')
+           if DAEMONS['lsyncd-ng'] == os.path.join(ROOT, 'lsyncd-ng') else ' (%s)' % DAEMONS['lsyncd-ng']),
         rsync=out(['rsync', '--version']).splitlines()[0],
         ssh=out(['ssh', '-V']),
         fs=out(['findmnt', '-n', '-o', 'FSTYPE', '-T', '/tmp']),

@@ -9,7 +9,7 @@ from .profiles import A, B
 # first guesses of a run's length in s (quick, full), replaced by what the
 # runs of that kind took
 GUESS = {'latency': (15, 40), 'burst': (20, 90), 'floor': (15, 60), 'startup': (20, 80),
-         'scale': (60, 200), 'churn': (90, 240)}
+         'scale': (60, 200), 'churn': (90, 240), 'restart': (150, 900), 'indexcost': (30, 90), 'spill': (120, 900)}
 
 
 def interleave(reps):
@@ -55,6 +55,20 @@ def build(P, only):
     if 'scale' in only:
         for rep, dmn in interleave(P['scale_reps']):
             plan.append(('scale %s r%d' % (dmn, rep), 'scale', (dmn, rep)))
+    if 'restart' in only:
+        k = P['restart_k']
+        for rep, dmn in interleave(P['restart_reps']):
+            plan.append(('restart k=%d %s r%d' % (k, dmn, rep), 'restart', (k, dmn, rep)))
+    if 'indexcost' in only:
+        k = P['indexcost_k']
+        for rep, dmn in interleave(P['indexcost_reps']):
+            st = dmn == B            # lsyncd-ng without, then with a state dir
+            plan.append(('indexcost k=%d %s r%d' % (k, 'state' if st else 'nostate', rep), 'indexcost',
+                         (k, st, rep)))
+    if 'spill' in only:
+        for rep, dmn in interleave(P['spill_reps']):
+            st = dmn == B            # lsyncd-ng as today, then with a state dir and a small maxQueueMemory
+            plan.append(('spill %s r%d' % ('state' if st else 'nostate', rep), 'spill', (st, rep)))
     return plan
 
 

@@ -24,6 +24,10 @@ PROFILES = {
         scale_fill_cap=120,                        # s of filling per run, at most
         churn_rates=(200, 500), churn_seconds=60, churn_reps=1, churn_k=4,
         churn_dirs=100, churn_files=50,            # 5,000 files before the writer starts
+        restart_top=200, restart_sub=100, restart_files=10,   # 200,000 files / 20,000 dirs
+        restart_k=4, restart_reps=1, restart_changed=0.01,
+        indexcost_k=4, indexcost_reps=2,           # the burst's create phase, with and without stateDir
+        spill_paths=1000000, spill_reps=1,         # paths changed while the slave is down
         budget=70 * 60,
     ),
     'quick': dict(
@@ -38,10 +42,14 @@ PROFILES = {
         scale_fill_cap=25,
         churn_rates=(200,), churn_seconds=20, churn_reps=1, churn_k=4,
         churn_dirs=20, churn_files=50,
+        restart_top=20, restart_sub=100, restart_files=10,    # 20,000 files / 2,000 dirs
+        restart_k=4, restart_reps=1, restart_changed=0.01,
+        indexcost_k=4, indexcost_reps=1,
+        spill_paths=50000, spill_reps=1,
         budget=12 * 60,
     ),
 }
-WORKLOADS = ('latency', 'burst', 'floor', 'startup', 'scale', 'churn')
+WORKLOADS = ('latency', 'burst', 'floor', 'startup', 'scale', 'churn', 'restart', 'indexcost', 'spill')
 TOOLS = os.path.join(ROOT, 'spec', 'tools')
 CHURN = os.path.join(TOOLS, 'churn.py')
 NETNS_SLAVE = os.path.join(TOOLS, 'netns-slave')

@@ -32,6 +32,9 @@ def brief(rec):
     for ph in ('create', 'rename', 'delete'):
         if isinstance(rec.get(ph), dict):
             out[ph] = rec[ph].get('time')
+    for ph in ('prime', 'same', 'changed'):
+        if isinstance(rec.get(ph), dict):
+            out[ph] = (rec[ph].get('newfile'), rec[ph].get('synced'), rec[ph].get('cpu_total'))
     for tag in ('small', 'big'):
         if isinstance(rec.get(tag), dict):
             out[tag] = (rec[tag].get('queued'), rec[tag].get('cost'))
@@ -130,6 +133,18 @@ class Report:
                                      ('peak RSS', 'rss_peak_kb', 'MiB')):
                 rows.append(('churn', 'R=%d/s %s' % (rate, label), cm(A, lambda r, key=key: r.get(key)),
                              cm(B, lambda r, key=key: r.get(key)), None, unit, nn))
+        k = P['restart_k']
+        for ph, what in (('prime', 'first start, empty slaves'), ('same', 'restart, slaves equal'),
+                         ('changed', 'restart, %g %% changed while stopped' % (P['restart_changed'] * 100))):
+            for label, key, unit in (('new change on every slave', 'newfile', 's'),
+                                     ('synced (the daemon says)', 'synced', 's'),
+                                     ('daemon + children CPU', 'cpu_total', 's'),
+                                     ('daemon CPU', 'cpu_self', 's'), ('peak RSS', 'rss_peak_kb', 'MiB')):
+                if ph == 'prime' and key in ('newfile', 'cpu_self', 'rss_peak_kb'):
+                    continue
+                g = lambda r, ph=ph, key=key: r.get(ph, {}).get(key)
+                rows.append(('restart', 'K=%d %s: %s' % (k, what, label), self.m('restart', k, A, g),
+                             self.m('restart', k, B, g), None, unit, n_of('restart', k)))
         rows.append(('scale', 'fill: CPU per event (avg)',
                      self.m('scale', 1, A, lambda r: r.get('fill_cpu_per_event')),
                      self.m('scale', 1, B, lambda r: r.get('fill_cpu_per_event')), None, 'us',
@@ -172,6 +187,21 @@ class Report:
         def ch(daemon, rate, key):
             return med([r.get(key) for r in self.recs if r['workload'] == 'churn' and r.get('rate') == rate
                         and r['daemon'] == daemon and not r.get('error')])
+        rs = lambda d, ph, key: self.m('restart', P['restart_k'], d, lambda r: r.get(ph, {}).get(key))
+        for ph, what in (('same', 'slaves equal'), ('changed', '%g %% changed' % (P['restart_changed'] * 100))):
+            for label, key in (('new change landed', 'newfile'), ('synced', 'synced'),
+                               ('daemon + children CPU', 'cpu_total')):
+                out.append(('restart, %s: %s ≤ 0.1× lsyncd (issue 15)' % (what, label),
+                            ratio(rs(B, ph, key), rs(A, ph, key)), 0.1, 'ng/lsyncd'))
+        ic = self.by_state('indexcost', 'cpu_self')
+        out.append(('index kept in the %d-file burst: daemon CPU ≤ 1.3× without (issue 15)'
+                    % (P['burst_dirs'] * P['burst_files']), ratio(ic[1], ic[0]), 1.3, 'state/none'))
+        sp = self.by_state('spill', 'rss_peak_kb')
+        out.append(('slave down, %s paths: peak RSS ≤ 100 MiB with stateDir (issue 15; value in MiB)'
+                    % '{:,}'.format(P['spill_paths']), sp[1] / 1024 if sp[1] else None, 100, 'ng MiB'))
+        cp = self.by_state('spill', 'cpu_per_event')
+        out.append(('slave down: per-event CPU with stateDir ≤ 1.2× without (issue 15)', ratio(cp[1], cp[0]),
+                    1.2, 'state/none'))
         if 200 in P['churn_rates']:
             out.append(('churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18)',
                         ratio(ch(B, 200, 'lag_p99'), ch(A, 200, 'lag_p99')), 0.3, 'ng/lsyncd'))
@@ -181,6 +211,11 @@ class Report:
             out.append(('churn R=500: ops not landed 30 s after the writer = 0 (value)',
                         ch(B, 500, 'not_landed_30s'), 0, 'ng ops'))
         return out
+
+    def by_state(self, workload, key):
+        """Medians of key in lsyncd-ng's runs of workload: (without a state dir, with)."""
+        return tuple(med([r.get(key) for r in self.recs if r['workload'] == workload
+                          and r.get('state') == st and not r.get('error')]) for st in (False, True))
 
     def markdown(self, machine, started, argv, elapsed):
         L = []
@@ -212,7 +247,7 @@ class Report:
                 sec, label, fmt(a, unit), fmt(bb, unit), '%.2f' % r if r is not None else '—',
                 fmt(fl, unit) if fl is not None else '', '%.2f' % rf if rf is not None else '', n))
         L.append('')
-        L.append('## Targets (issue 7)\n')
+        L.append('## Targets (issues 7, 15, 18)\n')
         L.append('| target | ratio | met |')
         L.append('|---|---:|---|')
         for label, v, lim, what in self.targets():
@@ -221,7 +256,8 @@ class Report:
         L.append('')
         errs = [r for r in self.recs if r.get('error')]
         bad = [r for r in self.recs if r.get('verified') is False or any(
-            isinstance(r.get(p), dict) and r[p].get('verified') is False for p in ('create', 'rename', 'delete'))]
+            isinstance(r.get(p), dict) and r[p].get('verified') is False
+            for p in ('create', 'rename', 'delete', 'prime', 'same', 'changed'))]
         if errs or bad or self.skipped:
             L.append('## Problems in this run\n')
             for r in errs:
@@ -232,6 +268,26 @@ class Report:
                          % (r['workload'], r.get('K'), r['daemon'], r.get('rep')))
             for s in self.skipped:
                 L.append('- skipped (time budget): %s' % s)
+            L.append('')
+        for wl, head, rows in (
+                ('indexcost', 'Index cost (lsyncd-ng without / with stateDir, the burst\'s create phase)',
+                 (('to every slave equal', 'time', 's'), ('daemon CPU', 'cpu_self', 's'),
+                  ('children CPU', 'cpu_children', 's'), ('peak RSS', 'rss_peak_kb', 'MiB'))),
+                ('spill', 'A slave down while %s paths change (lsyncd-ng as today / with stateDir and a '
+                 'small maxQueueMemory)' % '{:,}'.format(self.P['spill_paths']),
+                 (('peak RSS', 'rss_peak_kb', 'MiB'), ('RSS at the end: anonymous', 'rss_anon_kb', 'MiB'),
+                  ('RSS at the end: mapped files (the state store)', 'rss_file_kb', 'MiB'),
+                  ('daemon CPU per event', 'cpu_per_event', 'us')))):
+            if not any(r['workload'] == wl for r in self.recs):
+                continue
+            L.append('## %s\n' % head)
+            L.append('| measure | without | with stateDir | with / without |')
+            L.append('|---|---:|---:|---:|')
+            for label, key, unit in rows:
+                a, bb = self.by_state(wl, key)
+                r = ratio(bb, a)
+                L.append('| %s | %s | %s | %s |' % (label, fmt(a, unit), fmt(bb, unit),
+                                                   '%.2f' % r if r is not None else '—'))
             L.append('')
         cr = [r for r in self.recs if r['workload'] == 'churn' and not r.get('error')]
         if cr:

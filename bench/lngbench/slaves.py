@@ -166,10 +166,12 @@ class SlaveFarm:
             except OSError:
                 pass
         run([NETNS_SLAVE, 'cut', s['host'], s['ip']])
+        s['down'] = True
 
     def slave_up(self, s):
         run([NETNS_SLAVE, 'mend', s['host'], s['ip']])
         self.start_sshd(s)
+        s.pop('down', None)
 
     def kill_user_procs(self, uid):
         for _ in range(20):

@@ -3,6 +3,7 @@
 the e2e tests)."""
 
 import os
+import random
 import subprocess
 import time
 
@@ -129,3 +130,31 @@ def clear_dir(path, owner=None):
     os.makedirs(path)
     if owner:
         os.chown(path, owner[0], owner[1])
+
+
+def make_tree(master, top, sub, files, seed):
+    """master/tTTT/sSSS/fF: top x sub directories of `files` files each,
+    200 to 3,199 bytes (cut from one random MiB)."""
+    rnd = random.Random(seed)
+    blob = rnd.randbytes(1 << 20)
+    n = 0
+    for i in range(top):
+        for j in range(sub):
+            dd = os.path.join(master, 't%03d' % i, 's%03d' % j)
+            os.makedirs(dd)
+            for f in range(files):
+                off = (n * 4099) % ((1 << 20) - 4096)
+                size = 200 + (n * 37) % 3000
+                write_file(os.path.join(dd, 'f%d' % f), blob[off:off + size])
+                n += 1
+
+
+def arrived(slaves, name, size):
+    """Does every slave hold the file `name` with `size` bytes?"""
+    for s in slaves:
+        try:
+            if os.stat(os.path.join(s, name)).st_size != size:
+                return False
+        except OSError:
+            return False
+    return True

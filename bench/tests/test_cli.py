@@ -4,7 +4,7 @@ import os
 import unittest
 
 from lngbench.cli import parse_args
-from lngbench.profiles import HERE, WORKLOADS
+from lngbench.profiles import HERE, ROOT, WORKLOADS
 
 
 class Arguments(unittest.TestCase):
@@ -15,6 +15,14 @@ class Arguments(unittest.TestCase):
         self.assertFalse(opts.keep)
         self.assertEqual(opts.reps, 0)
         self.assertEqual(opts.out, os.path.join(HERE, 'results'))
+        self.assertEqual(opts.ng, os.path.join(ROOT, 'lsyncd-ng'))
+        self.assertEqual(opts.restart_files, 0)
+
+    def test_another_lsyncd_ng_and_restart_size(self):
+        opts, only = parse_args(['--only', 'restart', '--ng', 'x/lsyncd-ng', '--restart-files', '100000'])
+        self.assertEqual(only, ['restart'])
+        self.assertEqual(opts.ng, os.path.abspath('x/lsyncd-ng'))
+        self.assertEqual(opts.restart_files, 100000)
 
     def test_only_a_subset(self):
         opts, only = parse_args(['--quick', '--only', 'latency,churn', '--reps', '1', '--keep',
@@ -40,4 +48,5 @@ class Arguments(unittest.TestCase):
             parse_args(['--reps', 'many'])
 
     def test_workloads(self):
-        self.assertEqual(WORKLOADS, ('latency', 'burst', 'floor', 'startup', 'scale', 'churn'))
+        self.assertEqual(WORKLOADS, ('latency', 'burst', 'floor', 'startup', 'scale', 'churn', 'restart',
+                                     'indexcost', 'spill'))

@@ -37,6 +37,26 @@ class Build(unittest.TestCase):
                                ('scale lsyncd r0', 'scale', ('lsyncd', 0)),
                                ('scale lsyncd-ng r0', 'scale', ('lsyncd-ng', 0))])
 
+    def test_restart_interleaved_at_k(self):
+        got = plan.build(dict(self.P, restart_reps=2), ['restart'])
+        self.assertEqual(got, [('restart k=4 lsyncd r0', 'restart', (4, 'lsyncd', 0)),
+                               ('restart k=4 lsyncd-ng r0', 'restart', (4, 'lsyncd-ng', 0)),
+                               ('restart k=4 lsyncd-ng r1', 'restart', (4, 'lsyncd-ng', 1)),
+                               ('restart k=4 lsyncd r1', 'restart', (4, 'lsyncd', 1))])
+        self.assertEqual(plan.estimate('restart k=4 lsyncd r0', {}, True), 150)
+        self.assertEqual(plan.error_record('restart k=4 lsyncd-ng r1', RuntimeError('x'))['K'], 4)
+
+    def test_indexcost_without_and_with_state_interleaved(self):
+        got = plan.build(dict(self.P, indexcost_reps=2), ['indexcost'])
+        self.assertEqual([(n, a) for n, _, a in got],
+                         [('indexcost k=4 nostate r0', (4, False, 0)), ('indexcost k=4 state r0', (4, True, 0)),
+                          ('indexcost k=4 state r1', (4, True, 1)), ('indexcost k=4 nostate r1', (4, False, 1))])
+        self.assertEqual({f for _, f, _ in got}, {'indexcost'})
+
+    def test_spill_as_today_then_with_state(self):
+        got = plan.build(dict(self.P, spill_reps=1), ['spill'])
+        self.assertEqual(got, [('spill nostate r0', 'spill', (False, 0)), ('spill state r0', 'spill', (True, 0))])
+
     def test_order_of_workloads(self):
         kinds = []
         for n in self.names(['scale', 'churn', 'startup', 'burst', 'latency']):

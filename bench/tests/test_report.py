@@ -84,3 +84,49 @@ class Markdown(unittest.TestCase):
         self.assertIn('| churn | R=200/s lag p99 | 8.000 s | 2.000 s | 0.25 |', md)
         self.assertIn('- R=200 lsyncd-ng rep 0: 1.500 s ∞; writer: 4000 ops in 20 s', md)
         self.assertIn('| churn R=200: lag p99 ≤ 0.3× lsyncd (issue 18) | 0.25 (ng/lsyncd) | yes |', md)
+
+    def test_restart_rows_targets_and_problems(self):
+        def rs(daemon, same, changed, **kw):
+            return dict(workload='restart', K=4, daemon=daemon, rep=0,
+                        prime=dict(synced=50.0, cpu_total=40.0, verified=True),
+                        same=dict(newfile=same, synced=same, cpu_total=same, cpu_self=0.1, rss_peak_kb=4096,
+                                  verified=True),
+                        changed=dict(newfile=changed, synced=changed, cpu_total=changed, verified=True), **kw)
+        md = self.render([rs('lsyncd', 20.0, 22.0), rs('lsyncd-ng', 1.0, 4.4)])
+        self.assertIn('| restart | K=4 restart, slaves equal: synced (the daemon says) | 20.0 s | 1.000 s | 0.05 |', md)
+        self.assertIn('| restart | K=4 restart, 1 % changed while stopped: daemon + children CPU | 22.0 s | 4.400 s '
+                      '| 0.20 |', md)
+        self.assertIn('| restart | K=4 first start, empty slaves: synced (the daemon says) | 50.0 s | 50.0 s | 1.00 |', md)
+        self.assertNotIn('first start, empty slaves: new change', md)
+        self.assertIn('| restart, slaves equal: synced ≤ 0.1× lsyncd (issue 15) | 0.05 (ng/lsyncd) | yes |', md)
+        self.assertIn('| restart, 1 % changed: new change landed ≤ 0.1× lsyncd (issue 15) | 0.20 (ng/lsyncd) | **no** |',
+                      md)
+        bad = rs('lsyncd-ng', 1.0, 4.4)
+        bad['changed']['verified'] = False
+        self.assertIn('- restart K=4 lsyncd-ng rep 0: a slave was not equal to the master at the end',
+                      self.render([bad]))
+
+    def test_restart_brief(self):
+        rec = dict(workload='restart', same=dict(newfile=1.0, synced=2.0, cpu_total=3.0, log={}))
+        self.assertEqual(brief(rec), {'same': (1.0, 2.0, 3.0)})
+
+    def test_indexcost_section_and_target(self):
+        def ic(state, cpu, rep=0):
+            return dict(workload='indexcost', K=4, daemon='lsyncd-ng', state=state, rep=rep, time=5.0,
+                        cpu_self=cpu, cpu_children=10.0, rss_peak_kb=2048)
+        md = self.render([ic(False, 0.5), ic(False, 0.7, 1), ic(True, 0.9), ic(True, 0.9, 1)])
+        self.assertIn('| daemon CPU | 0.600 s | 0.900 s | 1.50 |', md)
+        self.assertIn('| index kept in the 2000-file burst: daemon CPU ≤ 1.3× without (issue 15) | 1.50 (state/none) '
+                      '| **no** |', md)
+        self.assertNotIn('## Index cost', self.render([]))
+
+    def test_spill_section_and_targets(self):
+        def sp(state, rss, cpu):
+            return dict(workload='spill', K=1, daemon='lsyncd-ng', state=state, rep=0, rss_peak_kb=rss,
+                        cpu_per_event=cpu)
+        md = self.render([sp(False, 1024 * 300, 20e-6), sp(True, 1024 * 40, 22e-6)])
+        self.assertIn('| peak RSS | 300.0 MiB | 40.0 MiB | 0.13 |', md)
+        self.assertIn('| daemon CPU per event | 20.0 µs | 22.0 µs | 1.10 |', md)
+        self.assertIn('peak RSS ≤ 100 MiB with stateDir (issue 15; value in MiB) | 40.00 (ng MiB) | yes |', md)
+        self.assertIn('| slave down: per-event CPU with stateDir ≤ 1.2× without (issue 15) | 1.10 (state/none) | yes |',
+                      md)

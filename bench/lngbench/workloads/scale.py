@@ -35,6 +35,17 @@ def idle_rate(d, secs):
     return (self_cpu(d.pid) - c0) / (now() - t0)
 
 
+def warm_then_down(b, d, master, s):
+    """Daemon d's startup done and quiet, then slave s down (s['down'] set),
+    a file written and 3 s for the daemon to notice."""
+    warm(b, d, master, [s])
+    d.quiet()
+    b.slave_down(s)
+    write_file(os.path.join(master, 'trigger'), b'x')
+    time.sleep(3)
+    d.check()
+
+
 def scale(b, daemon, rep):
     """Per-event CPU of the daemon with ~1,000 and with ~1,000,000 distinct
     paths queued for a slave that is down (pre-made directories, so only
@@ -62,15 +73,8 @@ def scale(b, daemon, rep):
     rec = dict(workload='scale', K=1, daemon=daemon, rep=rep, target_small=small, target_big=big,
                probe=probe)
     d = Daemon(b, daemon, cfg, 'scale-r%d' % rep)
-    down = False
     try:
-        warm(b, d, master, [s])
-        d.quiet()
-        b.slave_down(s)
-        down = True
-        write_file(os.path.join(master, 'trigger'), b'x')
-        time.sleep(3)                       # the daemon notices the dead slave
-        d.check()
+        warm_then_down(b, d, master, s)
         filled = [0]
         cpu_fill = [0.0]
 
@@ -155,7 +159,7 @@ def scale(b, daemon, rep):
         t = now()
         d.stop()
         rec['stop_time'] = now() - t
-        if down:
+        if s.get('down'):
             b.slave_up(s)
         b.untmpfs(master)
     return rec

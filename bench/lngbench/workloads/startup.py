@@ -3,32 +3,19 @@ equals it (and a file written once the watches are in place arrived); and
 its floor."""
 
 import os
-import random
 import time
 
-from ..daemon import Daemon
+from ..daemon import Daemon, wait_watches
 from ..floor import parallel_rsync
 from ..measure import inotify_watches, now
-from ..trees import scan_tree, verify, wait_trees, write_file
+from ..trees import make_tree, scan_tree, verify, wait_trees, write_file
 
 
 def make_start_tree(b):
     P = b.P
     master = os.path.join(b.ws, 'm', 'start')
-    if os.path.isdir(master):
-        return master
-    rnd = random.Random(3)
-    blob = rnd.randbytes(1 << 20)
-    n = 0
-    for i in range(P['start_top']):
-        for j in range(P['start_sub']):
-            dd = os.path.join(master, 't%03d' % i, 's%03d' % j)
-            os.makedirs(dd)
-            for f in range(P['start_files']):
-                off = (n * 4099) % ((1 << 20) - 4096)
-                size = 200 + (n * 37) % 3000
-                write_file(os.path.join(dd, 'f%d' % f), blob[off:off + size])
-                n += 1
+    if not os.path.isdir(master):
+        make_tree(master, P['start_top'], P['start_sub'], P['start_files'], 3)
     return master
 
 
@@ -50,18 +37,7 @@ def startup(b, k, daemon, rep):
     d = Daemon(b, daemon, cfg, 'startup-k%d-r%d' % (k, rep))
     try:
         # the new file is written once the daemon holds all its watches
-        last, stable_since = -1, now()
-        while now() - t0 < 300:
-            d.check()
-            w = inotify_watches(d.pid) or 0
-            if w >= ndirs:
-                break
-            if w != last:
-                last, stable_since = w, now()
-            elif w > 0 and now() - stable_since > 2:
-                break
-            time.sleep(0.05)
-        t_watched = now() - t0
+        t_watched = wait_watches(d, ndirs, t0)
         write_file(newpath, b'n' * 256)
         t_newwrite = now() - t0
         newarrived = {}
