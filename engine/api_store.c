@@ -56,6 +56,16 @@ failed(lua_State *L, int rc)
 	return 2;
 }
 
+/* how many entries n an operation touched, or nil and a message (n < 0) */
+static int
+counted(lua_State *L, long n)
+{
+	if (n < 0)
+		return failed(L, STORE_FAILED);
+	lua_pushnumber(L, (lua_Number)n);
+	return 1;
+}
+
 /* true, or nil and the store's message for rc */
 static int
 result(lua_State *L, int rc)
@@ -198,12 +208,8 @@ l_del_prefix(lua_State *L)
 	size_t pl;
 	const char *p = luaL_checklstring(L, 2, &pl);
 	int bounded = !lua_isnoneornil(L, 3);
-	long n = store_del_prefix(s, p, pl, bounded, bounded ? luaL_checknumber(L, 3) : 0);
 
-	if (n < 0)
-		return failed(L, STORE_FAILED);
-	lua_pushnumber(L, (lua_Number)n);
-	return 1;
+	return counted(L, store_del_prefix(s, p, pl, bounded, bounded ? luaL_checknumber(L, 3) : 0));
 }
 
 static int
@@ -213,12 +219,8 @@ l_rename_prefix(lua_State *L)
 	size_t ol, nl;
 	const char *o = luaL_checklstring(L, 2, &ol);
 	const char *n = luaL_checklstring(L, 3, &nl);
-	long r = store_rename_prefix(s, o, ol, n, nl);
 
-	if (r < 0)
-		return failed(L, STORE_FAILED);
-	lua_pushnumber(L, (lua_Number)r);
-	return 1;
+	return counted(L, store_rename_prefix(s, o, ol, n, nl));
 }
 
 struct listing {

@@ -23,4 +23,10 @@ function M.log(cat, ...)
 	core.log(cat, table.concat(parts, '', 1, n))
 end
 
+-- Ends the daemon on an error it cannot go on with: logged, exit 255.
+function M.die(msg)
+	core.log('Error', msg)
+	core.terminate(255)
+end
+
 return M

@@ -22,10 +22,7 @@ local nextStatus = 0
 local degraded, nextRescan
 local watchdog, nextWatchdog
 
-local function die(msg)
-	core.log('Error', msg)
-	core.terminate(255)
-end
+local die = require('log').die
 
 -- The global cap on children (settings{maxProcesses}), or nil.
 local function globalMax() return config.settings.maxProcesses end

@@ -26,10 +26,7 @@ local configPath          -- the config file (nil: syncs of the command line)
 local cliSettings         -- settings given on the command line
 local muxing              -- ssh connection reuse is on
 
-local function die(msg)
-	core.log('Error', msg)
-	core.terminate(255)
-end
+local die = require('log').die
 
 -- lsyncd-ng's defaults on top of a sync's rsync arguments: an I/O timeout
 -- for remote slaves (lsyncd sets none, so a dead link stalls a slave until

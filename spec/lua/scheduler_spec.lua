@@ -177,9 +177,8 @@ describe('scheduler', function()
 		at(t + 0.1)
 		local function toDst1()
 			local n = 0
-			for i = base + 1, #core.spawned do
-				local c = core.spawned[i]
-				if c.argv[#c.argv] == '/dst1/' then n = n + 1; done[c.pid] = true end
+			for _, c in ipairs(spawnedSince(base)) do
+				if c.target == '/dst1/' then n = n + 1; done[c.pid] = true end
 			end
 			return n
 		end
