@@ -118,10 +118,12 @@ function default.collect(agent, exitcode, exitcodes)
 		end
 		return rc
 	end
-	if agent.etype == 'Init' then
+	if agent.etype == 'Init' or agent.etype == 'Full' then
 		local target = cfg.target or ((cfg.host or '') .. ':' .. (cfg.targetdir or ''))
-		-- an Init after the startup is a re-scan (overflow, out of watches)
-		local what = agent.sync.initDone and 'Full re-scan' or 'Startup'
+		-- an Init after the startup is a re-scan (overflow, out of watches);
+		-- a Full is a crontab's full transfer: judged alike
+		local what = agent.etype == 'Full' and 'Full transfer'
+			or agent.sync.initDone and 'Full re-scan' or 'Startup'
 		if exitcode == 23 then
 			-- some paths failed: not finished (the runner retries them)
 			log('Error', what, ' of ', agent.source, ' -> ', target, ' incomplete: some paths',

@@ -58,10 +58,11 @@ end
 -- they go through, never silently left behind; the log says once that a
 -- path fails and once that it is back. When rsync named no source path
 -- (the target refused everything, say) nothing can be parked: returns
--- false and the whole transfer is retried.
-function M.partial(s, p, now, isInit)
+-- false and the whole transfer is retried. whole: the log's name of a
+-- transfer of the whole tree (startup, re-scan, Full), nil for a list.
+function M.partial(s, p, now, whole)
 	local again = rsyncOutput.failedPaths(s, p)
-	if not isInit then
+	if not whole then
 		-- only what this transfer was for: an error about a parent directory's
 		-- attributes (its rule comes with every path below it) is not a path
 		-- of this list, and would otherwise be retried with each of them
@@ -84,7 +85,7 @@ function M.partial(s, p, now, isInit)
 		end
 		again = keep
 	end
-	if #again == 0 and isInit then return false end
+	if #again == 0 and whole then return false end
 	if #again == 0 then
 		-- nothing we could read: retry every path of the list
 		for _, d in ipairs(p.delays) do
@@ -106,8 +107,8 @@ function M.partial(s, p, now, isInit)
 			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
 			#new > 10 and ', ...' or '')
 	end
-	if isInit then
-		log('Normal', 'Startup of ', s.source, ' -> ', s.config.target or '?', ' done except ',
+	if whole then
+		log('Normal', whole, ' of ', s.source, ' -> ', s.config.target or '?', ' done except ',
 			#again, ' path(s) that failed and are retried')
 	end
 	return true
@@ -153,7 +154,11 @@ function M.collect(pid, code, signo, fading)
 	local s = p.sync
 	local now = core.now()
 	local rc
-	local isInit = p.delays[1] and p.delays[1].etype == 'Init'
+	local etype = p.delays[1] and p.delays[1].etype
+	local isInit = etype == 'Init'
+	-- a transfer of the whole tree, by the name the log gives it
+	local whole = etype == 'Full' and 'Full transfer'
+		or isInit and (s.initDone and 'Full re-scan' or 'Startup') or nil
 	if signo and signo ~= 0 then
 		log('Error', s.name, ': child ', pid, ' was killed by signal ', signo)
 		if isInit and not config.settings.insist then
@@ -180,8 +185,8 @@ function M.collect(pid, code, signo, fading)
 	-- startup transfer is never called finished while paths of it failed
 	local _, _, isList = events.resolve(p.agent)
 	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
-	and (isInit or isList) then
-		rc = M.partial(s, p, now, isInit) and 'ok' or 'again'
+	and (whole or isList) then
+		rc = M.partial(s, p, now, whole) and 'ok' or 'again'
 	elseif rc == 'ok' then
 		recoveredAll(s, p)
 	end

@@ -219,6 +219,46 @@ describe('scheduler', function()
 		assert.truthy(core.logged('Retrying startup of /src/'))
 	end)
 
+	it('judges a re-scan and a crontab Full like the startup: exit 23 is retried, never finished', function()
+		start(TWO)
+		at(1000)
+		finishAll(0)
+		local function toDst1(from)
+			for _, c in ipairs(spawnedSince(from)) do
+				if c.target == '/dst1/' then return c end
+			end
+		end
+		-- an overflow: every sync is re-scanned
+		runner.inotifyEvent('Overflow', false, nil, '', nil)
+		local base = #core.spawned
+		at(1001)
+		local c = toDst1(base)
+		done[c.pid] = true
+		runner.collect(c.pid, 23, 0)                   -- the slave refused it all
+		assert.truthy(core.logged('Full re%-scan of /src/ %-> /dst1/ incomplete'))
+		assert.falsy(core.logged('Full re%-scan of /src/ %-> /dst1/ finished'))
+		base = #core.spawned
+		at(1001 + 0.7)
+		assert.is_nil(toDst1(base))                    -- back-off: not at once
+		at(1001 + 10)
+		c = toDst1(base)
+		assert.truthy(c)                               -- retried
+		done[c.pid] = true
+		runner.collect(c.pid, 0, 0)
+		-- a Full (crontab's) that ends with exit 23 is retried the same way
+		require('syncset').all()[1].inlet.createFullEvent()
+		base = #core.spawned
+		at(core.clock + 0.1)
+		c = toDst1(base)
+		done[c.pid] = true
+		runner.collect(c.pid, 23, 0)
+		assert.truthy(core.logged('Full transfer of /src/ %-> /dst1/ incomplete'))
+		assert.falsy(core.logged('Finished Full'))
+		base = #core.spawned
+		at(core.clock + 30)
+		assert.truthy(toDst1(base))
+	end)
+
 	it('names the last line rsync wrote on stderr with a failure', function()
 		start(TWO)
 		at(1000)
