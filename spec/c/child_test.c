@@ -493,10 +493,14 @@ main(int argc, char **argv)
 		return dump_args(argc, argv);
 	if (argc > 2 && !strcmp(argv[1], "__lng_progress"))
 		return progress_lines(atoi(argv[2]));
-	/* a directory named like a program, early in PATH */
-	mkdir("/tmp/lng-child-test", 0755);
-	mkdir("/tmp/lng-child-test/lng-dir-prog", 0755);
-	snprintf(path, sizeof(path), "/tmp/lng-child-test:%s", old ? old : "/usr/bin:/bin");
+	/* a directory named like a program, early in PATH (a dir of this run's
+	 * own: two runs at once must not remove each other's) */
+	char dir[] = "/tmp/lng-child-test.XXXXXX", prog[64];
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(prog, sizeof(prog), "%s/lng-dir-prog", dir);
+	mkdir(prog, 0755);
+	snprintf(path, sizeof(path), "%s:%s", dir, old ? old : "/usr/bin:/bin");
 	setenv("PATH", path, 1);
 	/* a stray inheritable fd must not reach children */
 	dup2(1, 40);
@@ -519,8 +523,8 @@ main(int argc, char **argv)
 	    count_fds(), fds0);
 	child_set_trampoline(NULL);
 	close(40);
-	rmdir("/tmp/lng-child-test/lng-dir-prog");
-	rmdir("/tmp/lng-child-test");
+	rmdir(prog);
+	rmdir(dir);
 	loop_shutdown();
 	return tap_done();
 }
