@@ -13,8 +13,14 @@
  *                            (keys below p, decoded; after: a key; last:
  *                            the last rel given when more records follow)
  *   st:indexPath(k, abs) -> 'f'|'d'|'l'|'o' | false (absent) | nil, err
- *   st:scan(k, pl, abs, collect) -> n, { '+/new/or/changed[/]', '-/gone[/]' }
+ *   st:scan(k, pl, abs, collect [, watch]) -> n, { '+/new/or/changed[/]', '-/gone[/]' },
+ *                            nospace, rooterr (watch: every directory
+ *                            walked is watched before it is read; nospace:
+ *                            how many could not be, the watch limit
+ *                            reached; rooterr: the errno of abs's watch
+ *                            when it failed, or abs was not walked)
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,7 @@
 #include <lua.h>
 
 #include "store.h"
+#include "watch.h"
 
 #define STORE_MT "lsyncd.store"
 
@@ -330,6 +337,27 @@ scan_one(void *ud, const char *rel, size_t len, int isdir, int gone)
 	return 0;
 }
 
+struct watching {
+	long	nospace;        /* directories left unwatched: ENOSPC */
+	int	seen;           /* the root was walked */
+	int	rooterr;        /* errno of the root's watch */
+};
+
+/* A directory of a walk with watches: watched before it is read. */
+static void
+scan_watch(void *ud, const char *abs)
+{
+	struct watching *w = ud;
+	int rc = watch_add(abs), e = errno;
+
+	if (rc < 0 && e == ENOSPC)
+		w->nospace++;
+	if (!w->seen) {
+		w->seen = 1;
+		w->rooterr = rc < 0 ? e : 0;
+	}
+}
+
 static int
 l_scan(lua_State *L)
 {
@@ -339,18 +367,29 @@ l_scan(lua_State *L)
 	size_t pl = (size_t)luaL_checkinteger(L, 3);
 	const char *abs = luaL_checkstring(L, 4);
 	int collect = lua_toboolean(L, 5);
+	int watch = lua_toboolean(L, 6);
 	struct scanout o = { L, 0, NULL, 0 };
+	struct watching w = { 0, 0, 0 };
 	long n;
 
 	luaL_argcheck(L, pl <= kl, 3, "prefix longer than the key");
 	lua_newtable(L);                                /* t */
-	n = store_scan(s, k, kl, pl, abs, collect ? scan_one : NULL, &o);
+	n = store_scan(s, k, kl, pl, abs, collect ? scan_one : NULL, &o,
+	    watch ? scan_watch : NULL, &w);
 	free(o.buf);
 	if (n < 0)
 		return failed(L, STORE_FAILED);
 	lua_pushnumber(L, (lua_Number)n);               /* t n */
 	lua_insert(L, -2);                              /* n t */
-	return 2;
+	if (!watch)
+		return 2;
+	lua_pushnumber(L, (lua_Number)w.nospace);       /* n t nospace */
+	if (!w.seen)
+		w.rooterr = ENOENT;
+	if (!w.rooterr)
+		return 3;
+	lua_pushinteger(L, w.rooterr);                  /* n t nospace rooterr */
+	return 4;
 }
 
 static const luaL_Reg store_methods[] = {

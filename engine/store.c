@@ -446,6 +446,9 @@ struct scan {
 	size_t		 scope;        /* keys in scope start with key[0..scope) */
 	store_report_cb	 report;
 	void		*ud;
+	store_dir_cb	 ondir;        /* NULL: no absolute paths kept */
+	void		*dud;
+	struct kbuf	 abs;          /* absolute path of the directory walked */
 	long		 differ;
 	int		 failed;
 };
@@ -584,9 +587,24 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	}
 	if (isdir) {
 		int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		size_t al = sc->abs.len, nl = strlen(e->name);
 
-		if (fd >= 0)
-			walk(sc, fd, kl);       /* closes fd */
+		if (fd < 0)
+			return;
+		if (sc->ondir) {
+			if (kb_reserve(&sc->abs, nl + 2) < 0) {
+				close(fd);
+				sc->failed = 1;
+				return;
+			}
+			sc->abs.p[sc->abs.len++] = '/';
+			memcpy(sc->abs.p + sc->abs.len, e->name, nl + 1);
+			sc->abs.len += nl;
+		}
+		walk(sc, fd, kl);               /* closes fd */
+		sc->abs.len = al;
+		if (sc->ondir)
+			sc->abs.p[al] = 0;
 	}
 }
 
@@ -601,6 +619,10 @@ walk(struct scan *sc, int dfd, size_t keylen)
 	size_t n = 0, cap = 0, i;
 	char *limit;
 
+	/* the directory is watched before it is read: a change made after
+	 * an entry's lstat below is an event, one made before is in the lstat */
+	if (sc->ondir)
+		sc->ondir(sc->dud, sc->abs.p);
 	if (!d) {
 		close(dfd);
 		return;                 /* unreadable: its entries stay as they were */
@@ -648,9 +670,10 @@ walk(struct scan *sc, int dfd, size_t keylen)
 
 long
 store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs,
-    store_report_cb cb, void *ud)
+    store_report_cb cb, void *ud, store_dir_cb ondir, void *dud)
 {
 	struct scan sc = { 0 };
+	size_t al = strlen(abs);
 	int fd;
 
 	if (!s->txn || kl > MAX_KEY)
@@ -659,10 +682,16 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 	sc.plen = pl;
 	sc.report = cb;
 	sc.ud = ud;
-	if (kb_reserve(&sc.key, kl + 2) < 0 || mdb_cursor_open(s->txn, s->dbi, &sc.cur) != 0) {
+	sc.ondir = ondir;
+	sc.dud = dud;
+	if (kb_reserve(&sc.key, kl + 2) < 0 || kb_reserve(&sc.abs, al + 1) < 0 ||
+	    mdb_cursor_open(s->txn, s->dbi, &sc.cur) != 0) {
 		free(sc.key.p);
+		free(sc.abs.p);
 		return -1;
 	}
+	memcpy(sc.abs.p, abs, al + 1);
+	sc.abs.len = al;
 	memcpy(sc.key.p, k, kl);
 	sc.key.p[kl] = 1;
 	sc.scope = kl + 1;
@@ -681,6 +710,7 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 	}
 	mdb_cursor_close(sc.cur);
 	free(sc.key.p);
+	free(sc.abs.p);
 	free(sc.gone.p);
 	free(sc.tmp.p);
 	free(sc.rel);

@@ -224,6 +224,26 @@ count_dirs(const char *path)
 	return c.n;
 }
 
+/* Adds the watch of the directory path to the kernel and our table: 1 it
+ * was watched already, 0 a new watch, -1 with errno (ENOENT or ENOTDIR: it
+ * moved on already, so the next directory moves are marked for a walk). */
+static int
+add(const char *path)
+{
+	int wd, known;
+
+	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
+		int e = errno;
+		if (e == ENOENT || e == ENOTDIR)
+			lost = 1;
+		errno = e;
+		return -1;
+	}
+	known = wdmap_get(&wds, wd) != NULL;
+	wdmap_put(&wds, wd, xstrdup(path));
+	return known;
+}
+
 /*
  * Watches the directory path (one watch, nothing below it) and then lists
  * it: fn gets every entry (all) or every subdirectory. The watch comes
@@ -236,20 +256,29 @@ count_dirs(const char *path)
 int
 watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 {
-	int wd, known;
+	int known = add(path);
 
-	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
+	if (known < 0) {
 		int e = errno;
 		if (e == ENOSPC)
 			unwatched += count_dirs(path);
-		else if (e == ENOENT || e == ENOTDIR)
-			lost = 1;
 		errno = e;
 		return -1;
 	}
-	known = wdmap_get(&wds, wd) != NULL;
-	wdmap_put(&wds, wd, xstrdup(path));
 	fs_list(path, all, fn, ud);            /* unreadable: no entries */
+	return known;
+}
+
+/* Watches the directory path alone, for a walk of the caller's that goes
+ * on below it (store_scan): as watch_dir without the listing; ENOSPC
+ * counts path alone as unwatched (the walk meets the ones below). */
+int
+watch_add(const char *path)
+{
+	int known = add(path);
+
+	if (known < 0 && errno == ENOSPC)
+		unwatched++;
 	return known;
 }
 

@@ -63,6 +63,10 @@ int  watch_fd(void);
  * new watch; -1 with errno: ENOSPC (the directories below path are added
  * to watch_unwatched()), or it is gone or cannot be watched. */
 int  watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud);
+/* Watches the directory path alone, as watch_dir without the listing, for
+ * a walk that goes on below it itself; ENOSPC counts path alone as
+ * unwatched. */
+int  watch_add(const char *path);
 /* Drops the watches of path and everything below it (no events). */
 void watch_remove(const char *path);
 /* Reads and dispatches everything queued on the fd; never blocks. */

@@ -48,6 +48,18 @@ function runner.dirWanted(path)
 	return false
 end
 
+-- True when every directory below root (no trailing '/') is wanted: a sync
+-- on root has no exclusion and takes subdirectories.
+function runner.treeWanted(root)
+	for _, s in ipairs(syncset.all()) do
+		if s.source == root .. '/' and s.subdirs and not s.filter:hasFilters()
+			and not s.filter:hasExcludes() then
+			return true
+		end
+	end
+	return false
+end
+
 -- The events of one read of the watch layer, in order (engine/api.h).
 function runner.inotifyBatch(batch) watchtree.batch(batch) end
 
@@ -180,6 +192,7 @@ function runner.getAlarm()
 	return scheduler.getAlarm()
 end
 
-hooks.inotifyEvent, hooks.dirWanted = runner.inotifyEvent, runner.dirWanted
+hooks.inotifyEvent, hooks.dirWanted, hooks.treeWanted = runner.inotifyEvent, runner.dirWanted,
+	runner.treeWanted
 
 return runner

@@ -60,10 +60,11 @@ end
 
 local inotifyModes = { CloseWrite = 0, Modify = 1, ['CloseWrite or Modify'] = 2 }
 
--- Watches root of a sync (a new one after a reload, or one at startup).
-local function watchRoot(root)
+-- Watches root of a sync (a new one after a reload, or one at startup,
+-- where the state's start-up walk of it may add the watches: walk).
+local function watchRoot(root, walk)
 	local r = root:sub(1, -2)
-	local ok, err = watchtree.watch(r)
+	local ok, err = watchtree.watch(r, walk)
 	if ok then return true end
 	if tostring(err):find('No space') then
 		scheduler.outOfWatches(r)
@@ -323,15 +324,18 @@ function M.initialize(hooks, args, reloading)
 		for _, s in ipairs(syncs) do sshmux.attach(s) end
 	end
 
-	local wok, werr = watchtree.init(mode, hooks.inotifyEvent, hooks.dirWanted)
+	local wok, werr = watchtree.init(mode, hooks.inotifyEvent, hooks.dirWanted, hooks.treeWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
+	-- the state store opened first: the start-up walk of a source adds its
+	-- watches as it goes where it can (one walk of the tree, not two)
+	state.open(syncs, core.now(), configPath)
 	local roots = {}
 	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
 	table.sort(roots)
 	local last
 	for _, root in ipairs(roots) do
 		if not (last and root:sub(1, #last) == last) then
-			local ok2, e2 = watchRoot(root)
+			local ok2, e2 = watchRoot(root, state.walker(root:sub(1, -2)))
 			if not ok2 then die(e2) end
 			last = root
 		end
@@ -347,7 +351,7 @@ function M.initialize(hooks, args, reloading)
 	end
 	-- each sync's startup transfer, or only what changed where its state
 	-- is valid (lua/state.lua)
-	state.startup(syncs, now, configPath)
+	state.startup(syncs, now)
 	-- ready: the config is loaded and the watches are in place; the startup
 	-- transfers run on (a slave that is down must not hold systemctl start)
 	if not config.settings.onepass then core.notify('READY=1\nSTATUS=' .. syncset.statusLine()) end

@@ -364,10 +364,16 @@ local function queuePending(r, list, now)
 	return n
 end
 
--- Start-up (replaces each sync's startup transfer where the state allows):
--- opens the store, checks each sync's state, walks every source once, and
--- queues either the pending set or the full transfer (Init).
-function state.startup(syncs, now, configPath)
+-- Start-up (replaces each sync's startup transfer where the state allows),
+-- in two parts around the watches (lua/startup.lua): state.open opens the
+-- store and checks each sync's state; then the watches, each tree's walk
+-- done with them where it can (state.walker); then state.startup walks
+-- what is left once every watch is in place and queues either the pending
+-- set or the full transfer (Init).
+local boot                -- between state.open and state.startup: { g =, full = }
+
+-- Part 1, before the watches: opens the store, checks each sync's state.
+function state.open(syncs, now, configPath)
 	local settings = config.settings
 	local given = { settings.startup or false }
 	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
@@ -378,9 +384,9 @@ function state.startup(syncs, now, configPath)
 			core.terminate(255)
 		end
 	end
+	boot = { full = true }
 	local dir = settings.stateDir or state.DEFAULT_DIR
 	local function full(reason)
-		for _, s in ipairs(syncs) do s:addInit(now) end
 		if reason then log('Normal', 'state: ', reason, '; full startup transfers') end
 	end
 	local want = {}
@@ -403,7 +409,7 @@ function state.startup(syncs, now, configPath)
 	st = s
 	assert(st:begin())
 	gen = tonumber(st:get('g') or '') or 0
-	local g = gen + 1
+	boot = { g = gen + 1 }
 	local ids, keep = {}, {}
 	for _, sy in ipairs(syncs) do
 		local r = tracked[sy]
@@ -442,26 +448,68 @@ function state.startup(syncs, now, configPath)
 			st:delPrefix('p' .. k .. ':')
 		end
 	end
-	-- one walk per source: the index follows the tree, and what differs is
-	-- pending for every valid sync of that source
+end
+
+-- Does source record src have a sync whose state is valid?
+local function anyValid(src)
+	for _, r in ipairs(src.list) do if r.valid then return true end end
+	return false
+end
+
+-- The walk of source record src: the index follows the tree; with watch,
+-- every directory is watched before it is read. Kept in src.walked
+-- ({ n =, list =, secs = }), or src.walkErr.
+local function walk(src, watch)
+	local t0 = core.now()
+	local n, list, nospace, rooterr = st:scan(src.ipfx, #src.ipfx, src.root, anyValid(src), watch)
+	if not n then
+		src.walkErr = list
+		return nil
+	end
+	src.walked = { n = n, list = list, secs = core.now() - t0, watched = watch }
+	return true, nospace, rooterr
+end
+
+-- The start-up walk of the tree root (no trailing '/'), done with its
+-- watches (lua/watchtree.lua calls it when every directory below root is
+-- wanted), or nil when root is no tracked source. The function returns
+-- true, the count of directories the watch limit left unwatched and the
+-- errno of root's own watch if it failed; nil when the store failed.
+function state.walker(root)
+	local src = st and boot and not boot.full and sources[root .. '/']
+	if not src or src.walked or src.walkErr then return nil end
+	return function() return walk(src, true) end
+end
+
+-- Part 2, every watch in place: walks each source not walked yet (one walk
+-- per source: what differs is pending for every valid sync of that
+-- source) and queues the pending sets or the full transfers.
+function state.startup(syncs, now)
+	local b = boot or { full = true }
+	boot = nil
+	local function full()
+		for _, s in ipairs(syncs) do s:addInit(now) end
+	end
+	if b.full then return full() end
+	local g = b.g
 	for _, src in pairs(sources) do
-		local valid = {}
-		for _, r in ipairs(src.list) do if r.valid then valid[#valid + 1] = r end end
-		local t0 = core.now()
-		local n, list = st:scan(src.ipfx, #src.ipfx, src.root, #valid > 0)
-		if not n then
+		if not src.walked and not src.walkErr then walk(src, false) end
+		if src.walkErr then
 			st:abort()
 			st = nil
-			log('Error', 'state: start-up walk of ', src.root, ' failed (', tostring(list), ')')
+			log('Error', 'state: start-up walk of ', src.root, ' failed (', tostring(src.walkErr), ')')
 			return full()
 		end
-		local all = src.list
-		src.list = valid
-		for _, c in ipairs(list) do addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+		local w, all = src.walked, src.list
+		src.walked = nil
+		src.list = {}
+		for _, r in ipairs(all) do if r.valid then src.list[#src.list + 1] = r end end
+		for _, c in ipairs(w.list) do addPending(src, c:sub(2), c:sub(-1) == '/', g) end
 		src.list = all
-		src.changed = list
-		log('Normal', 'state: walked ', src.root, ' in ', string.format('%.2f', core.now() - t0),
-			' s: ', n, ' entr', n == 1 and 'y' or 'ies', ' changed since the index was written')
+		src.changed = w.list
+		log('Normal', 'state: walked ', src.root, w.watched and ' (and watched it)' or '', ' in ',
+			string.format('%.2f', w.secs), ' s: ', w.n, ' entr', w.n == 1 and 'y' or 'ies',
+			' changed since the index was written')
 	end
 	st:put('g', tostring(g))
 	local pending = {}

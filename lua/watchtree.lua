@@ -11,8 +11,8 @@ local M = {}
 
 local ENOSPC = 28                -- errno on Linux
 
--- set by M.init: the runner's per-event entry and its directory question
-local onEvent, wanted
+-- set by M.init: the runner's per-event entry and its directory questions
+local onEvent, wanted, wantedAll
 local nospaceLogged
 
 local function event(etype, isdir, path, path2)
@@ -21,9 +21,10 @@ end
 
 -- Starts the watch layer: event(etype, isdir, time, path, path2) takes every
 -- event (runner.inotifyEvent), isWanted(dirpath) tells whether a directory
--- is watched (runner.dirWanted). Returns what core.watchInit returns.
-function M.init(mode, eventFn, isWanted)
-	onEvent, wanted = eventFn, isWanted
+-- is watched (runner.dirWanted), allWanted(root) whether every directory
+-- below root is (runner.treeWanted). Returns what core.watchInit returns.
+function M.init(mode, eventFn, isWanted, allWanted)
+	onEvent, wanted, wantedAll = eventFn, isWanted, allWanted
 	nospaceLogged = false
 	return core.watchInit(mode)
 end
@@ -91,12 +92,28 @@ local function adopt(path, list)
 	end
 end
 
--- Watches root and every wanted directory below it: true, or nil and an
--- error when the watch limit was hit.
-function M.watch(root)
-	if addTree(root, false) then return true end
+local function noSpaceAt(root)
 	logNoSpace()
 	return nil, root .. ': No space left on device'
+end
+
+-- Watches root and every wanted directory below it: true, or nil and an
+-- error when the watch limit was hit. walk (optional) is a walk of the
+-- tree that watches each directory before it reads it, in C, with no
+-- crossing per directory (the state store's start-up walk, state.walker):
+-- taken when every directory below root is wanted; it returns true, the
+-- count of directories the watch limit left unwatched and the errno of
+-- root's watch if that failed, or nil (then the walk here does it all).
+function M.watch(root, walk)
+	if walk and wantedAll and wantedAll(root) then
+		local ok, nospace, rooterr = walk()
+		if ok and not rooterr then
+			if nospace == 0 then return true end
+			return noSpaceAt(root)
+		end
+	end
+	if addTree(root, false) then return true end
+	return noSpaceAt(root)
 end
 
 -- The events of one read (engine/api.h: 5 slots an event), in order.

@@ -1,6 +1,7 @@
 /* store_test.c: the state store (store.c) on a temp tree: key encoding
  * keeps walk order and is unambiguous, the start-up walk finds new,
- * changed and vanished entries (and nothing on a second pass), bounded
+ * changed and vanished entries (and nothing on a second pass), tells each
+ * directory's absolute path before it reads it (the watches), bounded
  * prefix deletes keep newer generations, prefix renames, a commit that
  * never happened leaves nothing, a damaged file is reported as damaged. */
 #define _GNU_SOURCE
@@ -36,6 +37,27 @@ saw(const char *what)
 	return 0;
 }
 
+/* ondir of a walk: notes the directory, and writes a file into dir/d when
+ * it is told about it (as if made right after its watch was added) */
+static char dirs[16][256];
+static int ndirs;
+
+static void
+entered(void *ud, const char *abs)
+{
+	if (ndirs < 16)
+		snprintf(dirs[ndirs++], sizeof dirs[0], "%s", abs + strlen(src));
+	if (!strcmp(abs + strlen(src), "/d")) {
+		char p[256];
+		FILE *f;
+
+		snprintf(p, sizeof p, "%s/late", abs);
+		if ((f = fopen(p, "w")))
+			fclose(f);
+	}
+	(*(int *)ud)++;
+}
+
 static long
 scan(struct store *s)
 {
@@ -43,7 +65,7 @@ scan(struct store *s)
 
 	nseen = 0;
 	store_begin(s);
-	n = store_scan(s, "i", 1, 1, src, note, NULL);
+	n = store_scan(s, "i", 1, 1, src, note, NULL, NULL, NULL);
 	store_commit(s);
 	return n;
 }
@@ -119,6 +141,29 @@ main(void)
 	ok(scan(s) == 0, "and then nothing");
 	sh("touch -d 2001-01-01 %s/src/g; true %s %s", dir);
 	ok(scan(s) == 1 && saw("+/g"), "an mtime set back is seen (ctime moved)");
+
+	/* with ondir: every directory's absolute path, the root first, each
+	 * before it is read (a file made at that moment is found) */
+	{
+		int calls = 0;
+		long n;
+
+		sh("mkdir -p %s/src/d/e %s/src/d/e2; true %s", dir);
+		scan(s);
+		nseen = ndirs = 0;
+		store_begin(s);
+		n = store_scan(s, "i", 1, 1, src, note, NULL, entered, &calls);
+		store_commit(s);
+		ok(calls == 5 && ndirs == 5, "ondir: once per directory (%d)", calls);
+		ok(!strcmp(dirs[0], "") && !strcmp(dirs[1], "/a-b") && !strcmp(dirs[2], "/d") &&
+		    !strcmp(dirs[3], "/d/e") && !strcmp(dirs[4], "/d/e2"),
+		    "ondir: absolute paths, the root first, in walk order (%s %s %s %s %s)",
+		    dirs[0], dirs[1], dirs[2], dirs[3], dirs[4]);
+		ok(n == 1 && saw("+/d/late"),
+		    "ondir comes before the directory is read: the file made then is found (%ld)", n);
+		ok(scan(s) == 1 && saw("+/d/") && scan(s) == 0,
+		    "d's own entry was compared before: the next walk sees its new mtime, then nothing");
+	}
 
 	/* a path too long for a key: reported at every walk, never stored */
 	{

@@ -256,6 +256,29 @@ main(void)
 	ok(has(WATCH_CREATE, "/back/b/late", NULL) && watch_count() == before && last_renamed == -1,
 	    "a dir moved in is watched and its content reported");
 
+	/* watch_add: one directory, not below it, no listing (the caller's
+	 * walk goes on below it) */
+	watch_shutdown();
+	fd = (watch_set_handler(on_batch, NULL), watch_init(WATCH_CLOSEWRITE));
+	{
+		char wa[300], gone[300];
+
+		snprintf(wa, sizeof wa, "%s/wa", root);
+		snprintf(gone, sizeof gone, "%s/not-there", root);
+		sh("mkdir -p %s/wa/sub", root);
+		ok(watch_add(wa) == 0 && watch_count() == 1, "watch_add watches the one directory (%d)",
+		    watch_count());
+		ok(watch_add(wa) == 1 && watch_count() == 1, "watch_add of a watched dir says it was");
+		nev = 0;
+		sh("echo x > %s/wa/f; echo y > %s/wa/sub/g", root, root);
+		drain();
+		ok(has(WATCH_MODIFY, "/wa/f", NULL) && !has(WATCH_MODIFY, "/wa/sub/g", NULL),
+		    "its events come, none from below it");
+		errno = 0;
+		ok(watch_add(gone) < 0 && errno == ENOENT && watch_unwatched() == 0,
+		    "a missing dir: -1, ENOENT, not counted as unwatched");
+	}
+
 	/* overflow: one event, exactly */
 	int oldq = read_int("/proc/sys/fs/inotify/max_queued_events");
 	watch_shutdown();

@@ -2,7 +2,7 @@
 -- (a tree in a table), and the handling of one batch of events.
 describe('watchtree', function()
 	local watchtree = require 'watchtree'
-	local tree, watched, got, logs, full
+	local tree, watched, got, logs, full, walked
 
 	-- path -> { name = true (dir) | false (file) }
 	local function dir(path) return tree[path] end
@@ -39,7 +39,47 @@ describe('watchtree', function()
 		end
 		watchtree.init(0, function(etype, isdir, _, path, path2)
 			got[#got + 1] = etype .. ' ' .. path .. (path2 and (' ' .. path2) or '') .. (isdir and '/' or '')
-		end, function(p) return not p:find('skip', 1, true) end)
+		end, function(p) return not p:find('skip', 1, true) end, function(root) return root == '/all' end)
+	end)
+
+	-- a walk that watches as it goes (state.walker): what it returns
+	local function walker(...)
+		local res = { ... }
+		return function() walked = (walked or 0) + 1; return unpack(res) end
+	end
+
+	it('hands a tree whose every directory is wanted to the walk given', function()
+		walked = 0
+		tree['/all'] = { s = true }
+		tree['/all/s'] = {}
+		assert.is_true(watchtree.watch('/all', walker(true, 0)))
+		assert.equal(1, walked)
+		assert.same({}, watched)                 -- the walk watched it, not watchDir
+	end)
+
+	it('walks itself where some directory is not wanted, or when the walk failed', function()
+		walked = 0
+		assert.is_true(watchtree.watch('/r', walker(true, 0)))
+		assert.equal(0, walked)
+		assert.same({ ['/r'] = true, ['/r/a'] = true, ['/r/a/b'] = true }, watched)
+		tree['/all'] = { s = true }
+		tree['/all/s'] = {}
+		watched = {}
+		assert.is_true(watchtree.watch('/all', walker(nil)))
+		assert.equal(1, walked)
+		assert.same({ ['/all'] = true, ['/all/s'] = true }, watched)
+		watched = {}
+		assert.is_true(watchtree.watch('/all', walker(true, 0, 13)))   -- root's watch failed
+		assert.same({ ['/all'] = true, ['/all/s'] = true }, watched)
+	end)
+
+	it('a walk that ran out of watches: the error logged, nil and No space', function()
+		tree['/all'] = {}
+		local ok, err = watchtree.watch('/all', walker(true, 3))
+		assert.is_nil(ok)
+		assert.truthy(err:find('No space', 1, true))
+		assert.equal(1, #logs)
+		assert.truthy(logs[1]:find('fs.inotify.max_user_watches', 1, true))
 	end)
 
 	it('watches the wanted directories below a root', function()
