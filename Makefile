@@ -29,7 +29,7 @@ LUA_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null || echo -lluajit-5.1)
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(LUA_CFLAGS) -Iengine \
             -I$(BUILD) -DLNG_VERSION='"$(VERSION)"'
-LDLIBS   += $(LUA_LIBS) -linotifytools -llmdb -lm -ldl
+LDLIBS   += $(LUA_LIBS) -linotifytools -llmdb -lm -ldl -lpthread
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 ENGINE_OBJ := $(patsubst engine/%.c,$(BUILD)/%.o,$(ENGINE_SRC))

@@ -18,12 +18,14 @@
  *                            walked is watched before it is read; nospace:
  *                            how many could not be, the watch limit
  *                            reached; rooterr: the errno of abs's watch
- *                            when it failed, or abs was not walked)
+ *                            when it failed, or abs was not walked; a
+ *                            walk with watch and collect runs in threads)
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -343,7 +345,8 @@ struct watching {
 	int	rooterr;        /* errno of the root's watch */
 };
 
-/* A directory of a walk with watches: watched before it is read. */
+/* A directory of a walk with watches: watched before it is read. Called
+ * from the walk's threads at once, the root first (before they start). */
 static void
 scan_watch(void *ud, const char *abs)
 {
@@ -351,11 +354,20 @@ scan_watch(void *ud, const char *abs)
 	int rc = watch_add(abs), e = errno;
 
 	if (rc < 0 && e == ENOSPC)
-		w->nospace++;
+		__atomic_fetch_add(&w->nospace, 1, __ATOMIC_RELAXED);
 	if (!w->seen) {
 		w->seen = 1;
 		w->rooterr = rc < 0 ? e : 0;
 	}
+}
+
+/* Threads for a start-up walk: one per CPU, at most 4. */
+static int
+walk_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
 }
 
 static int
@@ -370,12 +382,15 @@ l_scan(lua_State *L)
 	int watch = lua_toboolean(L, 6);
 	struct scanout o = { L, 0, NULL, 0 };
 	struct watching w = { 0, 0, 0 };
+	struct store_scan_hooks h = { collect ? scan_one : NULL, &o, watch ? scan_watch : NULL, &w,
+	    /* a restart's walk (watching, its differences wanted) in threads;
+	     * a first one (everything differs, logged until the end) in one */
+	    watch && collect ? walk_threads() : 1 };
 	long n;
 
 	luaL_argcheck(L, pl <= kl, 3, "prefix longer than the key");
 	lua_newtable(L);                                /* t */
-	n = store_scan(s, k, kl, pl, abs, collect ? scan_one : NULL, &o,
-	    watch ? scan_watch : NULL, &w);
+	n = store_scan(s, k, kl, pl, abs, &h);
 	free(o.buf);
 	if (n < 0)
 		return failed(L, STORE_FAILED);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,9 +450,57 @@ struct scan {
 	store_dir_cb	 ondir;        /* NULL: no absolute paths kept */
 	void		*dud;
 	struct kbuf	 abs;          /* absolute path of the directory walked */
+	struct kbuf	*log;          /* a worker's: writes and reports go here */
+	struct pool	*pool;         /* the main walk's, until the root is walked */
 	long		 differ;
 	int		 failed;
 };
+
+/*
+ * The parallel walk (hooks->threads > 1): the root's directories are jobs,
+ * each walked by whichever thread takes it next (the main thread too, once
+ * it has compared the root's own entries), with a read-only transaction of
+ * its own; its writes and reports are logged and replayed by the main
+ * thread in the write transaction once every job is done. The root's own
+ * entries, also the job directories' own records, are the main walk's.
+ */
+struct job {
+	char		*name;         /* the directory's name in the root */
+	char		*key;          /* its key */
+	size_t		 kl;
+	struct kbuf	 log;
+	int		 failed;
+};
+
+struct pool {
+	struct scan	*main;
+	char		*root;         /* absolute path of the root */
+	int		 rootfd;
+	struct job	*jobs;
+	size_t		 n;
+	size_t		 next;         /* the next job to take (atomic) */
+	pthread_t	 tid[8];
+	int		 want;         /* threads to start besides the main one */
+	int		 nthreads;     /* started */
+};
+
+/* log records: kind, key length, value length, key, value */
+static int
+logrec(struct kbuf *log, char kind, const void *k, size_t kl, const void *v, size_t vl)
+{
+	size_t at = log->len;
+
+	if (kb_reserve(log, 1 + 2 * sizeof(size_t) + kl + vl) < 0)
+		return -1;
+	log->p[at] = kind;
+	memcpy(log->p + at + 1, &kl, sizeof(size_t));
+	memcpy(log->p + at + 1 + sizeof(size_t), &vl, sizeof(size_t));
+	memcpy(log->p + at + 1 + 2 * sizeof(size_t), k, kl);
+	if (vl)
+		memcpy(log->p + at + 1 + 2 * sizeof(size_t) + kl, v, vl);
+	log->len += 1 + 2 * sizeof(size_t) + kl + vl;
+	return 0;
+}
 
 static void
 seek(struct scan *sc, const char *k, size_t kl, int after)
@@ -481,6 +530,13 @@ report(struct scan *sc, const char *k, size_t kl, int isdir, int gone)
 {
 	size_t n;
 
+	if (sc->log) {
+		char how[2] = { (char)isdir, (char)gone };
+
+		if (logrec(sc->log, 'r', k, kl, how, 2) < 0)
+			sc->failed = 1;
+		return;
+	}
 	sc->differ++;
 	if (!sc->report)
 		return;
@@ -519,6 +575,13 @@ drain(struct scan *sc, const char *limit, size_t ll)
 			g->len = kl;
 			report(sc, sc->tmp.p, kl, isdir, 1);
 		}
+		if (sc->log) {
+			/* a worker's snapshot: the entry stays there, step over it */
+			if (logrec(sc->log, 'd', sc->tmp.p, kl, NULL, 0) < 0)
+				sc->failed = 1;
+			seek(sc, sc->tmp.p, kl, 1);
+			continue;
+		}
 		if (mdb_cursor_del(sc->cur, 0) != 0) {
 			sc->failed = 1;
 			return;
@@ -531,6 +594,8 @@ struct ent {
 	char	*name;
 	char	*enc;
 	size_t	 elen;
+	int	 dir;          /* readdir says it is a directory */
+	int	 job;          /* its subtree is a job of the pool */
 };
 
 static int
@@ -545,6 +610,14 @@ entcmp(const void *a, const void *b)
 
 static void walk(struct scan *sc, int dfd, size_t keylen);
 
+/* Moves the cursor past every key below sc->key[0..kl) (room kl + 1). */
+static void
+skip_subtree(struct scan *sc, size_t kl)
+{
+	sc->key.p[kl] = 2;
+	seek(sc, sc->key.p, kl + 1, 0);
+}
+
 /* One entry of a directory: compare, update, descend. */
 static void
 visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
@@ -554,7 +627,7 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	size_t kl = keylen + 1 + e->elen, n;
 	int isdir;
 
-	if (kb_reserve(&sc->key, kl + 1) < 0) {
+	if (kb_reserve(&sc->key, kl + 2) < 0) {
 		sc->failed = 1;
 		return;
 	}
@@ -563,8 +636,16 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	memcpy(sc->key.p + sc->key.len, e->enc, e->elen);
 	sc->key.len = kl;
 	drain(sc, sc->key.p, kl);
-	if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return;                         /* vanished: the next drain takes it */
+	if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* vanished: the next drain takes it, or for a job here its own
+		 * entry (keys below it are the job's) */
+		if (e->job) {
+			sc->key.p[kl] = 1;
+			drain(sc, sc->key.p, kl + 1);
+			skip_subtree(sc, kl);
+		}
+		return;
+	}
 	n = pack(rec, sizeof(rec), &st, dfd, e->name);
 	isdir = S_ISDIR(st.st_mode);
 	if (kl > MAX_KEY) {
@@ -578,12 +659,17 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	} else {
 		MDB_val k = { kl, sc->key.p }, v = { n, rec };
 
-		if (mdb_put(sc->s->txn, sc->s->dbi, &k, &v, 0) != 0) {
+		if (sc->log ? logrec(sc->log, 'p', sc->key.p, kl, rec, n) < 0 :
+		    mdb_put(sc->s->txn, sc->s->dbi, &k, &v, 0) != 0) {
 			sc->failed = 1;
 			return;
 		}
 		report(sc, sc->key.p, kl, isdir, 0);
 		seek(sc, sc->key.p, kl, 1);
+	}
+	if (e->job) {
+		skip_subtree(sc, kl);           /* a thread of the pool walks it */
+		return;
 	}
 	if (isdir) {
 		int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -608,6 +694,157 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	}
 }
 
+/* Walks job j of pool p: the subtree below one directory of the root. */
+static void
+run_job(struct pool *p, struct job *j)
+{
+	struct scan *m = p->main, sc = { 0 };
+	MDB_txn *t = NULL;
+	size_t al = strlen(p->root), nl = strlen(j->name);
+	int fd;
+
+	sc.s = m->s;
+	sc.plen = m->plen;
+	sc.report = m->report;
+	sc.ondir = m->ondir;
+	sc.dud = m->dud;
+	sc.log = &j->log;
+	if (kb_reserve(&sc.key, j->kl + 2) < 0 || kb_reserve(&sc.abs, al + nl + 2) < 0 ||
+	    mdb_txn_begin(m->s->env, NULL, MDB_RDONLY, &t) != 0 ||
+	    mdb_cursor_open(t, m->s->dbi, &sc.cur) != 0) {
+		j->failed = 1;
+		goto out;
+	}
+	memcpy(sc.abs.p, p->root, al);
+	sc.abs.p[al] = '/';
+	memcpy(sc.abs.p + al + 1, j->name, nl + 1);
+	sc.abs.len = al + 1 + nl;
+	memcpy(sc.key.p, j->key, j->kl);
+	sc.key.p[j->kl] = 1;
+	sc.scope = sc.key.len = j->kl + 1;
+	seek(&sc, sc.key.p, j->kl + 1, 0);
+	fd = openat(p->rootfd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		walk(&sc, fd, j->kl);
+	} else {
+		/* no longer a directory: nothing is below it */
+		sc.key.p[j->kl] = 2;
+		drain(&sc, sc.key.p, j->kl + 1);
+	}
+	j->failed = sc.failed;
+out:
+	if (sc.cur)
+		mdb_cursor_close(sc.cur);
+	if (t)
+		mdb_txn_abort(t);
+	free(sc.key.p);
+	free(sc.abs.p);
+	free(sc.gone.p);
+	free(sc.tmp.p);
+	free(sc.rel);
+}
+
+static void *
+pool_thread(void *arg)
+{
+	struct pool *p = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < p->n)
+		run_job(p, &p->jobs[i]);
+	return NULL;
+}
+
+/* Makes the root's directories (ents, read from rootfd) jobs and starts
+ * the threads. 0, or -1 when out of memory. */
+static int
+pool_start(struct pool *p, int rootfd, struct ent *ents, size_t n, size_t keylen)
+{
+	struct scan *m = p->main;
+	size_t i, nj = 0;
+
+	p->rootfd = rootfd;
+	for (i = 0; i < n; i++)
+		nj += ents[i].dir && keylen + 1 + ents[i].elen <= MAX_KEY;
+	if (nj < 2)
+		return 0;                       /* nothing to share */
+	if (!(p->jobs = calloc(nj, sizeof(*p->jobs))) || !(p->root = strdup(m->abs.p)))
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct job *j = &p->jobs[p->n];
+
+		if (!ents[i].dir || keylen + 1 + ents[i].elen > MAX_KEY)
+			continue;
+		j->kl = keylen + 1 + ents[i].elen;
+		if (!(j->key = malloc(j->kl)) || !(j->name = strdup(ents[i].name))) {
+			free(j->key);
+			return -1;
+		}
+		memcpy(j->key, m->key.p, keylen);
+		j->key[keylen] = 1;
+		memcpy(j->key + keylen + 1, ents[i].enc, ents[i].elen);
+		ents[i].job = 1;
+		p->n++;
+	}
+	while (p->nthreads < p->want && p->nthreads < (int)(sizeof(p->tid) / sizeof(p->tid[0])) &&
+	    pthread_create(&p->tid[p->nthreads], NULL, pool_thread, p) == 0)
+		p->nthreads++;
+	return 0;
+}
+
+/* The main thread takes jobs too, then waits for the others. */
+static void
+pool_finish(struct pool *p)
+{
+	pool_thread(p);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->tid[i], NULL);
+	p->nthreads = 0;
+}
+
+/* Applies the jobs' logs in the write transaction and frees the pool. */
+static void
+pool_replay(struct pool *p, struct scan *sc)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct job *j = &p->jobs[i];
+		size_t at = 0;
+
+		if (j->failed)
+			sc->failed = 1;
+		while (!sc->failed && at < j->log.len) {
+			char kind = j->log.p[at];
+			size_t kl, vl;
+			char *k, *v;
+
+			memcpy(&kl, j->log.p + at + 1, sizeof(size_t));
+			memcpy(&vl, j->log.p + at + 1 + sizeof(size_t), sizeof(size_t));
+			k = j->log.p + at + 1 + 2 * sizeof(size_t);
+			v = k + kl;
+			at += 1 + 2 * sizeof(size_t) + kl + vl;
+			if (kind == 'p') {
+				MDB_val mk = { kl, k }, mv = { vl, v };
+
+				if (mdb_put(sc->s->txn, sc->s->dbi, &mk, &mv, 0) != 0)
+					sc->failed = 1;
+			} else if (kind == 'd') {
+				MDB_val mk = { kl, k };
+				int rc = mdb_del(sc->s->txn, sc->s->dbi, &mk, NULL);
+
+				if (rc != 0 && rc != MDB_NOTFOUND)
+					sc->failed = 1;
+			} else {
+				report(sc, k, kl, v[0], v[1]);
+			}
+		}
+		free(j->name);
+		free(j->key);
+		free(j->log.p);
+	}
+	free(p->jobs);
+	free(p->root);
+}
+
 /* Compares the directory open at dfd (key sc->key[0..keylen)) and all below
  * it with the index; closes dfd. */
 static void
@@ -616,8 +853,11 @@ walk(struct scan *sc, int dfd, size_t keylen)
 	DIR *d = fdopendir(dfd);
 	struct dirent *de;
 	struct ent *ents = NULL;
+	struct pool *pool = sc->pool;   /* the root's walk shares its subtrees */
 	size_t n = 0, cap = 0, i;
 	char *limit;
+
+	sc->pool = NULL;
 
 	/* the directory is watched before it is read: a change made after
 	 * an entry's lstat below is an event, one made before is in the lstat */
@@ -647,12 +887,18 @@ walk(struct scan *sc, int dfd, size_t keylen)
 			break;
 		}
 		ents[n].elen = store_key_path(ents[n].enc, de->d_name, nl);
+		ents[n].dir = de->d_type == DT_DIR;
+		ents[n].job = 0;
 		n++;
 	}
 	if (n > 1)
 		qsort(ents, n, sizeof(*ents), entcmp);
+	if (pool && pool_start(pool, dirfd(d), ents, n, keylen) < 0)
+		sc->failed = 1;
 	for (i = 0; i < n && !sc->failed; i++)
 		visit(sc, dirfd(d), keylen, &ents[i]);
+	if (pool)
+		pool_finish(pool);              /* takes jobs too, then waits */
 	for (i = 0; i < n; i++) {
 		free(ents[i].name);
 		free(ents[i].enc);
@@ -670,9 +916,10 @@ walk(struct scan *sc, int dfd, size_t keylen)
 
 long
 store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs,
-    store_report_cb cb, void *ud, store_dir_cb ondir, void *dud)
+    const struct store_scan_hooks *h)
 {
 	struct scan sc = { 0 };
+	struct pool pool = { 0 };
 	size_t al = strlen(abs);
 	int fd;
 
@@ -680,10 +927,17 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 		return -1;
 	sc.s = s;
 	sc.plen = pl;
-	sc.report = cb;
-	sc.ud = ud;
-	sc.ondir = ondir;
-	sc.dud = dud;
+	if (h) {
+		sc.report = h->report;
+		sc.ud = h->ud;
+		sc.ondir = h->ondir;
+		sc.dud = h->dud;
+		if (h->threads > 1) {
+			pool.main = &sc;
+			pool.want = h->threads - 1;
+			sc.pool = &pool;
+		}
+	}
 	if (kb_reserve(&sc.key, kl + 2) < 0 || kb_reserve(&sc.abs, al + 1) < 0 ||
 	    mdb_cursor_open(s->txn, s->dbi, &sc.cur) != 0) {
 		free(sc.key.p);
@@ -709,6 +963,7 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 		drain(&sc, limit, kl + 1);
 	}
 	mdb_cursor_close(sc.cur);
+	pool_replay(&pool, &sc);
 	free(sc.key.p);
 	free(sc.abs.p);
 	free(sc.gone.p);

@@ -42,11 +42,24 @@ int  store_index_path(struct store *s, const char *k, size_t kl, const char *abs
  * top-most of those that vanished (gone = 1), rel decoded relative to the
  * first pl bytes of k. Returns the number of differing entries or -1. */
 typedef int (*store_report_cb)(void *ud, const char *rel, size_t len, int isdir, int gone);
-/* ondir (may be NULL) is called with the absolute path of each directory
- * the walk enters (abs first), before it is read. */
+/* Called with the absolute path of each directory the walk enters (abs
+ * first), before it is read. */
 typedef void (*store_dir_cb)(void *ud, const char *abs);
+struct store_scan_hooks {
+	store_report_cb	 report;       /* may be NULL */
+	void		*ud;
+	store_dir_cb	 ondir;        /* may be NULL */
+	void		*dud;
+	/* > 1: the directories of abs are walked by that many threads at
+	 * once (ondir is then called from them all); each reads the index as
+	 * last committed, so the open transaction must not have written
+	 * below k yet (the start-up walk). Reports and updates are the same
+	 * as a single thread's, except that the content of a directory that
+	 * vanishes while it is walked may be reported below it too. */
+	int		 threads;
+};
 long store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs,
-    store_report_cb report, void *ud, store_dir_cb ondir, void *dud);
+    const struct store_scan_hooks *h);
 /* Appends path rel ('/a/b', no trailing '/') encoded for a key to buf
  * (room: 2 * strlen(rel) + 1); returns the bytes written. */
 size_t store_key_path(char *buf, const char *rel, size_t len);

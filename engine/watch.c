@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,9 @@
 #include "xmalloc.h"
 
 static struct wdmap wds;             /* our wd -> path table */
+/* watch_add is called from the threads of a start-up walk at once (the
+ * loop does not run meanwhile): the table and counters it changes */
+static pthread_mutex_t adding = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- state ---- */
 
@@ -235,12 +239,14 @@ add(const char *path)
 	if ((wd = inotify_add_watch(ifd, path, mask)) < 0) {
 		int e = errno;
 		if (e == ENOENT || e == ENOTDIR)
-			lost = 1;
+			__atomic_store_n(&lost, 1, __ATOMIC_RELAXED);
 		errno = e;
 		return -1;
 	}
+	pthread_mutex_lock(&adding);
 	known = wdmap_get(&wds, wd) != NULL;
 	wdmap_put(&wds, wd, xstrdup(path));
+	pthread_mutex_unlock(&adding);
 	return known;
 }
 
@@ -271,14 +277,17 @@ watch_dir(const char *path, int all, watch_entry_fn *fn, void *ud)
 
 /* Watches the directory path alone, for a walk of the caller's that goes
  * on below it (store_scan): as watch_dir without the listing; ENOSPC
- * counts path alone as unwatched (the walk meets the ones below). */
+ * counts path alone as unwatched (the walk meets the ones below). Safe to
+ * call from several threads at once while nothing else of this layer
+ * runs. */
 int
 watch_add(const char *path)
 {
-	int known = add(path);
+	int known = add(path), e = errno;
 
-	if (known < 0 && errno == ENOSPC)
-		unwatched++;
+	if (known < 0 && e == ENOSPC)
+		__atomic_fetch_add(&unwatched, 1, __ATOMIC_RELAXED);
+	errno = e;
 	return known;
 }
 

@@ -18,6 +18,7 @@
 static char dir[64], src[128], db[128];
 static char seen[64][1400];
 static int nseen;
+static int threads = 1;         /* of the walks scan() does */
 
 static int
 note(void *ud, const char *rel, size_t len, int isdir, int gone)
@@ -65,7 +66,9 @@ scan(struct store *s)
 
 	nseen = 0;
 	store_begin(s);
-	n = store_scan(s, "i", 1, 1, src, note, NULL, NULL, NULL);
+	struct store_scan_hooks h = { note, NULL, NULL, NULL, threads };
+
+	n = store_scan(s, "i", 1, 1, src, &h);
 	store_commit(s);
 	return n;
 }
@@ -152,7 +155,9 @@ main(void)
 		scan(s);
 		nseen = ndirs = 0;
 		store_begin(s);
-		n = store_scan(s, "i", 1, 1, src, note, NULL, entered, &calls);
+		struct store_scan_hooks h = { note, NULL, entered, &calls, 1 };
+
+		n = store_scan(s, "i", 1, 1, src, &h);
 		store_commit(s);
 		ok(calls == 5 && ndirs == 5, "ondir: once per directory (%d)", calls);
 		ok(!strcmp(dirs[0], "") && !strcmp(dirs[1], "/a-b") && !strcmp(dirs[2], "/d") &&
@@ -185,6 +190,30 @@ main(void)
 			fprintf(stderr, "# rm failed\n");
 		scan(s);
 	}
+
+	/* the walk in threads (the root's directories shared out): the same
+	 * reports and index as one thread's */
+	sh("rm -rf %s/src; mkdir -p %s/src/p1/q %s/src/p2/q", dir);
+	sh("mkdir -p %s/src/p3/q %s/src/p4; echo 1 > %s/src/p1/q/f", dir);
+	sh("echo 2 > %s/src/p2/q/f; echo 3 > %s/src/p3/f; echo 4 > %s/src/top", dir);
+	scan(s);
+	threads = 2;
+	ok(scan(s) == 0, "threads: an unchanged tree, nothing differs");
+	sh("echo 11 > %s/src/p1/q/f; rm -r %s/src/p2/q; echo n > %s/src/p3/new", dir);
+	sh("rm -r %s/src/p4; echo file > %s/src/p4; echo 5 > %s/src/top", dir);
+	ok(scan(s) == 7 && nseen == 7, "threads: changes in every subtree (%d)", nseen);
+	ok(saw("+/p1/q/f") && saw("-/p2/q/") && saw("+/p2/") && saw("+/p3/new") && saw("+/p3/"),
+	    "threads: changed, vanished and new entries below the root's directories");
+	ok(saw("+/p4") && saw("+/top"), "threads: the root's own entries");
+	ok(scan(s) == 0, "threads: then nothing");
+	threads = 1;
+	ok(scan(s) == 0, "and one thread agrees: the index was updated");
+	sh("rm -rf %s/src/p1 %s/src/p3; mkdir %s/src/p1", dir);
+	threads = 2;
+	ok(scan(s) == 3 && saw("-/p3/") && saw("+/p1/") && saw("-/p1/q/"),
+	    "threads: a directory gone with its content, another emptied (%d)", nseen);
+	threads = 1;
+	ok(scan(s) == 0, "and one thread agrees again");
 
 	/* pending-style records: generation bounded deletes */
 	store_begin(s);
