@@ -5,7 +5,9 @@
 -- or moved directory, so it is watched, and what is in it reported as
 -- Creates, before the next event is read: nothing created before its
 -- watch existed is missed, and the engine never calls into Lua from
--- inside a walk of its own.
+-- inside a walk of its own. At start, a tree whose every directory is
+-- wanted is watched by the state store's start-up walk instead (C, one
+-- pass that watches each directory before it reads it; M.watch's walk).
 
 local M = {}
 
