@@ -329,7 +329,7 @@ function M.initialize(hooks, args, reloading)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end
 	-- the state store opened first: the start-up walk of a source adds its
 	-- watches as it goes where it can (one walk of the tree, not two)
-	state.open(syncs, core.now(), configPath)
+	state.open(syncs, configPath)
 	local roots = {}
 	for _, s in ipairs(syncs) do roots[#roots + 1] = s.source end
 	table.sort(roots)

@@ -373,7 +373,7 @@ end
 local boot                -- between state.open and state.startup: { g =, full = }
 
 -- Part 1, before the watches: opens the store, checks each sync's state.
-function state.open(syncs, now, configPath)
+function state.open(syncs, configPath)
 	local settings = config.settings
 	local given = { settings.startup or false }
 	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
