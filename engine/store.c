@@ -447,7 +447,7 @@ struct scan {
 	size_t		 scope;        /* keys in scope start with key[0..scope) */
 	store_report_cb	 report;
 	void		*ud;
-	store_dir_cb	 ondir;        /* NULL: no absolute paths kept */
+	store_dir_cb	 ondir;        /* may be NULL */
 	void		*dud;
 	struct kbuf	 abs;          /* absolute path of the directory walked */
 	struct kbuf	*log;          /* a worker's: writes and reports go here */
@@ -457,12 +457,13 @@ struct scan {
 };
 
 /*
- * The parallel walk (hooks->threads > 1): the root's directories are jobs,
- * each walked by whichever thread takes it next (the main thread too, once
- * it has compared the root's own entries), with a read-only transaction of
+ * The parallel walk (hooks->threads > 1): the root's directories (or those
+ * of the first directory below it with two or more) are jobs, each walked
+ * by whichever thread takes it next (the main thread too, once it has
+ * compared that directory's own entries), with a read-only transaction of
  * its own; its writes and reports are logged and replayed by the main
- * thread in the write transaction once every job is done. The root's own
- * entries, also the job directories' own records, are the main walk's.
+ * thread in the write transaction once every job is done. Everything else,
+ * also the job directories' own records, is the main walk's.
  */
 struct job {
 	char		*name;         /* the directory's name in the root */
@@ -677,20 +678,17 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 
 		if (fd < 0)
 			return;
-		if (sc->ondir) {
-			if (kb_reserve(&sc->abs, nl + 2) < 0) {
-				close(fd);
-				sc->failed = 1;
-				return;
-			}
-			sc->abs.p[sc->abs.len++] = '/';
-			memcpy(sc->abs.p + sc->abs.len, e->name, nl + 1);
-			sc->abs.len += nl;
+		if (kb_reserve(&sc->abs, nl + 2) < 0) {
+			close(fd);
+			sc->failed = 1;
+			return;
 		}
+		sc->abs.p[sc->abs.len++] = '/';
+		memcpy(sc->abs.p + sc->abs.len, e->name, nl + 1);
+		sc->abs.len += nl;
 		walk(sc, fd, kl);               /* closes fd */
 		sc->abs.len = al;
-		if (sc->ondir)
-			sc->abs.p[al] = 0;
+		sc->abs.p[al] = 0;
 	}
 }
 
@@ -755,8 +753,9 @@ pool_thread(void *arg)
 	return NULL;
 }
 
-/* Makes the root's directories (ents, read from rootfd) jobs and starts
- * the threads. 0, or -1 when out of memory. */
+/* Makes the directories of the directory read (ents, from rootfd) jobs and
+ * starts the threads: 1; 0 when it holds fewer than two (the pool is
+ * offered to the one below); -1 when out of memory. */
 static int
 pool_start(struct pool *p, int rootfd, struct ent *ents, size_t n, size_t keylen)
 {
@@ -767,7 +766,7 @@ pool_start(struct pool *p, int rootfd, struct ent *ents, size_t n, size_t keylen
 	for (i = 0; i < n; i++)
 		nj += ents[i].dir && keylen + 1 + ents[i].elen <= MAX_KEY;
 	if (nj < 2)
-		return 0;                       /* nothing to share */
+		return 0;                       /* nothing to share here */
 	if (!(p->jobs = calloc(nj, sizeof(*p->jobs))) || !(p->root = strdup(m->abs.p)))
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -789,7 +788,7 @@ pool_start(struct pool *p, int rootfd, struct ent *ents, size_t n, size_t keylen
 	while (p->nthreads < p->want && p->nthreads < (int)(sizeof(p->tid) / sizeof(p->tid[0])) &&
 	    pthread_create(&p->tid[p->nthreads], NULL, pool_thread, p) == 0)
 		p->nthreads++;
-	return 0;
+	return 1;
 }
 
 /* The main thread takes jobs too, then waits for the others. */
@@ -853,7 +852,8 @@ walk(struct scan *sc, int dfd, size_t keylen)
 	DIR *d = fdopendir(dfd);
 	struct dirent *de;
 	struct ent *ents = NULL;
-	struct pool *pool = sc->pool;   /* the root's walk shares its subtrees */
+	struct pool *pool = sc->pool;   /* the first walk with two directories or
+	                                 * more shares their subtrees out */
 	size_t n = 0, cap = 0, i;
 	char *limit;
 
@@ -893,10 +893,21 @@ walk(struct scan *sc, int dfd, size_t keylen)
 	}
 	if (n > 1)
 		qsort(ents, n, sizeof(*ents), entcmp);
-	if (pool && pool_start(pool, dirfd(d), ents, n, keylen) < 0)
-		sc->failed = 1;
+	if (pool) {
+		int rc = pool_start(pool, dirfd(d), ents, n, keylen);
+
+		if (rc < 0)
+			sc->failed = 1;
+		if (rc == 0) {
+			/* one directory here at most (a tree under one top
+			 * directory): the walk of that one shares instead */
+			sc->pool = pool;
+			pool = NULL;
+		}
+	}
 	for (i = 0; i < n && !sc->failed; i++)
 		visit(sc, dirfd(d), keylen, &ents[i]);
+	sc->pool = NULL;                        /* not taken: nothing to share */
 	if (pool)
 		pool_finish(pool);              /* takes jobs too, then waits */
 	for (i = 0; i < n; i++) {

@@ -50,8 +50,9 @@ struct store_scan_hooks {
 	void		*ud;
 	store_dir_cb	 ondir;        /* may be NULL */
 	void		*dud;
-	/* > 1: the directories of abs are walked by that many threads at
-	 * once (ondir is then called from them all); each reads the index as
+	/* > 1: the directories of abs (or of the first directory below it
+	 * holding two or more) are walked by that many threads at once
+	 * (ondir is then called from them all); each reads the index as
 	 * last committed, so the open transaction must not have written
 	 * below k yet (the start-up walk). Reports and updates are the same
 	 * as a single thread's, except that the content of a directory that

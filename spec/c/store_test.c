@@ -215,6 +215,20 @@ main(void)
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees again");
 
+	/* a tree under one top directory: the level below it is shared out */
+	sh("rm -rf %s/src; mkdir -p %s/src/one/p1/q %s/src/one/p2", dir);
+	sh("echo 1 > %s/src/one/p1/q/f; echo 2 > %s/src/one/p2/f; echo 3 > %s/src/one/g", dir);
+	threads = 1;
+	scan(s);
+	threads = 2;
+	ok(scan(s) == 0, "one top dir, threads: an unchanged tree, nothing differs");
+	sh("echo 11 > %s/src/one/p1/q/f; rm %s/src/one/p2/f; echo n > %s/src/one/new", dir);
+	ok(scan(s) == 5 && saw("+/one/p1/q/f") && saw("-/one/p2/f") && saw("+/one/p2/") &&
+	    saw("+/one/new") && saw("+/one/"), "one top dir, threads: the changes below it (%d)", nseen);
+	ok(scan(s) == 0, "one top dir, threads: then nothing");
+	threads = 1;
+	ok(scan(s) == 0, "and one thread agrees");
+
 	/* pending-style records: generation bounded deletes */
 	store_begin(s);
 	for (int i = 0; i < 10; i++) {
