@@ -51,7 +51,7 @@ end
 -- The events of one read of the watch layer, in order (engine/api.h).
 function runner.inotifyBatch(batch) watchtree.batch(batch) end
 
-function runner.inotifyEvent(etype, isdir, time, path, path2)
+function runner.inotifyEvent(etype, isdir, path, path2)
 	local syncs = syncset.all()
 	local now = core.now()
 	if etype == 'Overflow' then
