@@ -11,6 +11,7 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local procs = require 'procs'
 local reload = require 'reload'
+local definition = require 'definition'
 local syncset = require 'syncset'
 local scheduler = require 'scheduler'
 local log = require('log').log
@@ -131,7 +132,7 @@ function M.reloadConfig()
 		for k, v in pairs(cliSettings or {}) do config.settings[k] = v end
 		config.settings.insist = true
 		for _, c in ipairs(config.syncConfigs) do
-			c._fingerprint = reload.fingerprint(c, config.settings)
+			c._fingerprint = definition.fingerprint(c, config.settings)
 		end
 		plan, removed = reload.plan(syncs, config.syncConfigs)
 		-- the same definition on a source that now resolves elsewhere is new
@@ -271,7 +272,7 @@ function M.initialize(hooks, args, reloading)
 	if #config.syncConfigs == 0 then die('Nothing to watch: the config defines no sync{}.') end
 
 	for i, cfg in ipairs(config.syncConfigs) do
-		cfg._fingerprint = reload.fingerprint(cfg, settings)
+		cfg._fingerprint = definition.fingerprint(cfg, settings)
 		local ok, s = pcall(Sync.new, cfg, i, syncs)
 		if not ok then die((cfg._where or '') .. tostring(s)) end
 		userenv.translateLayer3(cfg)

@@ -40,6 +40,7 @@
 -- What it cannot know: changes made on a slave behind the daemon's back.
 
 local config = require 'config'
+local definition = require 'definition'
 
 local state = {}
 
@@ -57,51 +58,6 @@ local function log(cat, ...) core.log(cat, table.concat({ ... })) end
 
 -- '/a/d/' -> '/a/d' (keys hold no trailing slash)
 local function bare(rel) return (rel:gsub('/$', '')) end
-
--- Text of a config value that is stable across runs: keys sorted, internal
--- keys ('_...') and the name left out, functions by their bytecode.
-local function serialize(v, out, seen)
-	local t = type(v)
-	if t == 'table' then
-		if seen[v] then out[#out + 1] = '<cycle>'; return end
-		seen[v] = true
-		local keys = {}
-		for k in pairs(v) do
-			if not (type(k) == 'string' and (k:sub(1, 1) == '_' or k == 'name'
-				or k == 'checkgauge')) then
-				keys[#keys + 1] = k
-			end
-		end
-		table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-		out[#out + 1] = '{'
-		for _, k in ipairs(keys) do
-			out[#out + 1] = tostring(k) .. '='
-			serialize(v[k], out, seen)
-			out[#out + 1] = ','
-		end
-		out[#out + 1] = '}'
-		seen[v] = nil
-	elseif t == 'function' then
-		-- lsyncd-ng's own (the default layers) by name, so that an upgrade
-		-- keeps the state; a config's own by its bytecode
-		local src = debug.getinfo(v, 'S').source or ''
-		if src:sub(1, 5) == '@lua/' then
-			out[#out + 1] = src
-		else
-			local ok, code = pcall(string.dump, v)
-			out[#out + 1] = ok and core.storeHash(code) or 'cfunction'
-		end
-	else
-		out[#out + 1] = t .. ':' .. tostring(v)
-	end
-end
-
--- The hash of a sync's definition: a change of it invalidates its state.
-function state.definitionHash(cfg)
-	local out = { 'lsyncd-ng state 1;' }
-	serialize(cfg, out, {})
-	return core.storeHash(table.concat(out))
-end
 
 -- True when sync s's transfers are the default rsync layers' (their success
 -- means the slave equals the source for the paths sent) and it may skip the
@@ -415,7 +371,7 @@ function state.startup(syncs, now, configPath)
 			while ids[id] do id = core.storeHash(id) end
 			ids[id] = true
 			r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
-				hash = state.definitionHash(cfg) }
+				hash = definition.hash(cfg) }
 			keep[r.meta] = true
 			local had = st:get(r.meta)
 			r.valid = had == r.hash and not settings.fullsync and not remade
