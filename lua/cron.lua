@@ -133,7 +133,7 @@ function M.arm(cfg, alarm)
 			if not at then return end
 			alarm(core.now() + (at - wall), function()
 				local s = cfg._inlet.getSync()
-				if not s:hasQueued('Full') and not s.stopped then
+				if not s:hasQueued('Full') and not s:isStopped() then
 					core.log('Normal', s.name .. ': crontab: full sync')
 					cfg._inlet.createFullEvent()
 				end

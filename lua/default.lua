@@ -123,7 +123,7 @@ function default.collect(agent, exitcode, exitcodes)
 		-- an Init after the startup is a re-scan (overflow, out of watches);
 		-- a Full is a crontab's full transfer: judged alike
 		local what = agent.etype == 'Full' and 'Full transfer'
-			or agent.sync.initDone and 'Full re-scan' or 'Startup'
+			or agent.sync:isStartedUp() and 'Full re-scan' or 'Startup'
 		if exitcode == 23 then
 			-- some paths failed: not finished (the runner retries them)
 			log('Error', what, ' of ', agent.source, ' -> ', target, ' incomplete: some paths',

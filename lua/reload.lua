@@ -9,14 +9,14 @@
 local M = {}
 
 -- Matches the new configs (each with _fingerprint) against the running
--- syncs (each s.config._fingerprint): returns plan, removed. plan[i] is
+-- syncs (each s:getConfig()._fingerprint): returns plan, removed. plan[i] is
 -- { keep = sync } or { new = cfg } in the new config's order; removed
 -- lists the running syncs nothing matched. Equal definitions pair up in
 -- order (two identical syncs stay two).
 function M.plan(running, cfgs)
 	local free = {}
 	for _, s in ipairs(running) do
-		local fp = s.config._fingerprint
+		local fp = s:getConfig()._fingerprint
 		local l = free[fp]
 		if not l then l = {}; free[fp] = l end
 		l[#l + 1] = s
@@ -29,7 +29,7 @@ function M.plan(running, cfgs)
 	end
 	local removed = {}
 	for _, s in ipairs(running) do
-		local l = free[s.config._fingerprint]
+		local l = free[s:getConfig()._fingerprint]
 		for _, x in ipairs(l or {}) do
 			if x == s then removed[#removed + 1] = s end
 		end

@@ -33,9 +33,9 @@ local die = require('log').die
 -- for remote slaves (lsyncd sets none, so a dead link stalls a slave until
 -- TCP gives up), unless the config sets its own.
 function M.tune(s)
-	local r = s.config.rsync
+	local r = s:getConfig().rsync
 	if type(r) ~= 'table' or type(r._computed) ~= 'table' then return end
-	if r.timeout == nil and sshmux.remoteOf(s.config.target) then
+	if r.timeout == nil and sshmux.remoteOf(s:target()) then
 		local t = config.settings.rsyncTimeout or 30
 		if t and t > 0 then r._computed[#r._computed + 1] = '--timeout=' .. t end
 	end
@@ -98,11 +98,11 @@ end
 -- waits is dropped, what runs finishes (its collect still runs), then it
 -- is gone.
 function M.retire(s, replaced)
-	s.removed = true
-	s:dropWaiting()
+	s:retire()
+	local n = s:processCount()
 	log('Normal', s.name, replaced and ': changed by the new config, starts afresh'
-		or ': removed by the new config', s.processes > 0
-		and (', finishing ' .. s.processes .. ' transfer(s) under way') or '')
+		or ': removed by the new config', n > 0
+		and (', finishing ' .. n .. ' transfer(s) under way') or '')
 end
 
 -- Drops the watches of a removed sync's tree, unless a sync still runs on it.
@@ -166,10 +166,10 @@ function M.reloadConfig()
 		list[i] = s
 		if p.keep then
 			kept = kept + 1
-			p.keep.config._where = config.syncConfigs[i]._where
+			p.keep:getConfig()._where = config.syncConfigs[i]._where
 		else
 			fresh = fresh + 1
-			userenv.translateLayer3(s.config)
+			userenv.translateLayer3(s:getConfig())
 			M.tune(s)
 			if muxing then sshmux.attach(s) end
 		end

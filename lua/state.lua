@@ -65,9 +65,9 @@ local function bare(rel) return (rel:gsub('/$', '')) end
 -- default.rsyncssh without Layer-2 handlers (the action is wrapped later,
 -- so it cannot be compared here). default.direct is not tracked yet.
 local function trackable(s)
-	local cfg = s.config
+	local cfg = s:getConfig()
 	if (cfg.startup or config.settings.startup) == 'full' then return false end
-	return s.coversNewDirs and cfg.init == require('default_rsync').init and true or false
+	return s:coversNewDirectories() and cfg.init == require('default_rsync').init and true or false
 end
 
 local MAX_KEY = 511       -- LMDB's key size limit (engine/store.c)
@@ -94,7 +94,7 @@ local function addPending(src, rel, isdir, g)
 		local k = pendKey(r, rel)
 		-- a path too long for a key is never indexed: the start-up walk
 		-- reports it as changed at every start, so it needs no entry
-		if #k <= MAX_KEY and not r.sync.removed and r.sync:concerns(relS) then
+		if #k <= MAX_KEY and not r.sync:isRemoved() and r.sync:concerns(relS) then
 			local ok, err = st:put(k, v)
 			if not ok then error(err, 0) end
 		end
@@ -256,7 +256,7 @@ function state.collected(s, p, code, signo)
 	local _, _, isList = events.resolve(p.agent)
 	local data = events.dataOf(p.agent)
 	if not isList or (data and data.moves) then return end
-	local recursive = s.coversNewDirs and not s:needsScan()
+	local recursive = s:coversNewDirectories() and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
 			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen,
@@ -290,7 +290,7 @@ local function queuePending(r, list, now)
 	for rel in pairs(list) do rels[#rels + 1] = rel end
 	table.sort(rels)
 	-- below a directory sent with all it holds nothing more is queued
-	local covers = s.coversNewDirs and not s:needsScan()
+	local covers = s:coversNewDirectories() and not s:needsScan()
 	local function covered(rel)
 		local p = rel:match('^(.*)/[^/]*$')
 		while p and p ~= '' do
@@ -311,8 +311,7 @@ local function queuePending(r, list, now)
 		end
 		if s:concerns(path) and not (covers and covered(rel)) then
 			if covers and etype == 'Create' then dirs[rel] = true end
-			local d = s.delays:push(etype, path, nil, now)
-			d.created = d.created or now
+			s:pushDue(etype, path, now)
 			if etype == 'Create' and s:needsScan() then s:scanCreates(path, now) end
 			n = n + 1
 		end
@@ -326,7 +325,7 @@ end
 function state.startup(syncs, now, configPath)
 	local settings = config.settings
 	local given = { settings.startup or false }
-	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
+	for _, sy in ipairs(syncs) do given[#given + 1] = sy:getConfig().startup or false end
 	for _, val in ipairs(given) do
 		if val and val ~= 'full' and val ~= 'changed' then
 			core.log('Error', 'startup = "' .. tostring(val) .. '" is not known (use "full" or'
@@ -364,7 +363,7 @@ function state.startup(syncs, now, configPath)
 	for _, sy in ipairs(syncs) do
 		local r = tracked[sy]
 		if not r and trackable(sy) then
-			local cfg = sy.config
+			local cfg = sy:getConfig()
 			local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
 				.. tostring(cfg.target or cfg.targetdir or '')
 			local id = core.storeHash(ident)
@@ -455,7 +454,7 @@ function state.startup(syncs, now, configPath)
 			local n = queuePending(r, pending[r], now)
 			-- like the startup transfer it stands for, it does not wait the delay
 			sy:hurry(now)
-			sy.initDone = true
+			sy:startupDone()
 			log('Normal', sy.name, ': state is valid: ', n, ' path(s) queued instead of the full',
 				' startup transfer', r.spilled and ' (more follow from the state store)' or '')
 		else
@@ -481,9 +480,10 @@ function state.admit(s)
 	local r = tracked[s]
 	if not r or not st then return true end
 	if r.spilled then return false end
-	if s.delays.size < capOf() then return true end
-	r.spilled, r.after, r.peak = true, nil, s.delays.size
-	log('Normal', s.name, ': ', s.delays.size, ' paths queued (maxQueueMemory): further changes',
+	local n = s:queueSize()
+	if n < capOf() then return true end
+	r.spilled, r.after, r.peak = true, nil, n
+	log('Normal', s.name, ': ', n, ' paths queued (maxQueueMemory): further changes',
 		' wait in the state store')
 	return false
 end
@@ -494,15 +494,15 @@ end
 -- the start held all that is left (then events go to RAM again).
 local function refill(r, now)
 	local s, cap = r.sync, capOf()
-	if s.delays.size > cap / 2 then return end
+	if s:queueSize() > cap / 2 then return end
 	if not st:begin() then return end
 	local n, wraps = 0, 0
 	while n == 0 and wraps < 2 do
 		local from = r.after
 		local list, last = st:list(r.pend, from and core.storeKey(r.pend, from),
-			math.max(1, cap - s.delays.size))
+			math.max(1, cap - s:queueSize()))
 		n = n + queuePending(r, list, now)
-		if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
+		if s:queueSize() > (r.peak or 0) then r.peak = s:queueSize() end
 		if last then
 			r.after = last
 		elseif from then

@@ -21,10 +21,10 @@ function M.startupAgain() startupDone = false end
 function M.statusLine()
 	local pending, ill = 0, {}
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.initDone then pending = pending + 1 end
-		if s.error then ill[#ill + 1] = s.name .. ' error'
-		elseif s.stopped then ill[#ill + 1] = s.name .. ' stopped'
-		elseif (s.failures or 0) > 0 then ill[#ill + 1] = s.name .. ' retrying' end
+		if s:awaitingStartup() then pending = pending + 1 end
+		if s:errorLine() then ill[#ill + 1] = s.name .. ' error'
+		elseif s:isStopped() then ill[#ill + 1] = s.name .. ' stopped'
+		elseif s:failureCount() > 0 then ill[#ill + 1] = s.name .. ' retrying' end
 	end
 	local line = pending > 0
 		and ('startup transfers under way: ' .. (#syncs - pending) .. ' of ' .. #syncs .. ' done')
@@ -39,7 +39,7 @@ end
 function M.checkStartup()
 	if startupDone then return end
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.initDone then
+		if s:awaitingStartup() then
 			core.notify('STATUS=' .. M.statusLine())
 			return
 		end
@@ -55,17 +55,16 @@ end
 
 -- A sync whose child said its config cannot work (rsync usage errors and
 -- the like): it stops, the others go on; the daemon ends only when no sync
--- is left.
-function M.stopSync(s, code)
-	s.stopped = true
-	log('Error', s.name, ': stopped: ', s.config.target or s.source, ' failed with ',
+-- is left. code: the exit code or what happened; errorLine: a Lua error's
+-- first line when that stopped it.
+function M.stopSync(s, code, errorLine)
+	s:stop(errorLine)
+	log('Error', s.name, ': stopped: ', s:target() or s.source, ' failed with ',
 		type(code) == 'number' and ('exit code ' .. code) or code,
 		', which retrying cannot fix (see the lines above).',
 		' The other syncs go on; fix the config and reload (HUP).')
-	s:dropWaiting()
-	s.initDone = true
 	for _, o in ipairs(syncs) do
-		if not o.stopped then
+		if not o:isStopped() then
 			M.checkStartup()
 			return
 		end
@@ -79,8 +78,8 @@ end
 function M.linkBack(m)
 	local now = core.now()
 	for _, s in ipairs(syncs) do
-		if s.mux == m and (s.failures or 0) > 0 then
-			s.pausedUntil = nil
+		if s:master() == m and s:failureCount() > 0 then
+			s:pause(nil)
 			s:hurry(now)
 			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
 		end

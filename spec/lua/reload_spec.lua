@@ -67,7 +67,9 @@ describe('definition.fingerprint', function()
 end)
 
 describe('reload.plan', function()
-	local function sync(fpr) return { config = { _fingerprint = fpr } } end
+	local function sync(fpr)
+		return { config = { _fingerprint = fpr }, getConfig = function(self) return self.config end }
+	end
 
 	it('keeps the same definitions, starts new ones, removes the rest', function()
 		local a, b, c = sync('A'), sync('B'), sync('C')
