@@ -171,7 +171,7 @@ function M.reloadConfig()
 			fresh = fresh + 1
 			userenv.translateLayer3(s:getConfig())
 			M.tune(s)
-			if muxing then sshmux.attach(s) end
+			sshmux.attach(s)
 		end
 	end
 	-- a removed sync named like a new one is that one's old definition
@@ -319,10 +319,10 @@ function M.initialize(hooks, args, reloading)
 	end
 
 	for _, s in ipairs(syncs) do M.tune(s) end
+	-- every sync to an ssh slave knows its ssh (default.rsync runs renames
+	-- there with it); with reuse on, its transfers go through a master
 	muxing = sshmux.setup(settings)
-	if muxing then
-		for _, s in ipairs(syncs) do sshmux.attach(s) end
-	end
+	for _, s in ipairs(syncs) do sshmux.attach(s) end
 
 	local wok, werr = watchtree.init(mode, hooks.inotifyEvent, hooks.dirWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end

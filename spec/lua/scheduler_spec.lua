@@ -293,4 +293,21 @@ describe('scheduler', function()
 		assert.truthy(again[1].stdin:find('/a', 1, true))
 		assert.falsy(again[1].stdin:find('/b', 1, true))
 	end)
+
+	it('moves a rename on an ssh slave with connection reuse off too', function()
+		start([[
+settings { nodaemon = true, sshReuse = false }
+sync { default.rsync, source = '/src', target = 'h:/dst', delay = 1 }
+]])
+		at(1000)
+		finishAll(0)
+		core.files['/src/b'] = 300000
+		runner.inotifyEvent('Move', false, '/src/a', '/src/b')
+		at(1002)
+		assert.falsy(core.logged('Lua error'))
+		local mv = spawnedSince(1)[1]
+		assert.equal('ssh', mv.argv[1])
+		assert.equal('h', mv.argv[#mv.argv - 1])
+		assert.truthy(mv.argv[#mv.argv]:find('a', 1, true))
+	end)
 end)
