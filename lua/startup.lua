@@ -43,7 +43,6 @@ end
 
 -- Adds the syncs given on the command line (-rsync, -rsyncssh, -direct).
 local function cliSyncs(list, sshopts)
-	config.loading = true
 	for _, c in ipairs(list) do
 		local v = c[1]
 		if c.mode == 'rsync' then
@@ -56,7 +55,6 @@ local function cliSyncs(list, sshopts)
 			_G.sync { _G.default.direct, source = v[1], target = v[2] }
 		end
 	end
-	config.loading = false
 end
 
 local inotifyModes = { CloseWrite = 0, Modify = 1, ['CloseWrite or Modify'] = 2 }
@@ -123,8 +121,7 @@ end
 function M.reloadConfig()
 	local syncs = syncset.all()
 	local now = core.now()
-	local old = { settings = config.settings, cfgs = config.syncConfigs }
-	config.settings, config.syncConfigs, config.syncObjects = {}, {}, nil
+	local old = config.fresh()
 	local ok, err = config.loadFile(configPath)
 	if ok and #config.syncConfigs == 0 then ok, err = nil, 'the config defines no sync{}' end
 	local plan, removed, made
@@ -147,7 +144,7 @@ function M.reloadConfig()
 		ok = made ~= nil
 	end
 	if not ok then
-		config.settings, config.syncConfigs, config.syncObjects = old.settings, old.cfgs, syncs
+		config.restore(old)
 		return M.reloadFailed(err)
 	end
 	for _, k in ipairs { 'nodaemon', 'pidfile', 'inotifyMode', 'sshReuse' } do
@@ -184,7 +181,7 @@ function M.reloadConfig()
 	-- the same list object, refilled: every sync holds it (Sync:othersAlive)
 	for i = #syncs, 1, -1 do syncs[i] = nil end
 	for i, s in ipairs(list) do syncs[i] = s end
-	config.syncObjects = syncs
+	config.bind(syncs)
 	for i, p in ipairs(plan) do
 		if p.new then
 			local wok, werr = watchRoot(list[i].source)
@@ -259,7 +256,7 @@ function M.initialize(hooks, args, reloading)
 		local ok, lerr = config.loadFile(path)
 		if not ok then die(lerr) end
 	elseif #opts.syncs > 0 then
-		local ok, serr = pcall(cliSyncs, opts.syncs, opts.sshopts)
+		local ok, serr = pcall(config.defining, cliSyncs, opts.syncs, opts.sshopts)
 		if not ok then die(tostring(serr)) end
 	else
 		io.stdout:write(cli.usage)
@@ -278,7 +275,7 @@ function M.initialize(hooks, args, reloading)
 		userenv.translateLayer3(cfg)
 		syncs[i] = s
 	end
-	config.syncObjects = syncs
+	config.bind(syncs)
 	if opts.checkConfigOnly then
 		io.stdout:write('Config ', tostring(configPath or ''), ' is good.\n')
 		io.stdout:flush()
