@@ -73,11 +73,10 @@ end
 
 -- Builds the syncs of plan that are new (reload.plan): all or none.
 local function buildNew(plan)
-	local syncs = syncset.all()
 	local made = {}
 	for i, p in ipairs(plan) do
 		if p.new then
-			local ok, s = pcall(Sync.new, p.new, i, syncs)
+			local ok, s = pcall(Sync.new, p.new, i)
 			if not ok then return nil, (p.new._where or '') .. tostring(s) end
 			made[i] = s
 		end
@@ -178,7 +177,7 @@ function M.reloadConfig()
 		if newNames[s.name] then changed = changed + 1 end
 		M.retire(s, newNames[s.name])
 	end
-	-- the same list object, refilled: every sync holds it (Sync:othersAlive)
+	-- the same list object, refilled: syncset and config hold it
 	for i = #syncs, 1, -1 do syncs[i] = nil end
 	for i, s in ipairs(list) do syncs[i] = s end
 	config.bind(syncs)
@@ -270,7 +269,7 @@ function M.initialize(hooks, args, reloading)
 
 	for i, cfg in ipairs(config.syncConfigs) do
 		cfg._fingerprint = definition.fingerprint(cfg, settings)
-		local ok, s = pcall(Sync.new, cfg, i, syncs)
+		local ok, s = pcall(Sync.new, cfg, i)
 		if not ok then die((cfg._where or '') .. tostring(s)) end
 		userenv.translateLayer3(cfg)
 		syncs[i] = s

@@ -15,11 +15,9 @@ local compat = require 'compat'
 local Sync = {}
 Sync.__index = Sync
 
--- Builds a sync from a merged config table (number n for its default name);
--- all: the list of every sync of the daemon, this one included once built.
-function Sync.new(cfg, n, all)
+-- Builds a sync from a merged config table (number n for its default name).
+function Sync.new(cfg, n)
 	local s = setmetatable({}, Sync)
-	s.all = all
 	s.config = cfg
 	s.name = cfg.name or ('Sync' .. n)
 	local real, err = core.realpath(cfg.source)
@@ -426,16 +424,6 @@ function Sync:report()
 	return { lastSuccess = self.lastSuccess or 0, eventsDone = self.eventsDone or 0,
 		filesSent = self.filesSent or 0, bytesSent = self.bytesSent or 0,
 		failures = self.failures or 0, processes = self.processes, progress = self.progress }
-end
-
--- True when more than one sync of the daemon has not stopped (a failed
--- startup may then stay local to this sync instead of ending the daemon).
-function Sync:othersAlive()
-	local alive = 0
-	for _, o in ipairs(self.all or {}) do
-		if not o.stopped then alive = alive + 1 end
-	end
-	return alive > 1
 end
 
 return Sync

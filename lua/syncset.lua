@@ -53,6 +53,16 @@ function M.checkStartup()
 	core.notify('STATUS=' .. M.statusLine())
 end
 
+-- True when more than one sync of the daemon has not stopped (a failed
+-- startup may then stay local to its sync instead of ending the daemon).
+function M.othersAlive()
+	local alive = 0
+	for _, s in ipairs(syncs) do
+		if not s:isStopped() then alive = alive + 1 end
+	end
+	return alive > 1
+end
+
 -- A sync whose child said its config cannot work (rsync usage errors and
 -- the like): it stops, the others go on; the daemon ends only when no sync
 -- is left. code: the exit code or what happened; errorLine: a Lua error's

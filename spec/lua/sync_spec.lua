@@ -5,10 +5,10 @@ local fake = require 'fake_core'
 describe('Sync', function()
 	local core, Sync
 
-	local function new(cfg, all)
+	local function new(cfg)
 		cfg.source = cfg.source or '/src'
 		cfg.target = cfg.target or '/t/'
-		return Sync.new(cfg, 1, all)
+		return Sync.new(cfg, 1)
 	end
 
 	-- etype path [-> path2] of every queued delay, in order
@@ -101,16 +101,6 @@ describe('Sync', function()
 		assert.is_true(t >= 203 and t <= 205, tostring(t))
 		assert.equal(2, s:recovered('/f'))
 		assert.is_nil(s:recovered('/f'))
-	end)
-
-	it('says whether other syncs live', function()
-		local all = {}
-		all[1] = new({}, all)
-		assert.is_false(all[1]:othersAlive())
-		all[2] = new({}, all)
-		assert.is_true(all[1]:othersAlive())
-		all[2]:stop()
-		assert.is_false(all[1]:othersAlive())
 	end)
 
 	it('drops what waits when it stops, keeps what runs', function()
