@@ -225,23 +225,28 @@ function state.commit()
 	end
 end
 
--- A transfer is spawned (runner.spawn): it carries everything committed,
+-- child record (lua/procs.lua) -> the generation committed when it was
+-- spawned (weak: a record procs forgot goes)
+local spawnGen = setmetatable({}, { __mode = 'k' })
+
+-- A transfer is spawned (procs.spawn): it carries everything committed,
 -- so what is recorded is committed first.
 function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
 	state.commit()
-	p.gen = gen
+	spawnGen[p] = gen
 end
 
 -- A transfer of sync s ended (runner.collect): on success its paths leave
 -- the pending set (up to the generation it was spawned at); a successful
 -- startup transfer makes the sync's state valid.
 function state.collected(s, p, code, signo)
-	local r = tracked[s]
-	if not r or not p.gen or (signo and signo ~= 0) or (code ~= 0 and code ~= 24) then return end
+	local r, g = tracked[s], spawnGen[p]
+	spawnGen[p] = nil
+	if not r or not g or (signo and signo ~= 0) or (code ~= 0 and code ~= 24) then return end
 	local first = p.delays[1]
 	if first and first.etype == 'Init' then
-		ops[#ops + 1] = { clear = r, establish = true, gen = p.gen }
+		ops[#ops + 1] = { clear = r, establish = true, gen = g }
 		state.commit()                  -- valid from now on, not a second later
 		if not r.valid then
 			r.valid = true
@@ -259,10 +264,10 @@ function state.collected(s, p, code, signo)
 	local recursive = s:coversNewDirectories() and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
-			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen,
+			ops[#ops + 1] = { clear = r, rel = d.path, gen = g,
 				below = recursive and d.etype == 'Create' and d.isdir }
 		end
-		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen } end
+		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = g } end
 	end
 end
 
