@@ -96,6 +96,7 @@ end
 -- is gone.
 function M.retire(s, replaced)
 	s:retire()
+	syncset.retire(s)
 	local n = s:processCount()
 	log('Normal', s.name, replaced and ': changed by the new config, starts afresh'
 		or ': removed by the new config', n > 0
