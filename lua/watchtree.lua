@@ -18,10 +18,10 @@ local onEvent, wanted, wantedAll
 local nospaceLogged
 
 local function event(etype, isdir, path, path2)
-	onEvent(etype, isdir, nil, path, path2)
+	onEvent(etype, isdir, path, path2)
 end
 
--- Starts the watch layer: event(etype, isdir, time, path, path2) takes every
+-- Starts the watch layer: event(etype, isdir, path, path2) takes every
 -- event (runner.inotifyEvent), isWanted(dirpath) tells whether a directory
 -- is watched (runner.dirWanted), allWanted(root) whether every directory
 -- below root is (runner.treeWanted). Returns what core.watchInit returns.
