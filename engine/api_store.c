@@ -13,7 +13,8 @@
  *                            (keys below p, decoded; after: a key; last:
  *                            the last rel given when more records follow)
  *   st:indexPath(k, abs) -> 'f'|'d'|'l'|'o' | false (absent) | nil, err
- *   st:scan(k, pl, abs, collect) -> n, { '+/new/or/changed[/]', '-/gone[/]' }
+ *   st:scan(k, pl, abs, collect) -> n, { '+/new[/]', '~/changed/in/place[/]', '-/gone[/]' }
+ *                            (changed in place: same type and inode)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -310,7 +311,7 @@ struct scanout {
 };
 
 static int
-scan_one(void *ud, const char *rel, size_t len, int isdir, int gone)
+scan_one(void *ud, const char *rel, size_t len, int isdir, int how)
 {
 	struct scanout *o = ud;
 
@@ -321,7 +322,7 @@ scan_one(void *ud, const char *rel, size_t len, int isdir, int gone)
 			return -1;
 		o->buf = m;
 	}
-	o->buf[0] = gone ? '-' : '+';
+	o->buf[0] = how == STORE_GONE ? '-' : how == STORE_SAME ? '~' : '+';
 	memcpy(o->buf + 1, rel, len);
 	if (isdir)
 		o->buf[1 + len++] = '/';

@@ -19,11 +19,12 @@ static char seen[64][1400];
 static int nseen;
 
 static int
-note(void *ud, const char *rel, size_t len, int isdir, int gone)
+note(void *ud, const char *rel, size_t len, int isdir, int how)
 {
 	(void)ud;
 	if (nseen < 64)
-		snprintf(seen[nseen++], 1400, "%c%.*s%s", gone ? '-' : '+', (int)len, rel, isdir ? "/" : "");
+		snprintf(seen[nseen++], 1400, "%c%.*s%s",
+		    how == STORE_GONE ? '-' : how == STORE_SAME ? '~' : '+', (int)len, rel, isdir ? "/" : "");
 	return 0;
 }
 
@@ -113,12 +114,19 @@ main(void)
 	ok(scan(s) == 0, "second walk: nothing differs");
 	sh("echo 22 > %s/src/g; rm -r %s/src/d/e; ln -sf other %s/src/l", dir);
 	sh("touch %s/src/new; chmod 700 %s/src/a-b; true %s", dir);
-	ok(scan(s) == 6 && saw("+/d/"), "after changes: 6 differ, the parent of the removed dir too (%d)", nseen);
-	ok(saw("+/g") && saw("+/l") && saw("+/new") && saw("+/a-b/"), "changed and new reported");
+	ok(scan(s) == 6 && saw("~/d/"), "after changes: 6 differ, the parent of the removed dir too (%d)", nseen);
+	ok(saw("~/g") && saw("+/l") && saw("+/new") && saw("~/a-b/"),
+	    "changed in place (same inode) and new (a symlink made anew) reported as such");
 	ok(saw("-/d/e/") && !saw("-/d/e/h"), "a vanished dir reported once, not its content");
 	ok(scan(s) == 0, "and then nothing");
 	sh("touch -d 2001-01-01 %s/src/g; true %s %s", dir);
-	ok(scan(s) == 1 && saw("+/g"), "an mtime set back is seen (ctime moved)");
+	ok(scan(s) == 1 && saw("~/g"), "an mtime set back is seen (ctime moved)");
+	/* a directory renamed and another made under its old name: both new,
+	 * with all they hold; the old name's entries below are gone */
+	sh("mv %s/src/d %s/src/moved && mkdir %s/src/d", dir);
+	ok(scan(s) == 4 && saw("+/d/") && saw("+/moved/") && saw("+/moved/f") && saw("-/d/f"),
+	    "a dir renamed while stopped: new with its content, a new dir under the old name is new (%d)",
+	    nseen);
 
 	/* a path too long for a key: reported at every walk, never stored */
 	{
