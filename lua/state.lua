@@ -313,6 +313,10 @@ function state.collected(s, p, code, signo)
 		end
 		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen } end
 	end
+	-- at once (one commit per transfer): left to the next cycle's commit
+	-- they wait for the next event, and a stop before it would have the
+	-- next start send them all again
+	state.commit()
 end
 
 -- Opens the store file path; a damaged one is logged, removed and made anew.
