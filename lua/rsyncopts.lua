@@ -265,19 +265,12 @@ end
 function M.filesFromArgs(cfg)
 	local argv = {}
 	for _, a in ipairs(cfg.computed or {}) do argv[#argv + 1] = a end
-	if cfg.ignoreTimes then argv[#argv + 1] = '--ignore-times' end
-	if cfg.stats then argv[#argv + 1] = '--stats' end
-	argv[#argv + 1] = '--files-from=-'
-	argv[#argv + 1] = '--from0'
-	if deleteOn(cfg.delete, 'running') then
-		argv[#argv + 1] = '--delete-missing-args'
-		argv[#argv + 1] = '--ignore-errors'
-	else
-		argv[#argv + 1] = '--ignore-missing-args'
+	local del = deleteOn(cfg.delete, 'running')
+	for _, a in ipairs { cfg.ignoreTimes and '--ignore-times' or false, cfg.stats and '--stats' or false,
+		'--files-from=-', '--from0', del and '--delete-missing-args' or '--ignore-missing-args',
+		del and '--ignore-errors' or false, '--force', cfg.source, cfg.target } do
+		if a then argv[#argv + 1] = a end
 	end
-	argv[#argv + 1] = '--force'
-	argv[#argv + 1] = cfg.source
-	argv[#argv + 1] = cfg.target
 	return argv
 end
 
