@@ -29,7 +29,11 @@
 --   - Renames move the index entries and pending entries below the old
 --     name to the new one, so the claim holds for the moved subtree.
 --   - The start-up walk writes index updates and the differing paths into
---     every valid sync's pending set in one transaction.
+--     every valid sync's pending set in one transaction. It reports every
+--     entry below a directory that is new or differs and the top-most of
+--     those that vanished, so a directory changed in place (same type and
+--     inode) is pending flat: its own entry; what changed in it is pending
+--     on its own. A directory pending with all it holds stays so.
 --   - A sync that is not valid (first run, definition changed, -fullsync,
 --     state missing or damaged) loses its pending set and its mark before
 --     anything else; it gets the full startup transfer and is marked valid
