@@ -123,6 +123,41 @@ local function spawnFilesFrom(s, elist, cfg, target, entries, ignoreTimes, stats
 	procs.spawn(elist, cfg.rsync.binary, '<', table.concat(names, '\000'), argv)
 end
 
+-- True when delay d of sync s would be sent with all it holds ('dir/***')
+-- and is not a rename: a new directory (recursive: new directories come
+-- whole) or a deleted directory path the source holds again as one.
+local function sendsWhole(s, d, recursive)
+	if not d.isdir then return false end
+	if d.etype == 'Create' then return recursive end
+	if d.etype ~= 'Delete' then return false end
+	local st = core.lstat(s.source .. d.path:sub(2, -2))
+	return st ~= nil and st.type == 'directory'
+end
+
+-- Syncs whose last round left its whole directories for the next one.
+local leftWhole = setmetatable({}, { __mode = 'k' })
+
+-- The test that picks the delays of sync s for one round. A ready set
+-- holding a directory sent whole (rsync's --delete must run inside it)
+-- next to at least FILES_FROM_MIN other entries (a restart after a
+-- directory was renamed) is taken without such directories and what waits
+-- for them: the rest goes as a --files-from list, the directories in the
+-- next round, which takes everything (so nothing is put off twice).
+local function roundTest(s)
+	if leftWhole[s] then
+		leftWhole[s] = nil
+		return notBarrier
+	end
+	local recursive = not s:needsScan()
+	local whole, rest = 0, 0
+	for _, d in ipairs(s:readyList(notBarrier)) do
+		if sendsWhole(s, d, recursive) then whole = whole + 1 else rest = rest + 1 end
+	end
+	if whole == 0 or rest < FILES_FROM_MIN then return notBarrier end
+	leftWhole[s] = true
+	return function(d) return notBarrier(d) and not sendsWhole(s, d, recursive) end
+end
+
 -- Spawns one batched rsync for a list of events.
 function rsync._spawnList(elist, cfg, target)
 	local inlet = cfg._inlet or elist.inlet
@@ -234,7 +269,7 @@ end
 -- starve the other changes.
 function rsync._round(inlet, ssh, td)
 	local s, cfg = inlet.getSync(), inlet.getConfig()
-	local list = s:readyList(notBarrier)
+	local list = s:readyList(roundTest(s))
 	local src = s.source
 	local opts = {
 		sizeOf = function(d)
@@ -263,9 +298,9 @@ function rsync.action(inlet)
 	if s.remoteMoves then
 		return rsync._round(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
 	end
-	local elist = inlet.getEvents(notBarrier)
-	if elist.size() == 0 then return end
-	rsync._spawnList(elist, cfg)
+	local list = s:readyList(roundTest(s))
+	if #list == 0 then return end
+	rsync._spawnList(require('events').list(s, list), cfg)
 end
 
 -- Judges exits; a move that failed or was refused on the slave falls back

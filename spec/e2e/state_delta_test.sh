@@ -13,7 +13,8 @@
 #     slaves; a directory renamed while stopped arrives whole and its old
 #     name is gone (the slaves equal the source, by checksum, modes too);
 #   - an excluded path is neither sent nor deleted on slave 2;
-#   - a batch of >= 100 entries goes as --files-from (hostile names too);
+#   - a batch of >= 100 entries goes as --files-from (hostile names too),
+#     a directory sent whole (renamed while stopped) in a round of its own;
 #   - no full transfer (the state is valid).
 . "$(dirname "$0")/lib.sh"
 
@@ -152,6 +153,8 @@ check "restart 1: an excluded file is not sent ($(sent 2 '\.tmp'))" \
 check "restart 1: an excluded file on the slave is not deleted" test -e "$WS/t2/d1/slave.tmp"
 check "restart 1: slave 2's batch (excludes: a new dir's content as its entries) went as --files-from" \
 	test "$(calls files 2)" -ge 1
+check "restart 1: slave 1's batch went as --files-from, the renamed dir (sent whole) in a round of its own" \
+	test "$(calls files 1)" -ge 1 -a "$(calls list 1)" -ge 1
 check "restart 1: no file name reached a shell" no_pwned
 note "calls: $(sort "$CALLS" | uniq -c | tr '\n' ' ')"
 check_stop "restart 1"
