@@ -137,25 +137,31 @@ end
 -- Syncs whose last round left its whole directories for the next one.
 local leftWhole = setmetatable({}, { __mode = 'k' })
 
--- The test that picks the delays of sync s for one round. A ready set
--- holding a directory sent whole (rsync's --delete must run inside it)
--- next to at least FILES_FROM_MIN other entries (a restart after a
--- directory was renamed) is taken without such directories and what waits
--- for them: the rest goes as a --files-from list, the directories in the
--- next round, which takes everything (so nothing is put off twice).
-local function roundTest(s)
+-- The ready delays of sync s for one round. A ready set holding a
+-- directory sent whole (rsync's --delete must run inside it) next to at
+-- least FILES_FROM_MIN other entries (a restart after a directory was
+-- renamed) is taken without such directories and what waits for them: the
+-- rest goes as a --files-from list, the directories in the next round,
+-- which takes everything (so nothing is put off twice). One pass over the
+-- queue, two when a whole directory is there with fewer others.
+local function roundList(s)
 	if leftWhole[s] then
 		leftWhole[s] = nil
-		return notBarrier
+		return s:readyList(notBarrier)
 	end
 	local recursive = not s:needsScan()
-	local whole, rest = 0, 0
-	for _, d in ipairs(s:readyList(notBarrier)) do
-		if sendsWhole(s, d, recursive) then whole = whole + 1 else rest = rest + 1 end
+	local whole = false
+	local list = s:readyList(function(d)
+		if not notBarrier(d) then return false end
+		if sendsWhole(s, d, recursive) then whole = true; return false end
+		return true
+	end)
+	if not whole then return list end
+	if #list >= FILES_FROM_MIN then
+		leftWhole[s] = true
+		return list
 	end
-	if whole == 0 or rest < FILES_FROM_MIN then return notBarrier end
-	leftWhole[s] = true
-	return function(d) return notBarrier(d) and not sendsWhole(s, d, recursive) end
+	return s:readyList(notBarrier)
 end
 
 -- Spawns one batched rsync for a list of events.
@@ -269,7 +275,7 @@ end
 -- starve the other changes.
 function rsync._round(inlet, ssh, td)
 	local s, cfg = inlet.getSync(), inlet.getConfig()
-	local list = s:readyList(roundTest(s))
+	local list = roundList(s)
 	local src = s.source
 	local opts = {
 		sizeOf = function(d)
@@ -298,7 +304,7 @@ function rsync.action(inlet)
 	if s.remoteMoves then
 		return rsync._round(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
 	end
-	local list = s:readyList(roundTest(s))
+	local list = roundList(s)
 	if #list == 0 then return end
 	rsync._spawnList(require('events').list(s, list), cfg)
 end
