@@ -40,7 +40,7 @@ end
 local function modify(n)
 	for i = 1, n do
 		core.files['/src/f' .. i] = 1
-		runner.inotifyEvent('Modify', false, nil, '/src/f' .. i, nil)
+		runner.inotifyEvent('Modify', false, '/src/f' .. i, nil)
 	end
 end
 
@@ -74,7 +74,7 @@ describe('default.rsync batches', function()
 	it('take a new directory (sent whole) out of a large batch into the next round', function()
 		core.dirs['/src/nd/'] = true
 		core.files['/src/nd/x'] = 1
-		runner.inotifyEvent('Create', true, nil, '/src/nd', nil)
+		runner.inotifyEvent('Create', true, '/src/nd', nil)
 		modify(120)
 		at(1005)
 		assert.equal(2, #core.spawned)
@@ -92,7 +92,7 @@ describe('default.rsync batches', function()
 
 	it('keep a new directory in a small batch (one include list)', function()
 		core.dirs['/src/nd/'] = true
-		runner.inotifyEvent('Create', true, nil, '/src/nd', nil)
+		runner.inotifyEvent('Create', true, '/src/nd', nil)
 		modify(50)
 		at(1005)
 		assert.equal(2, #core.spawned)
