@@ -13,8 +13,9 @@
  *                            (keys below p, decoded; after: a key; last:
  *                            the last rel given when more records follow)
  *   st:indexPath(k, abs) -> 'f'|'d'|'l'|'o' | false (absent) | nil, err
- *   st:scan(k, pl, abs, collect [, watch]) -> n, { '+/new/or/changed[/]', '-/gone[/]' },
- *                            nospace, rooterr (watch: every directory
+ *   st:scan(k, pl, abs, collect [, watch]) -> n, { '+/new[/]', '~/changed/in/place[/]',
+ *                            '-/gone[/]' }, nospace, rooterr (changed in place:
+ *                            same type and inode; watch: every directory
  *                            walked is watched before it is read; nospace:
  *                            how many could not be, the watch limit
  *                            reached; rooterr: the errno of abs's watch
@@ -325,7 +326,7 @@ struct scanout {
 };
 
 static int
-scan_one(void *ud, const char *rel, size_t len, int isdir, int gone)
+scan_one(void *ud, const char *rel, size_t len, int isdir, int how)
 {
 	struct scanout *o = ud;
 
@@ -336,7 +337,7 @@ scan_one(void *ud, const char *rel, size_t len, int isdir, int gone)
 			return -1;
 		o->buf = m;
 	}
-	o->buf[0] = gone ? '-' : '+';
+	o->buf[0] = how == STORE_GONE ? '-' : how == STORE_SAME ? '~' : '+';
 	memcpy(o->buf + 1, rel, len);
 	if (isdir)
 		o->buf[1 + len++] = '/';

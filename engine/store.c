@@ -527,14 +527,14 @@ keycmp(const MDB_val *a, const char *b, size_t bl)
 }
 
 static void
-report(struct scan *sc, const char *k, size_t kl, int isdir, int gone)
+report(struct scan *sc, const char *k, size_t kl, int isdir, int how)
 {
 	size_t n;
 
 	if (sc->log) {
-		char how[2] = { (char)isdir, (char)gone };
+		char r[2] = { (char)isdir, (char)how };
 
-		if (logrec(sc->log, 'r', k, kl, how, 2) < 0)
+		if (logrec(sc->log, 'r', k, kl, r, 2) < 0)
 			sc->failed = 1;
 		return;
 	}
@@ -546,7 +546,7 @@ report(struct scan *sc, const char *k, size_t kl, int isdir, int gone)
 		return;
 	}
 	n = store_decode_path(sc->rel, k + sc->plen, kl - sc->plen);
-	if (sc->report(sc->ud, sc->rel, n, isdir, gone) != 0)
+	if (sc->report(sc->ud, sc->rel, n, isdir, how) != 0)
 		sc->failed = 1;
 }
 
@@ -574,7 +574,7 @@ drain(struct scan *sc, const char *limit, size_t ll)
 			}
 			memcpy(g->p, sc->tmp.p, kl);
 			g->len = kl;
-			report(sc, sc->tmp.p, kl, isdir, 1);
+			report(sc, sc->tmp.p, kl, isdir, STORE_GONE);
 		}
 		if (sc->log) {
 			/* a worker's snapshot: the entry stays there, step over it */
@@ -652,20 +652,25 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	if (kl > MAX_KEY) {
 		/* too long for a key: never indexed, so always reported as
 		 * changed (sent again at each start, never missed) */
-		report(sc, sc->key.p, kl, isdir, 0);
+		report(sc, sc->key.p, kl, isdir, STORE_NEW);
 	} else if (sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
 	    sc->cv.mv_size == n && memcmp(sc->cv.mv_data, rec, n) == 0) {
 		sc->cvalid = mdb_cursor_get(sc->cur, &sc->ck, &sc->cv, MDB_NEXT) == 0 &&
 		    has_prefix(&sc->ck, sc->key.p, sc->scope);
 	} else {
 		MDB_val k = { kl, sc->key.p }, v = { n, rec };
+		/* the same entry changed in place (same type and inode), or a
+		 * new one (an entry renamed here is new: its content too) */
+		int same = sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
+		    sc->cv.mv_size >= REC_FIXED && ((char *)sc->cv.mv_data)[0] == (char)rec[0] &&
+		    memcmp((char *)sc->cv.mv_data + 29, rec + 29, 8) == 0;
 
 		if (sc->log ? logrec(sc->log, 'p', sc->key.p, kl, rec, n) < 0 :
 		    mdb_put(sc->s->txn, sc->s->dbi, &k, &v, 0) != 0) {
 			sc->failed = 1;
 			return;
 		}
-		report(sc, sc->key.p, kl, isdir, 0);
+		report(sc, sc->key.p, kl, isdir, same ? STORE_SAME : STORE_NEW);
 		seek(sc, sc->key.p, kl, 1);
 	}
 	if (e->job) {

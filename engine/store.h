@@ -38,10 +38,13 @@ int  store_each(struct store *s, const void *p, size_t pl, const void *after, si
 int  store_index_path(struct store *s, const char *k, size_t kl, const char *abs);
 /* Walks the directory abs below key k (the entries k\1...), compares each
  * entry's lstat with its index entry, and updates the index. report() is
- * called for every entry that differs or is new (gone = 0) and for the
- * top-most of those that vanished (gone = 1), rel decoded relative to the
- * first pl bytes of k. Returns the number of differing entries or -1. */
-typedef int (*store_report_cb)(void *ud, const char *rel, size_t len, int isdir, int gone);
+ * called for every entry that is new or differs (how: STORE_NEW, or
+ * STORE_SAME when the index held the same type and inode: changed in
+ * place) and for the top-most of those that vanished (STORE_GONE), rel
+ * decoded relative to the first pl bytes of k. Returns the number of
+ * differing entries or -1. */
+enum { STORE_NEW = 0, STORE_GONE = 1, STORE_SAME = 2 };
+typedef int (*store_report_cb)(void *ud, const char *rel, size_t len, int isdir, int how);
 /* Called with the absolute path of each directory the walk enters (abs
  * first), before it is read. */
 typedef void (*store_dir_cb)(void *ud, const char *abs);

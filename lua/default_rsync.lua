@@ -92,6 +92,78 @@ local function kinds(entries)
 	return table.concat(out, ', ')
 end
 
+-- A batch of at least this many entries that sends no directory with all
+-- it holds goes as rsync's --files-from list of names instead of an
+-- include list: rsync matches every name of each included directory
+-- against the include rules one by one (BENCHMARKS.md, "Restarts"), while
+-- a list of names costs a look-up per name. The result is the same: the
+-- names and the directories above them are sent, a name the source no
+-- longer has is deleted on the slave (with all it holds: --force) when
+-- running deletes are on, nothing else is touched. Smaller batches keep
+-- lsyncd's include list.
+local FILES_FROM_MIN = 100
+
+-- True when rsync = {...} holds no _extra options: they could make the
+-- --files-from transfer recursive (-r, -a does not) or ask for deletes
+-- that need it (--delete-after), so such configs keep the include list.
+local function noExtra(r)
+	local x = r._extra
+	return x == nil or x == false or (type(x) == 'table' and #x == 0)
+end
+
+-- Spawns one batched rsync of a --files-from list (see FILES_FROM_MIN).
+local function spawnFilesFrom(s, elist, cfg, target, entries, ignoreTimes, stats)
+	local names = rsyncopts.filesFromList(entries)
+	local argv = rsyncopts.filesFromArgs {
+		computed = cfg.rsync._computed, source = s.source, target = target or cfg.target,
+		delete = cfg.delete, ignoreTimes = ignoreTimes, stats = stats,
+	}
+	log('Normal', s.name, ': calling rsync with a list of ', #names, ' name(s) for ',
+		kinds(elist.getList()), '\n', table.concat(names, '\n'))
+	procs.spawn(elist, cfg.rsync.binary, '<', table.concat(names, '\000'), argv)
+end
+
+-- True when delay d of sync s would be sent with all it holds ('dir/***')
+-- and is not a rename: a new directory (recursive: new directories come
+-- whole) or a deleted directory path the source holds again as one.
+local function sendsWhole(s, d, recursive)
+	if not d.isdir then return false end
+	if d.etype == 'Create' then return recursive end
+	if d.etype ~= 'Delete' then return false end
+	local st = core.lstat(s.source .. d.path:sub(2, -2))
+	return st ~= nil and st.type == 'directory'
+end
+
+-- Syncs whose last round left its whole directories for the next one.
+local leftWhole = setmetatable({}, { __mode = 'k' })
+
+-- The ready delays of sync s for one round. A ready set holding a
+-- directory sent whole (rsync's --delete must run inside it) next to at
+-- least FILES_FROM_MIN other entries (a restart after a directory was
+-- renamed) is taken without such directories and what waits for them: the
+-- rest goes as a --files-from list, the directories in the next round,
+-- which takes everything (so nothing is put off twice). One pass over the
+-- queue, two when a whole directory is there with fewer others.
+local function roundList(s)
+	if leftWhole[s] then
+		leftWhole[s] = nil
+		return s:readyList(notBarrier)
+	end
+	local recursive = not s:needsScan()
+	local whole = false
+	local list = s:readyList(function(d)
+		if not notBarrier(d) then return false end
+		if sendsWhole(s, d, recursive) then whole = true; return false end
+		return true
+	end)
+	if not whole then return list end
+	if #list >= FILES_FROM_MIN then
+		leftWhole[s] = true
+		return list
+	end
+	return s:readyList(notBarrier)
+end
+
 -- Spawns one batched rsync for a list of events.
 function rsync._spawnList(elist, cfg, target)
 	local inlet = cfg._inlet or elist.inlet
@@ -104,12 +176,13 @@ function rsync._spawnList(elist, cfg, target)
 		if etype == 'Create' and d.isdir and not recursive then etype = 'Attrib' end
 		entries[#entries + 1] = { etype = etype, path = d.path, path2 = d.path2, isdir = d.isdir }
 	end
-	local list = rsyncopts.includeList(entries)
 	-- A deleted path that came back as another type which the sync excludes
 	-- (a file replaced by an excluded dir 'cache/'): its include rule would
 	-- match the new, excluded entry too, so that entry is excluded first.
 	local guards = {}
 	local s = inlet.getSync()
+	-- does any entry send a directory with all it holds ('dir/***' below)?
+	local whole = false
 	for _, e in ipairs(entries) do
 		if e.etype == 'Delete' then
 			local bare = e.path:gsub('/$', '')
@@ -119,16 +192,26 @@ function rsync._spawnList(elist, cfg, target)
 				if now ~= e.path and s:getFilter():isExcluded(now) then
 					guards[#guards + 1] = '--exclude=' .. rsyncopts.includeRule(now, false)
 				end
+				whole = whole or (e.isdir and st.type == 'directory')
+			else
+				e.gone = true
 			end
+		elseif e.isdir and (e.etype == 'Create' or e.etype == 'Move') then
+			whole = true
 		end
 	end
+	-- Paths that had an event are compared in full (-I): rsync's quick check
+	-- (size and mtime) would miss a same-size rewrite within one second.
+	local ignoreTimes = not config.settings.quickCheck
+	local stats = wantStats() and '--stats' or nil
+	if not whole and #guards == 0 and #entries >= FILES_FROM_MIN and noExtra(cfg.rsync) then
+		return spawnFilesFrom(s, elist, cfg, target, entries, ignoreTimes, stats)
+	end
+	local list = rsyncopts.includeList(entries)
 	local stdin = table.concat(list, '\000')
 	log('Normal', s.name, ': calling rsync for ', kinds(elist.getList()), '\n', table.concat(list, '\n'))
 	local delete = cfg.delete == true or cfg.delete == 'running'
-	-- Paths that had an event are compared in full (-I): rsync's quick check
-	-- (size and mtime) would miss a same-size rewrite within one second.
-	local full = not config.settings.quickCheck and '--ignore-times' or nil
-	local stats = wantStats() and '--stats' or nil
+	local full = ignoreTimes and '--ignore-times' or nil
 	procs.spawn(elist, cfg.rsync.binary, '<', stdin, cfg.rsync._computed, full, stats, '-r',
 		delete and '--delete' or nil, delete and '--ignore-errors' or nil,
 		'--force', '--from0', guards, '--include-from=-', '--exclude=*',
@@ -196,7 +279,7 @@ end
 -- starve the other changes.
 function rsync._round(inlet, ssh, td)
 	local s, cfg = inlet.getSync(), inlet.getConfig()
-	local list = s:readyList(notBarrier)
+	local list = roundList(s)
 	local src = s.source
 	local opts = {
 		sizeOf = function(d)
@@ -225,9 +308,9 @@ function rsync.action(inlet)
 	if s:movesOnSlave() then
 		return rsync._round(inlet, s:sshCommand(), cfg.target:match('^[^:]*:(.*)$') or '')
 	end
-	local elist = inlet.getEvents(notBarrier)
-	if elist.size() == 0 then return end
-	rsync._spawnList(elist, cfg)
+	local list = roundList(s)
+	if #list == 0 then return end
+	rsync._spawnList(require('events').list(s, list), cfg)
 end
 
 -- Judges exits; a move that failed or was refused on the slave falls back

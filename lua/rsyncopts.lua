@@ -3,7 +3,9 @@
 --    (lsyncd's rsync._computed);
 --  * startupArgs: the recursive startup (Init) transfer;
 --  * includeList / runningArgs: the batched transfer of queued events, whose
---    NUL-separated include list goes to rsync's stdin.
+--    NUL-separated include list goes to rsync's stdin;
+--  * filesFromList / filesFromArgs: a large batch that sends nothing with
+--    all it holds, as rsync's --files-from list of names.
 -- Pure functions: no I/O.
 
 local M = {}
@@ -213,6 +215,63 @@ function M.includeList(entries)
 		if e.path2 then addPath(e.path2, e.isdir, e.etype) end
 	end
 	return list
+end
+
+-- The names of a batched transfer sent by rsync's --files-from (a batch
+-- that sends nothing with all it holds: see default_rsync).  entries as
+-- includeList's; gone = true marks a path the source no longer has (the
+-- receiver deletes it: --delete-missing-args).  Returns the names relative
+-- to the source ('a/f', 'a/d': no leading or trailing '/', a trailing one
+-- would send a directory's content), each once, in the entries' order,
+-- leaving out a gone path below another gone one (deleted with it).  The
+-- directories above a name need no entry: --files-from implies
+-- --relative, which sends them along.  Cost: linear in the entries times
+-- the depth.
+function M.filesFromList(entries)
+	local gone = {}
+	for _, e in ipairs(entries) do
+		if e.gone then gone[(e.path:gsub('^/', ''):gsub('/$', ''))] = true end
+	end
+	local function under(name)
+		local p = name:match('^(.*)/[^/]*$')
+		while p do
+			if gone[p] then return true end
+			p = p:match('^(.*)/[^/]*$')
+		end
+		return false
+	end
+	local list, seen = {}, {}
+	local function add(p, isGone)
+		if type(p) ~= 'string' then return end
+		local name = p:gsub('^/', ''):gsub('/$', '')
+		if name == '' or seen[name] or (isGone and under(name)) then return end
+		seen[name] = true
+		list[#list + 1] = name
+	end
+	for _, e in ipairs(entries) do
+		add(e.path, e.gone)
+		if e.path2 then add(e.path2, false) end
+	end
+	return list
+end
+
+-- The batched transfer by --files-from (stdin: filesFromList's names,
+-- NUL-joined).  cfg: computed, source, target, delete (true/false/
+-- 'startup'/'running'), ignoreTimes, stats.  Returns argv (no binary):
+--   COMPUTED [--ignore-times] [--stats] --files-from=- --from0
+--   (--delete-missing-args --ignore-errors | --ignore-missing-args)
+--   --force SOURCE TARGET
+-- No -r: a directory named is sent as itself, not with what it holds.
+function M.filesFromArgs(cfg)
+	local argv = {}
+	for _, a in ipairs(cfg.computed or {}) do argv[#argv + 1] = a end
+	local del = deleteOn(cfg.delete, 'running')
+	for _, a in ipairs { cfg.ignoreTimes and '--ignore-times' or false, cfg.stats and '--stats' or false,
+		'--files-from=-', '--from0', del and '--delete-missing-args' or '--ignore-missing-args',
+		del and '--ignore-errors' or false, '--force', cfg.source, cfg.target } do
+		if a then argv[#argv + 1] = a end
+	end
+	return argv
 end
 
 -- The batched transfer.  cfg: computed, source, target, delete, and

@@ -29,7 +29,11 @@
 --   - Renames move the index entries and pending entries below the old
 --     name to the new one, so the claim holds for the moved subtree.
 --   - The start-up walk writes index updates and the differing paths into
---     every valid sync's pending set in one transaction.
+--     every valid sync's pending set in one transaction. It reports every
+--     entry below a directory that is new or differs and the top-most of
+--     those that vanished, so a directory changed in place (same type and
+--     inode) is pending flat: its own entry; what changed in it is pending
+--     on its own. A directory pending with all it holds stays so.
 --   - A sync that is not valid (first run, definition changed, -fullsync,
 --     state missing or damaged) loses its pending set and its mark before
 --     anything else; it gets the full startup transfer and is marked valid
@@ -85,17 +89,22 @@ end
 local function pendKey(r, rel) return core.storeKey(r.pend, bare(rel)) end
 
 -- Adds rel to the pending set of every valid-or-starting sync of source
--- record src that concerns it.
-local function addPending(src, rel, isdir, g)
+-- record src that concerns it. The value is 'GEN:KIND', KIND 'f' (not a
+-- directory), 'd' (a directory with all it holds) or 'a' (flat: a
+-- directory's own entry only, its changed content being pending on its
+-- own; the start-up walk's directories changed in place). 'a' never
+-- replaces a 'd' that is pending still.
+local function addPending(src, rel, isdir, g, flat)
 	if rel == '' or rel == '/' then return end
 	local relS = isdir and (bare(rel) .. '/') or bare(rel)
-	local v = g .. ':' .. (isdir and 'd' or 'f')
+	local kind = isdir and (flat and 'a' or 'd') or 'f'
 	for _, r in ipairs(src.list) do
 		local k = pendKey(r, rel)
 		-- a path too long for a key is never indexed: the start-up walk
 		-- reports it as changed at every start, so it needs no entry
 		if #k <= MAX_KEY and not r.sync:isRemoved() and r.sync:concerns(relS) then
-			local ok, err = st:put(k, v)
+			local was = kind == 'a' and st:get(k)
+			local ok, err = st:put(k, g .. ':' .. ((was and was:sub(-1) == 'd') and 'd' or kind))
 			if not ok then error(err, 0) end
 		end
 	end
@@ -137,7 +146,7 @@ local function applyEvent(src, op, g)
 	if t == 'd' and (op.etype == 'Create' or op.etype == 'Move') then
 		local _, list = st:scan(key, #src.ipfx, src.root .. rel, true)
 		for _, c in ipairs(list or {}) do
-			if c:sub(1, 1) == '+' then addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+			if c:sub(1, 1) ~= '-' then addPending(src, c:sub(2), c:sub(-1) == '/', g) end
 		end
 	end
 end
@@ -269,6 +278,10 @@ function state.collected(s, p, code, signo)
 		end
 		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = g } end
 	end
+	-- at once (one commit per transfer): left to the next cycle's commit
+	-- they wait for the next event, and a stop before it would have the
+	-- next start send them all again
+	state.commit()
 end
 
 -- Opens the store file path; a damaged one is logged, removed and made anew.
@@ -310,9 +323,12 @@ local function queuePending(r, list, now)
 		local etype, path
 		if st1 then
 			local dir = st1.type == 'directory'
-			etype, path = dir and 'Create' or 'Modify', rel .. (dir and '/' or '')
+			-- a flat directory ('a') is its own entry only: an Attrib (the
+			-- rsync layers send it without what it holds)
+			etype = dir and (v:sub(-1) == 'a' and 'Attrib' or 'Create') or 'Modify'
+			path = rel .. (dir and '/' or '')
 		else
-			etype, path = 'Delete', rel .. (v:sub(-1) == 'd' and '/' or '')
+			etype, path = 'Delete', rel .. (v:sub(-1) ~= 'f' and '/' or '')
 		end
 		if s:concerns(path) and not (covers and covered(rel)) then
 			if covers and etype == 'Create' then dirs[rel] = true end
@@ -464,7 +480,11 @@ function state.startup(syncs, now)
 		src.walked = nil
 		src.list = {}
 		for _, r in ipairs(all) do if r.valid then src.list[#src.list + 1] = r end end
-		for _, c in ipairs(w.list) do addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+		-- a directory changed in place is pending flat: what changed in
+		-- it is reported on its own (new entries, vanished ones as gone)
+		for _, c in ipairs(w.list) do
+			addPending(src, c:sub(2), c:sub(-1) == '/', g, c:sub(1, 1) == '~')
+		end
 		src.list = all
 		src.changed = w.list
 		log('Normal', 'state: walked ', src.root, w.watched and ' (and watched it)' or '', ' in ',

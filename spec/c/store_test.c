@@ -21,11 +21,12 @@ static int nseen;
 static int threads = 1;         /* of the walks scan() does */
 
 static int
-note(void *ud, const char *rel, size_t len, int isdir, int gone)
+note(void *ud, const char *rel, size_t len, int isdir, int how)
 {
 	(void)ud;
 	if (nseen < 64)
-		snprintf(seen[nseen++], 1400, "%c%.*s%s", gone ? '-' : '+', (int)len, rel, isdir ? "/" : "");
+		snprintf(seen[nseen++], 1400, "%c%.*s%s",
+		    how == STORE_GONE ? '-' : how == STORE_SAME ? '~' : '+', (int)len, rel, isdir ? "/" : "");
 	return 0;
 }
 
@@ -138,12 +139,19 @@ main(void)
 	ok(scan(s) == 0, "second walk: nothing differs");
 	sh("echo 22 > %s/src/g; rm -r %s/src/d/e; ln -sf other %s/src/l", dir);
 	sh("touch %s/src/new; chmod 700 %s/src/a-b; true %s", dir);
-	ok(scan(s) == 6 && saw("+/d/"), "after changes: 6 differ, the parent of the removed dir too (%d)", nseen);
-	ok(saw("+/g") && saw("+/l") && saw("+/new") && saw("+/a-b/"), "changed and new reported");
+	ok(scan(s) == 6 && saw("~/d/"), "after changes: 6 differ, the parent of the removed dir too (%d)", nseen);
+	ok(saw("~/g") && saw("+/l") && saw("+/new") && saw("~/a-b/"),
+	    "changed in place (same inode) and new (a symlink made anew) reported as such");
 	ok(saw("-/d/e/") && !saw("-/d/e/h"), "a vanished dir reported once, not its content");
 	ok(scan(s) == 0, "and then nothing");
 	sh("touch -d 2001-01-01 %s/src/g; true %s %s", dir);
-	ok(scan(s) == 1 && saw("+/g"), "an mtime set back is seen (ctime moved)");
+	ok(scan(s) == 1 && saw("~/g"), "an mtime set back is seen (ctime moved)");
+	/* a directory renamed and another made under its old name: both new,
+	 * with all they hold; the old name's entries below are gone */
+	sh("mv %s/src/d %s/src/moved && mkdir %s/src/d", dir);
+	ok(scan(s) == 4 && saw("+/d/") && saw("+/moved/") && saw("+/moved/f") && saw("-/d/f"),
+	    "a dir renamed while stopped: new with its content, a new dir under the old name is new (%d)",
+	    nseen);
 
 	/* with ondir: every directory's absolute path, the root first, each
 	 * before it is read (a file made at that moment is found) */
@@ -159,14 +167,14 @@ main(void)
 
 		n = store_scan(s, "i", 1, 1, src, &h);
 		store_commit(s);
-		ok(calls == 5 && ndirs == 5, "ondir: once per directory (%d)", calls);
+		ok(calls == 6 && ndirs == 6, "ondir: once per directory (%d)", calls);
 		ok(!strcmp(dirs[0], "") && !strcmp(dirs[1], "/a-b") && !strcmp(dirs[2], "/d") &&
-		    !strcmp(dirs[3], "/d/e") && !strcmp(dirs[4], "/d/e2"),
-		    "ondir: absolute paths, the root first, in walk order (%s %s %s %s %s)",
-		    dirs[0], dirs[1], dirs[2], dirs[3], dirs[4]);
+		    !strcmp(dirs[3], "/d/e") && !strcmp(dirs[4], "/d/e2") && !strcmp(dirs[5], "/moved"),
+		    "ondir: absolute paths, the root first, in walk order (%s %s %s %s %s %s)",
+		    dirs[0], dirs[1], dirs[2], dirs[3], dirs[4], dirs[5]);
 		ok(n == 1 && saw("+/d/late"),
 		    "ondir comes before the directory is read: the file made then is found (%ld)", n);
-		ok(scan(s) == 1 && saw("+/d/") && scan(s) == 0,
+		ok(scan(s) == 1 && saw("~/d/") && scan(s) == 0,
 		    "d's own entry was compared before: the next walk sees its new mtime, then nothing");
 	}
 
@@ -202,15 +210,15 @@ main(void)
 	sh("echo 11 > %s/src/p1/q/f; rm -r %s/src/p2/q; echo n > %s/src/p3/new", dir);
 	sh("rm -r %s/src/p4; echo file > %s/src/p4; echo 5 > %s/src/top", dir);
 	ok(scan(s) == 7 && nseen == 7, "threads: changes in every subtree (%d)", nseen);
-	ok(saw("+/p1/q/f") && saw("-/p2/q/") && saw("+/p2/") && saw("+/p3/new") && saw("+/p3/"),
+	ok(saw("~/p1/q/f") && saw("-/p2/q/") && saw("~/p2/") && saw("+/p3/new") && saw("~/p3/"),
 	    "threads: changed, vanished and new entries below the root's directories");
-	ok(saw("+/p4") && saw("+/top"), "threads: the root's own entries");
+	ok(saw("+/p4") && saw("~/top"), "threads: the root's own entries (a dir become a file is new)");
 	ok(scan(s) == 0, "threads: then nothing");
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees: the index was updated");
 	sh("rm -rf %s/src/p1 %s/src/p3; mkdir %s/src/p1", dir);
 	threads = 2;
-	ok(scan(s) == 3 && saw("-/p3/") && saw("+/p1/") && saw("-/p1/q/"),
+	ok(scan(s) == 3 && saw("-/p3/") && (saw("+/p1/") || saw("~/p1/")) && saw("-/p1/q/"),
 	    "threads: a directory gone with its content, another emptied (%d)", nseen);
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees again");
@@ -223,8 +231,8 @@ main(void)
 	threads = 2;
 	ok(scan(s) == 0, "one top dir, threads: an unchanged tree, nothing differs");
 	sh("echo 11 > %s/src/one/p1/q/f; rm %s/src/one/p2/f; echo n > %s/src/one/new", dir);
-	ok(scan(s) == 5 && saw("+/one/p1/q/f") && saw("-/one/p2/f") && saw("+/one/p2/") &&
-	    saw("+/one/new") && saw("+/one/"), "one top dir, threads: the changes below it (%d)", nseen);
+	ok(scan(s) == 5 && saw("~/one/p1/q/f") && saw("-/one/p2/f") && saw("~/one/p2/") &&
+	    saw("+/one/new") && saw("~/one/"), "one top dir, threads: the changes below it (%d)", nseen);
 	ok(scan(s) == 0, "one top dir, threads: then nothing");
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees");

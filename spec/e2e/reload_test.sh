@@ -13,7 +13,7 @@ cat > "$WS/bin/lng-rsync" <<EOF
 #!/bin/sh
 eval "dest=\\\${\$#}"
 kind=init
-for a in "\$@"; do [ "\$a" = --include-from=- ] && kind=list; done
+for a in "\$@"; do case \$a in --include-from=-|--files-from=-) kind=list;; esac; done
 echo "\$kind \${dest}" >> '$CALLS'
 exec rsync "\$@"
 EOF

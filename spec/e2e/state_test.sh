@@ -2,7 +2,7 @@
 # Durable state (issue 15): two ssh slaves (sshd in namespaces of their
 # own) fed by one default.rsync sync{} with targets = {...}. A wrapper
 # around rsync notes each call as "full" (the startup transfer: no
-# --include-from list) or "list" (queued paths). Checked:
+# --include-from or --files-from list) or "list" (queued paths). Checked:
 #   - the first start sends everything (one full transfer per slave);
 #   - a restart with valid state sends no full transfer, and the changes
 #     made while the daemon was stopped (creates, rewrites of the same
@@ -32,7 +32,7 @@ CALLS=$WS/calls
 cat > "$WS/bin/lng-rsync" <<EOF
 #!/bin/sh
 eval "dest=\\\${\$#}"
-case " \$* " in *' --include-from=-'*) kind=list;; *) kind=full;; esac
+case " \$* " in *' --include-from=-'*|*' --files-from=-'*) kind=list;; *) kind=full;; esac
 echo "\$kind \${dest%%:*}" >> '$CALLS'
 exec rsync "\$@"
 EOF

@@ -201,6 +201,39 @@ describe('rsyncopts', function()
 		end)
 	end)
 
+	describe('filesFromList', function()
+		it('names each path once, relative, without trailing slash, moves by both ends', function()
+			assert.same({ 'a/f', 'd', 'x', 'y', '-lead', 'n\nl' }, rsyncopts.filesFromList {
+				{ etype = 'Modify', path = '/a/f' }, { etype = 'Attrib', path = '/d/' },
+				{ etype = 'Modify', path = '/a/f' }, { etype = 'Move', path = '/x', path2 = '/y' },
+				{ etype = 'Modify', path = '/-lead' }, { etype = 'Create', path = '/n\nl' },
+			})
+		end)
+
+		it('leaves out a gone path below another gone path, in any order', function()
+			assert.same({ 'g/sub/f', 'g', 'keep/f', 'gx' }, rsyncopts.filesFromList {
+				{ etype = 'Delete', path = '/g/sub/f' }, { etype = 'Delete', path = '/g/', gone = true },
+				{ etype = 'Delete', path = '/g/sub/', gone = true }, { etype = 'Modify', path = '/keep/f' },
+				{ etype = 'Delete', path = '/g/x', gone = true }, { etype = 'Delete', path = '/gx', gone = true },
+			})
+		end)
+	end)
+
+	describe('filesFromArgs', function()
+		it('lists names on stdin, no -r; deletes the missing ones iff deletes run', function()
+			local argv = rsyncopts.filesFromArgs { computed = { '-lst' }, source = '/s/',
+				target = 'h:/t/', delete = true, ignoreTimes = true, stats = '--stats' }
+			assert.same({ '-lst', '--ignore-times', '--stats', '--files-from=-', '--from0',
+				'--delete-missing-args', '--ignore-errors', '--force', '/s/', 'h:/t/' }, argv)
+			for d, want in pairs { [true] = true, running = true, startup = false, [false] = false } do
+				argv = rsyncopts.filesFromArgs { computed = {}, source = '/s/', target = '/t/', delete = d }
+				assert.equal(want, has(argv, '--delete-missing-args'), tostring(d))
+				assert.equal(not want, has(argv, '--ignore-missing-args'), tostring(d))
+				assert.is_false(has(argv, '-r'))
+			end
+		end)
+	end)
+
 	describe('with a real rsync', function()
 		if not fs.sh('rsync --version >/dev/null 2>&1') then
 			pending('rsync is not installed')
@@ -279,6 +312,61 @@ describe('rsyncopts', function()
 			fs.mktree(dst, { '/gone' })
 			batch({ { etype = 'Delete', path = '/gone' } }, 'startup')
 			assert.same({ '/gone' }, fs.keys(fs.listtree(dst)))
+		end)
+
+		-- the same batch both ways into two copies of one slave tree
+		local function bothWays(entries, delete)
+			local dst2 = root .. '/dst2'
+			assert(fs.sh('cp -a ' .. fs.q(dst) .. ' ' .. fs.q(dst2)))
+			batch(entries, delete)
+			for _, e in ipairs(entries) do
+				if e.etype == 'Delete' and not fs.sh('test -e ' .. fs.q(src .. e.path)) then e.gone = true end
+			end
+			local stdin = table.concat(rsyncopts.filesFromList(entries), '\0')
+			run(rsyncopts.filesFromArgs {
+				computed = rsyncopts.computeArgs { links = true, times = true, protect_args = true },
+				source = src .. '/', target = dst2 .. '/', delete = delete, ignoreTimes = true,
+			}, stdin)
+			assert.same(fs.keys(fs.listtree(dst)), fs.keys(fs.listtree(dst2)))
+			assert(fs.sh('diff -r ' .. fs.q(dst) .. ' ' .. fs.q(dst2)), 'contents differ')
+			return fs.keys(fs.listtree(dst2))
+		end
+
+		it('a --files-from batch ends as the include list does: named entries only', function()
+			local H = { '/new\nline', '/st*r', '/[x]', '/-lead', '/sp ace', '/bad\255byte' }
+			local t = { '/d/', '/d/old', '/d/changed', '/d/new', '/e/', '/e/f', '/deep/', '/deep/a/',
+				'/deep/a/f' }
+			for _, p in ipairs(H) do t[#t + 1] = p end
+			fs.mktree(src, t)
+			-- the slave: d holds old (unchanged, stale content: not named, so not
+			-- sent), gone files and dirs, something not named that the source lacks
+			fs.mktree(dst, { '/d/', '/d/old', '/d/changed', '/d/gone', '/e/', '/gonedir/',
+				'/gonedir/sub/', '/gonedir/sub/f', '/st*r', '/stXr', '/unnamed' })
+			fs.writefile(dst .. '/d/old', 'stale')
+			fs.writefile(dst .. '/d/changed', 'stale')
+			local entries = {
+				{ etype = 'Attrib', path = '/d/' }, { etype = 'Modify', path = '/d/changed' },
+				{ etype = 'Create', path = '/d/new' }, { etype = 'Delete', path = '/d/gone' },
+				{ etype = 'Delete', path = '/gonedir/' }, { etype = 'Delete', path = '/gonedir/sub/f' },
+				{ etype = 'Modify', path = '/deep/a/f' },
+			}
+			for _, p in ipairs(H) do entries[#entries + 1] = { etype = 'Modify', path = p } end
+			local got = bothWays(entries, true)
+			local want = { '/d/', '/d/changed', '/d/new', '/d/old', '/deep/', '/deep/a/', '/deep/a/f',
+				'/e/', '/stXr', '/unnamed' }
+			for _, p in ipairs(H) do want[#want + 1] = p end
+			table.sort(want)
+			assert.same(want, got)
+			assert.equal('stale', fs.readfile(dst .. '/d/old'))
+			assert.equal('/d/changed', fs.readfile(dst .. '/d/changed'))
+		end)
+
+		it('a --files-from batch without deletes leaves what the source lacks', function()
+			fs.mktree(src, { '/f' })
+			fs.mktree(dst, { '/gone', '/gdir/', '/gdir/x' })
+			assert.same({ '/f', '/gdir/', '/gdir/x', '/gone' }, bothWays({
+				{ etype = 'Modify', path = '/f' }, { etype = 'Delete', path = '/gone' },
+				{ etype = 'Delete', path = '/gdir/' } }, 'startup'))
 		end)
 
 		it('startup transfer with protected excludes agrees with the filter', function()
