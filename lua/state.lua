@@ -327,6 +327,134 @@ local function open(path)
 	return nil
 end
 
+-- Tracks sync sy: its record (id from source, host and target, unique
+-- among ids; its pending set's prefix and its mark's key) in tracked and in
+-- its source's record (taken from spare, the records of sources let go in
+-- this reload, or made: fresh = true). Returns r, fresh.
+local function track(sy, ids, spare)
+	local cfg = sy.config
+	local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
+		.. tostring(cfg.target or cfg.targetdir or '')
+	local id = core.storeHash(ident)
+	while ids[id] do id = core.storeHash(id) end
+	ids[id] = true
+	local r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
+		hash = state.definitionHash(cfg) }
+	tracked[sy] = r
+	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
+	if spare then spare[sy.source] = nil end
+	if src then
+		sources[sy.source] = src
+	else
+		src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
+			list = {} }
+		sources[sy.source] = src
+		fresh = true
+	end
+	src.list[#src.list + 1] = r
+	return r, fresh
+end
+
+-- Stops tracking sync sy: its record goes; returns it and, when no
+-- tracked sync uses its source any more, the source's record.
+local function forget(sy)
+	local r = tracked[sy]
+	if not r then return end
+	tracked[sy] = nil
+	local src = sources[sy.source]
+	for i, x in ipairs(src and src.list or {}) do
+		if x == r then table.remove(src.list, i); break end
+	end
+	if src and #src.list == 0 then
+		sources[sy.source] = nil
+		return r, src
+	end
+	return r
+end
+
+-- Stops tracking sync sy (removed by a HUP): its pending set and mark go
+-- too; a source no tracked sync uses any more goes into spare.
+local function untrack(sy, spare)
+	local r, src = forget(sy)
+	if not r then return end
+	st:delPrefix(r.pend)
+	st:del(r.meta)
+	if src then spare[sy.source] = src end
+end
+
+-- Index entries of sources no sync of the config has any more (a sync
+-- removed, or its source changed): deleted. The index prefixes in the
+-- store are found by seeking from one to the next ('i' + 16 hex + ':').
+local function dropOrphanIndexes()
+	local used = {}
+	for _, src in pairs(sources) do used[src.ipfx] = true end
+	local after
+	while true do
+		local t = st:list('i', after, 1)
+		local rel = next(t)
+		if not rel then break end
+		local ipfx = 'i' .. rel:sub(1, 17)
+		if not used[ipfx] then
+			local n = st:delPrefix(ipfx)
+			log('Normal', 'state: index of a source no sync has any more dropped (', n, ' entries)')
+		end
+		after = ipfx:sub(1, -2) .. ';'             -- past every key of that prefix
+	end
+end
+
+-- A HUP (startup.reloadConfig): made lists the syncs the new config added
+-- or changed, removed those it dropped (a changed one is in both). The
+-- removed are no longer tracked (untrack). The made ones that can keep
+-- state are tracked like a sync at start whose state is not valid: their
+-- full startup transfer (queued by the caller) makes it valid, and events
+-- from now on are indexed and pending for them. A source new to this run
+-- is walked first, so that its index is current (else the next start
+-- would find every path changed). What is recorded is committed first: no
+-- batched event refers to a source that goes.
+function state.reload(made, removed)
+	if not st then return end
+	state.commit()
+	local ok, err = st:begin()
+	local added = {}
+	if ok then
+		ok, err = pcall(function()
+			local spare = {}
+			for _, sy in ipairs(removed) do untrack(sy, spare) end
+			local ids = {}
+			for _, r in pairs(tracked) do ids[r.id] = true end
+			for _, sy in ipairs(made) do
+				if trackable(sy) then
+					local r, fresh = track(sy, ids, spare)
+					added[#added + 1] = sy
+					r.why = 'added or changed by a HUP'
+					st:delPrefix(r.pend)
+					st:del(r.meta)
+					if fresh then
+						local src = sources[sy.source]
+						local n, e = st:scan(src.ipfx, #src.ipfx, src.root, false)
+						if not n then error(e, 0) end
+					end
+				end
+			end
+			-- sources no tracked sync uses any more: their index goes
+			for _, src in pairs(spare) do
+				local n = st:delPrefix(src.ipfx)
+				log('Normal', 'state: index of ', src.root, ' dropped (', n, ' entries): no sync uses it')
+			end
+		end)
+		if ok then ok, err = st:commit() else st:abort() end
+	end
+	if not ok then
+		log('Error', 'state: cannot write to the state store at the reload (', tostring(err), ');',
+			' the syncs it added keep no state until the next start')
+		for _, sy in ipairs(added) do forget(sy) end
+		return
+	end
+	for _, sy in ipairs(added) do
+		log('Normal', sy.name, ': full startup transfer (', tracked[sy].why, '); state kept after it')
+	end
+end
+
 -- Queues r's pending set (list: rel -> value) for its sync.
 local function queuePending(r, list, now)
 	local s, n = r.sync, 0
@@ -406,16 +534,8 @@ function state.startup(syncs, now, configPath)
 	local g = gen + 1
 	local ids, keep = {}, {}
 	for _, sy in ipairs(syncs) do
-		local r = tracked[sy]
-		if not r and trackable(sy) then
-			local cfg = sy.config
-			local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
-				.. tostring(cfg.target or cfg.targetdir or '')
-			local id = core.storeHash(ident)
-			while ids[id] do id = core.storeHash(id) end
-			ids[id] = true
-			r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
-				hash = state.definitionHash(cfg) }
+		if not tracked[sy] and trackable(sy) then
+			local r = track(sy, ids)
 			keep[r.meta] = true
 			local had = st:get(r.meta)
 			r.valid = had == r.hash and not settings.fullsync and not remade
@@ -425,14 +545,6 @@ function state.startup(syncs, now, configPath)
 				st:delPrefix(r.pend)
 				st:del(r.meta)
 			end
-			tracked[sy] = r
-			local src = sources[sy.source]
-			if not src then
-				src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
-					list = {} }
-				sources[sy.source] = src
-			end
-			src.list[#src.list + 1] = r
 		end
 	end
 	-- syncs no longer in the config: their state goes
@@ -442,6 +554,7 @@ function state.startup(syncs, now, configPath)
 			st:delPrefix('p' .. k .. ':')
 		end
 	end
+	dropOrphanIndexes()
 	-- one walk per source: the index follows the tree, and what differs is
 	-- pending for every valid sync of that source
 	for _, src in pairs(sources) do
@@ -562,19 +675,24 @@ local function refill(r, now)
 end
 
 -- Once per cycle, before anything is spawned: commit, then refill.
--- Commits are due before a spawn (state.spawned), and here once the batch
--- is a second old or large, or a sync spills (its events are only in the
--- store): not every cycle, which in a burst would be an fdatasync per read
--- of inotify. An uncommitted batch lost in a kill is seen by the start-up
--- walk like any change the daemon did not record.
+-- Commits are due before a spawn (state.spawned), before a refill reads
+-- the pending set (a spilling sync's events are only there), and here
+-- once the batch is a second old or large: not every cycle, which in a
+-- burst would be an fdatasync per read of inotify (also while a sync
+-- spills: most of its cost per event was that). An uncommitted batch lost
+-- in a kill is seen by the start-up walk like any change the daemon did
+-- not record.
 function state.cycle(now)
 	if not st then return end
-	local spilling = false
+	local spilling, refilling = false, false
 	for _, r in pairs(tracked) do
-		if r.spilled then spilling = true end
+		if r.spilled then
+			spilling = true
+			if r.sync.delays.size <= capOf() / 2 then refilling = true end
+		end
 	end
 	if #ops > 0 then firstOp = firstOp or now end
-	if #ops > 0 and (spilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
+	if #ops > 0 and (refilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
 	if not spilling then return end
 	for _, r in pairs(tracked) do
 		if r.spilled then refill(r, now) end
