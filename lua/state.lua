@@ -277,22 +277,61 @@ function state.spawned(p)
 	p.gen = gen
 end
 
+-- Sync r's state is valid from now on (not a second later): its startup
+-- transfer, spawned at generation g, sent all.
+local function establish(r, g)
+	r.awaiting, r.initGen = nil, nil
+	ops[#ops + 1] = { clear = r, establish = true, gen = g }
+	state.commit()
+	if not r.valid then
+		r.valid = true
+		log('Normal', r.sync.name, ': startup transfer done; state kept from now on')
+	end
+end
+
+-- A startup transfer that ended in rsync exit 23 sent all but the paths
+-- rsync named (exits.partial parks them: p.parked, each retried on its
+-- own). The state waits for them: valid once each was sent by a transfer
+-- that succeeded, never before (a restart meanwhile gets the full
+-- transfer again).
+local function awaitParked(r, p)
+	local n = 0
+	r.awaiting, r.initGen = {}, p.gen
+	for _, rel in ipairs(p.parked) do
+		if not r.awaiting[bare(rel)] then n = n + 1 end
+		r.awaiting[bare(rel)] = true
+	end
+	log('Normal', r.sync.name, ': startup transfer done except ', n, ' path(s); state kept once',
+		' they are sent')
+end
+
+-- Paths a successful list transfer sent leave r.awaiting (below: a
+-- directory sent with all it holds); none left: the state is valid.
+local function arrived(r, rel, below)
+	local w = r.awaiting
+	local b = bare(rel)
+	w[b] = nil
+	if below then
+		for k in pairs(w) do
+			if k:sub(1, #b + 1) == b .. '/' then w[k] = nil end
+		end
+	end
+end
+
 -- A transfer of sync s ended (runner.collect): on success its paths leave
 -- the pending set (up to the generation it was spawned at); a successful
--- startup transfer makes the sync's state valid.
+-- startup transfer makes the sync's state valid (one that ended in exit 23:
+-- once what failed of it was sent).
 function state.collected(s, p, code, signo)
 	local r = tracked[s]
-	if not r or not p.gen or (signo and signo ~= 0) or (code ~= 0 and code ~= 24) then return end
+	if not r or not p.gen or (signo and signo ~= 0) then return end
 	local first = p.delays[1]
-	if first and first.etype == 'Init' then
-		ops[#ops + 1] = { clear = r, establish = true, gen = p.gen }
-		state.commit()                  -- valid from now on, not a second later
-		if not r.valid then
-			r.valid = true
-			log('Normal', s.name, ': startup transfer done; state kept from now on')
-		end
-		return
+	local init = first and first.etype == 'Init'
+	if init and code == 23 and p.parked and #p.parked > 0 and not r.valid then
+		return awaitParked(r, p)
 	end
+	if code ~= 0 and code ~= 24 then return end
+	if init then return establish(r, p.gen) end
 	-- only an rsync of a list reads the source as it is when it runs; a
 	-- command that replays an event (ssh mv, ssh rm) does not: a change
 	-- recorded before it was spawned may not be in what it did
@@ -303,11 +342,16 @@ function state.collected(s, p, code, signo)
 	local recursive = s.coversNewDirs and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
-			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen,
-				below = recursive and d.etype == 'Create' and d.isdir }
+			local below = recursive and d.etype == 'Create' and d.isdir
+			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen, below = below }
+			if r.awaiting then arrived(r, d.path, below) end
 		end
-		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen } end
+		if d.path2 then
+			ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen }
+			if r.awaiting then arrived(r, d.path2) end
+		end
 	end
+	if r.awaiting and next(r.awaiting) == nil then establish(r, r.initGen) end
 end
 
 -- Opens the store file path; a damaged one is logged, removed and made anew.
