@@ -115,6 +115,7 @@ function M.cycle(now)
 		core.notify('WATCHDOG=1')
 		nextWatchdog = now + watchdog
 	end
+	syncset.sweep(sshmux.prune)
 	sshmux.tick(now, procs.spawnService, syncset.linkBack)
 	local n = #syncs
 	for k = 1, n do

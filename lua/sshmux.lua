@@ -187,6 +187,21 @@ function M.output(pid, line)
 	return true
 end
 
+-- Ends the masters no sync uses any more (their syncs were removed by a
+-- reload and have no transfer left). used: { [master] = true }.
+function M.prune(used)
+	for key, m in pairs(masters) do
+		if not used[m] then
+			masters[key] = nil
+			if m.pid then
+				m.closing = true
+				core.kill(m.pid, 15)
+			end
+			core.log('Normal', 'ssh master connection to ' .. m.dest .. ' closed: no sync uses it any more')
+		end
+	end
+end
+
 -- A service child exited: if it was a master, schedule its restart.
 -- quiet: the daemon is stopping or reloading (its end is expected).
 function M.exited(pid, code, now, quiet)
@@ -194,6 +209,7 @@ function M.exited(pid, code, now, quiet)
 	if not m then return false end
 	byPid[pid] = nil
 	m.pid = nil
+	if m.closing then return true end
 	m.failures = m.failures + 1
 	m.state = 'down'
 	-- a master attempt is also the cheapest probe of a dead link: keep

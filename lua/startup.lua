@@ -99,6 +99,7 @@ end
 function M.retire(s, replaced)
 	s.removed = true
 	s:dropWaiting()
+	syncset.retire(s)
 	log('Normal', s.name, replaced and ': changed by the new config, starts afresh'
 		or ': removed by the new config', s.processes > 0
 		and (', finishing ' .. s.processes .. ' transfer(s) under way') or '')

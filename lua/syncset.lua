@@ -8,6 +8,7 @@ local log = require('log').log
 local M = {}
 
 local syncs = {}          -- Sync objects in config order: always this table
+local retiring = {}       -- syncs a reload removed, until their last transfer ends
 local startupDone = false
 
 -- The list of syncs (startup fills it; a reload refills it in place).
@@ -72,6 +73,34 @@ function M.stopSync(s, code)
 	end
 	log('Error', 'Critical exitcode: no sync is left.')
 	core.terminate(255)
+end
+
+-- A reload removed sync s: it finishes what runs, then its ssh master
+-- ends unless another sync uses it.
+function M.retire(s)
+	retiring[#retiring + 1] = s
+end
+
+-- Forgets the removed syncs whose last transfer ended and ends the ssh
+-- masters that neither a sync nor a removed one still finishing uses
+-- (prune(used), sshmux.prune).
+function M.sweep(prune)
+	if #retiring == 0 then return end
+	local gone = false
+	for i = #retiring, 1, -1 do
+		if retiring[i].processes == 0 then
+			table.remove(retiring, i)
+			gone = true
+		end
+	end
+	if not gone then return end
+	local used = {}
+	for _, list in ipairs { syncs, retiring } do
+		for _, s in ipairs(list) do
+			if s.mux then used[s.mux] = true end
+		end
+	end
+	prune(used)
 end
 
 -- A slave's ssh master came back after failures: retry what waits for it now

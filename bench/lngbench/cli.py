@@ -67,7 +67,7 @@ def main(argv=None):
     b.emit(dict(kind='machine', profile='quick' if opts.quick else 'full', argv=sys.argv, **machine))
     rc = 0
     try:
-        b.setup()
+        b.setup(planner.slaves_needed(b.P, only))
         plan = planner.build(b.P, only)
         took = {}
         for i, (name, fn, args) in enumerate(plan):

@@ -41,7 +41,7 @@ class Bench(SlaveFarm):
         self.skipped = []
 
     # ---- setup
-    def setup(self):
+    def setup(self, nslaves):
         if os.geteuid() != 0:
             sys.exit('bench/run needs root (network namespaces, a system user, sshd)')
         for name, path in DAEMONS.items():
@@ -60,7 +60,6 @@ class Bench(SlaveFarm):
         # runs, which goes on in the background) measured that disk, by
         # 2x from one run to the next, not the daemons.
         self.tmpfs(os.path.join(self.ws, 's'), '8g')
-        nslaves = max(max(self.P['lat_ks']), max(self.P['burst_ks']), self.P['start_k'], self.P['restart_k'])
         for n in range(1, nslaves + 1):
             self.make_slave(n)
         log('%d slaves up (%s.N.2, one sshd each)' % (nslaves, self.net))

@@ -72,6 +72,21 @@ def build(P, only):
     return plan
 
 
+def slaves_needed(P, only):
+    """How many slaves the workloads in `only` use at most (no more are set up)."""
+    ks = [1]
+    if 'latency' in only or 'floor' in only:
+        ks += list(P['lat_ks'])
+    if 'burst' in only or 'floor' in only:
+        ks += list(P['burst_ks'])
+    if 'startup' in only or 'floor' in only:
+        ks.append(P['start_k'])
+    for w in ('churn', 'restart', 'indexcost'):
+        if w in only:
+            ks.append(P[w + '_k'])
+    return max(ks)
+
+
 def kind(name):
     """Runs of one kind take about as long: 'latency k=4', 'floor burst', ..."""
     return ' '.join(name.split()[:2])

@@ -57,6 +57,13 @@ class Build(unittest.TestCase):
         got = plan.build(dict(self.P, spill_reps=1), ['spill'])
         self.assertEqual(got, [('spill nostate r0', 'spill', (False, 0)), ('spill state r0', 'spill', (True, 0))])
 
+    def test_slaves_set_up_for_what_runs(self):
+        self.assertEqual(plan.slaves_needed(self.P, ['restart']), 4)
+        self.assertEqual(plan.slaves_needed(self.P, ['spill']), 1)
+        self.assertEqual(plan.slaves_needed(self.P, ['scale', 'churn']), 4)
+        self.assertEqual(plan.slaves_needed(self.P, ['floor']), 16)
+        self.assertEqual(plan.slaves_needed(self.P, list(plan.GUESS)), 16)
+
     def test_order_of_workloads(self):
         kinds = []
         for n in self.names(['scale', 'churn', 'startup', 'burst', 'latency']):

@@ -115,5 +115,31 @@ expect_equal "after the failed reload D still syncs" "$WS/sd" "$WS/td" 10
 expect_equal "... and A too" "$WS/sa" "$WS/ta" 10
 check "... without any startup transfer ($n0 -> $(grep '^init' "$CALLS" | grep -vc '/te/*$'))" test "$(grep '^init' "$CALLS" | grep -vc '/te/*$')" = "$n0"
 check "the daemon lives on" proc_alive "$pid"
+
+# HUP removing A and E (the ssh slaves) and adding F with a crontab: A's ssh
+# master ends, as nothing uses it any more; then F is removed: its crontab
+# rule fires no more (no "crontab: full sync" for a sync that is gone).
+mkdir -p "$WS/tf"
+F="sync { default.rsync, name = 'F', source = '$WS/sd', target = '$WS/tf', delay = 0.3, crontab = { '* * * * * *' }, $RS }"
+printf '%s\n' "$HEAD" "$D" "$F" > "$WS/r.lua"
+ended=$(grep -c 'ssh master connection to 127.0.0.1 ended' "$WS/log")
+kill -HUP "$pid"
+for _ in $(seq 1 100); do [ "$(grep -c 'config reloaded' "$WS/log")" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 1 50); do proc_alive "$m1" || break; sleep 0.1; done
+proc_alive "$m1" && tap_fail "removed A's ssh master ($m1) ends" || tap_ok "removed A's ssh master ($m1) ends"
+check "... and says why" grep -q 'ssh master connection to 127.0.0.1 closed: no sync uses it' "$WS/log"
+check "... not as a broken link ($ended -> $(grep -c 'ssh master connection to 127.0.0.1 ended' "$WS/log"))" \
+	test "$(grep -c 'ssh master connection to 127.0.0.1 ended' "$WS/log")" = "$ended"
+sleep 2
+check "no other ssh master is started for a removed sync ($(master_of))" test -z "$(master_of)"
+for _ in $(seq 1 50); do grep -q 'F: crontab: full sync' "$WS/log" && break; sleep 0.1; done
+check "F's crontab fires" grep -q 'F: crontab: full sync' "$WS/log"
+printf '%s\n' "$HEAD" "$D" > "$WS/r.lua"
+kill -HUP "$pid"
+for _ in $(seq 1 100); do [ "$(grep -c 'config reloaded' "$WS/log")" -ge 4 ] && break; sleep 0.1; done
+nf=$(grep -c 'F: crontab: full sync' "$WS/log")
+sleep 2.5
+check "removed F's crontab fires no more ($nf -> $(grep -c 'F: crontab: full sync' "$WS/log"))" \
+	test "$(grep -c 'F: crontab: full sync' "$WS/log")" = "$nf"
 check_stop reload
 tap_done

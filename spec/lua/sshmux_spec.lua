@@ -104,4 +104,22 @@ describe('sshmux', function()
 		assert.equal(s.mux, back)
 		assert.equal(0, s.mux.failures)
 	end)
+	it('ends the masters no sync uses any more, quietly, and never starts them again', function()
+		sshmux.setup {}
+		local kept = { config = rsyncCfg('h:/x') }
+		local gone = { config = rsyncCfg('other:/y') }
+		sshmux.attach(kept); sshmux.attach(gone)
+		local pid = 800
+		local function service() pid = pid + 1; return pid end
+		sshmux.tick(0, service)
+		local gonePid = gone.mux.pid
+		sshmux.prune { [kept.mux] = true }
+		assert.same({ { pid = gonePid, sig = 15 } }, core.killed)
+		assert.truthy(core.logged('ssh master connection to other closed: no sync uses it', 'Normal'))
+		assert.is_true(sshmux.exited(gonePid, 'signal 15', 1))
+		assert.falsy(core.logged('ssh master connection to other ended'))
+		local before = pid
+		sshmux.tick(100, service)                    -- long after any retry would be due
+		assert.equal(before, pid)                    -- nothing restarted (kept is starting)
+	end)
 end)
