@@ -23,8 +23,8 @@ import time
 
 from ..daemon import Daemon
 from ..measure import now, read, self_cpu, status_kb
-from ..trees import verify, write_file
-from .restart import ng_synced
+from ..trees import write_file
+from .restart import compared, ng_synced
 from .scale import settle, warm_then_down
 
 MAX_QUEUE_MEMORY = 8 * 1024 * 1024      # bytes per slave: ~7,600 paths at lsyncd-ng's ~1.1 KB
@@ -127,10 +127,4 @@ def catch_up(b, master, state, tag, s, timeout=1800):
                   rss_peak_kb=d.hwm(), state_valid=': state is valid' in log)
     finally:
         d.stop()
-    ok, late, diffs = verify(master, [s['dir']], 120, now())
-    ph['verified'] = ok
-    if late:
-        ph['late'] = late
-    if not ok:
-        ph['diffs'] = diffs
-    return ph
+    return compared(ph, master, [s['dir']], 120)
