@@ -77,6 +77,25 @@ check "restart: B, added by a HUP, gets no full transfer ($(calls full "$WS/t2")
 check "restart: B's change went as a list ($(calls list "$WS/t2"))" test "$(calls list "$WS/t2")" -ge 1
 check "restart: A neither ($(calls full "$WS/t1"))" test "$(calls full "$WS/t1")" = 0
 
+# B changed by a HUP (another exclude): its full transfer again, then valid;
+# its source's index stays (the new B uses it); a restart sends no full
+B2="sync { default.rsync, name = 'B', source = '$S2', target = '$WS/t2', delay = 0.3, exclude = { '*.tmp' }, $RS }"
+conf "$A" "$B2"
+: > "$CALLS"
+hup
+check "B changed by a HUP: its full transfer again" waitlog 'B: startup transfer done' 1
+check "... one ($(calls full "$WS/t2")), and none for A ($(calls full "$WS/t1"))" \
+	test "$(calls full "$WS/t2")$(calls full "$WS/t1")" = 10
+check "... and B's source's index is kept" bash -c "! grep -q 'dropped' '$DAEMON_LOG'"
+check_stop "with B changed by a HUP"
+echo changed-again > "$S2/a/f1"
+: > "$CALLS"
+start_daemon "$WS/run2b.log" "$WS/r.lua"
+waitlog 'state is valid' 2
+expect_equal "restart after B changed: B equal" "$S2" "$WS/t2" 30
+check "restart after B changed: no full transfer ($(calls full "$WS/t2") to B, $(calls full "$WS/t1") to A)" \
+	test "$(calls full "$WS/t2")$(calls full "$WS/t1")" = 00
+
 # B leaves by a HUP: its source's index goes (every entry of the tree)
 entries=$(find "$S2" -mindepth 1 | wc -l)
 conf "$A"
