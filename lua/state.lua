@@ -723,9 +723,8 @@ end
 -- the pending set (a spilling sync's events are only there), and here
 -- once the batch is a second old or large: not every cycle, which in a
 -- burst would be an fdatasync per read of inotify (also while a sync
--- spills: most of its cost per event was that). An uncommitted batch lost
--- in a kill is seen by the start-up walk like any change the daemon did
--- not record.
+-- spills). An uncommitted batch lost in a kill is seen by the start-up
+-- walk like any change the daemon did not record.
 function state.cycle(now)
 	if not st then return end
 	local spilling, refilling = false, false
