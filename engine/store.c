@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -30,6 +32,8 @@ struct store {
 	MDB_env		*env;
 	MDB_txn		*txn;
 	MDB_dbi		 dbi;
+	void		*map;           /* LMDB's map of the file (see trim) */
+	size_t		 mapsize;
 	struct store	*next;
 };
 
@@ -43,6 +47,94 @@ close_all(void)
 {
 	while (all)
 		store_close(all);
+}
+
+/*
+ * The pages of LMDB's map that the daemon touched count in its RSS (as
+ * RssFile) though they are the kernel's page cache: at 1,000,000 paths
+ * 160 MiB of them. The map is read-only and shared (no MDB_WRITEMAP:
+ * LMDB writes with pwrite), so dropping its pages from the process with
+ * madvise(MADV_DONTNEED) loses nothing: a later access, also through a
+ * pointer a cursor or an open transaction holds, maps the same page of
+ * the file again (from the page cache, or read back from the file). trim()
+ * does that once the process's file-backed resident set passes
+ * TRIM_ABOVE (its own binary and libraries are ~3 MiB of it).
+ */
+/* sparse: only what is used takes disk space (1,000,000 paths ~ 80 MiB);
+ * a smaller one for valgrind (its address space is smaller) */
+#ifndef STORE_MAPSIZE
+#define STORE_MAPSIZE ((size_t)64 << 30)
+#endif
+
+#ifndef TRIM_ABOVE
+#define TRIM_ABOVE ((size_t)24 << 20)
+#endif
+
+/* Resident file-backed (and shared) bytes of this process, or 0. */
+static size_t
+rss_shared(void)
+{
+	static int fd = -2;
+	char buf[128];
+	unsigned long size, res, shared;
+	ssize_t n;
+
+	if (fd == -2)
+		fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%lu %lu %lu", &size, &res, &shared) != 3)
+		return 0;
+	return (size_t)shared * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Finds LMDB's map of the store's file in /proc/self/maps (LMDB tells
+ * its address only for a fixed map): the mapping of that file's inode
+ * whose length is the map size. */
+static void
+find_map(struct store *s)
+{
+	MDB_envinfo info;
+	struct stat st;
+	mdb_filehandle_t fd;
+	FILE *f;
+	char line[512];
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+	    fstat(fd, &st) != 0 || !(f = fopen("/proc/self/maps", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, ino;
+		unsigned maj, mnr;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mnr, &ino) == 5 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && mnr == minor(st.st_dev) &&
+		    hi - lo == info.me_mapsize) {
+			s->map = (void *)lo;
+			s->mapsize = hi - lo;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* Drops the store's mapped pages from the process when they grew past
+ * TRIM_ABOVE (a pread of statm: cheap next to a commit's fdatasync). */
+static void
+trim(struct store *s)
+{
+	MDB_envinfo info;
+	MDB_stat stat;
+	size_t used;
+
+	if (!s->map || rss_shared() <= TRIM_ABOVE || mdb_env_info(s->env, &info) != 0 ||
+	    mdb_env_stat(s->env, &stat) != 0)
+		return;
+	used = ((size_t)info.me_last_pgno + 1) * stat.ms_psize;
+	if (used > s->mapsize)
+		used = s->mapsize;
+	madvise(s->map, used, MADV_DONTNEED);
 }
 
 /* A growable byte buffer for keys. */
@@ -127,12 +219,14 @@ store_open(const char *path, int *damaged, char *msg, size_t msglen)
 	}
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto fail;
-	/* sparse: only what is used takes disk space (1,000,000 paths ~ 80 MiB) */
-	mdb_env_set_mapsize(s->env, (size_t)64 << 30);
+	mdb_env_set_mapsize(s->env, STORE_MAPSIZE);
 	/* MDB_NOMETASYNC: one fdatasync per commit; a power loss may lose the
 	 * last transactions, never mix them (lua/state.lua relies on order and
-	 * atomicity only). MDB_NOTLS: the engine is single-threaded. */
-	rc = mdb_env_open(s->env, path, MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS, 0600);
+	 * atomicity only). MDB_NOTLS: the engine is single-threaded.
+	 * MDB_NORDAHEAD: the daemon reads single B-tree pages; read-ahead
+	 * would map their neighbours into its RSS too. */
+	rc = mdb_env_open(s->env, path, MDB_NOSUBDIR | MDB_NOMETASYNC | MDB_NOTLS | MDB_NORDAHEAD,
+	    0600);
 	if (rc == 0) {
 		rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
 		if (rc == 0)
@@ -148,6 +242,7 @@ store_open(const char *path, int *damaged, char *msg, size_t msglen)
 
 		if (!registered && atexit(close_all) == 0)
 			registered = 1;
+		find_map(s);
 		s->next = all;
 		all = s;
 		return s;
@@ -204,6 +299,7 @@ store_commit(struct store *s)
 		return 0;
 	rc = mdb_txn_commit(s->txn);
 	s->txn = NULL;
+	trim(s);
 	return rc;
 }
 
@@ -213,6 +309,7 @@ store_abort(struct store *s)
 	if (s->txn)
 		mdb_txn_abort(s->txn);
 	s->txn = NULL;
+	trim(s);
 }
 
 int
@@ -453,6 +550,7 @@ struct scan {
 	struct kbuf	*log;          /* a worker's: writes and reports go here */
 	struct pool	*pool;         /* the main walk's, until the root is walked */
 	long		 differ;
+	unsigned long	 visited;
 	int		 failed;
 };
 
@@ -636,6 +734,8 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 	sc->key.p[sc->key.len++] = 1;
 	memcpy(sc->key.p + sc->key.len, e->enc, e->elen);
 	sc->key.len = kl;
+	if ((++sc->visited & 4095) == 0)
+		trim(sc->s);            /* a walk of the whole index maps all of it */
 	drain(sc, sc->key.p, kl);
 	if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		/* vanished: the next drain takes it, or for a job here its own

@@ -104,6 +104,7 @@ function M.partial(s, p, now, whole)
 		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
 	end
 	recoveredAll(s, p, failing)
+	p.parked = again                -- for the state (lua/state.lua): what the slave lacks
 	if #new > 0 then
 		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
 			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),

@@ -183,14 +183,18 @@ function M.reloadConfig()
 	for i = #syncs, 1, -1 do syncs[i] = nil end
 	for i, s in ipairs(list) do syncs[i] = s end
 	config.bind(syncs)
+	local madeList = {}
 	for i, p in ipairs(plan) do
 		if p.new then
 			local wok, werr = watchRoot(list[i].source)
 			if not wok then log('Error', 'HUP: ', werr) end
 			list[i]:addInit(now)
 			syncset.startupAgain()
+			madeList[#madeList + 1] = list[i]
 		end
 	end
+	-- (watched first: the index walk of a new source misses no change)
+	state.reload(madeList, removed)
 	for _, s in ipairs(removed) do M.unwatchRemoved(s) end
 	log('Normal', '--- HUP: config reloaded: ', kept, ' sync(s) unchanged (queue and state kept), ',
 		changed, ' changed and ', fresh - changed, ' new (startup transfer), ', #removed - changed,

@@ -246,23 +246,62 @@ function state.spawned(p)
 	spawnGen[p] = gen
 end
 
+-- Sync r's state is valid from now on (not a second later): its startup
+-- transfer, spawned at generation g, sent all.
+local function establish(r, g)
+	r.awaiting, r.initGen = nil, nil
+	ops[#ops + 1] = { clear = r, establish = true, gen = g }
+	state.commit()
+	if not r.valid then
+		r.valid = true
+		log('Normal', r.sync.name, ': startup transfer done; state kept from now on')
+	end
+end
+
+-- A startup transfer that ended in rsync exit 23 sent all but the paths
+-- rsync named (exits.partial parks them: p.parked, each retried on its
+-- own). The state waits for them: valid once each was sent by a transfer
+-- that succeeded, never before (a restart meanwhile gets the full
+-- transfer again).
+local function awaitParked(r, p, g)
+	local n = 0
+	r.awaiting, r.initGen = {}, g
+	for _, rel in ipairs(p.parked) do
+		if not r.awaiting[bare(rel)] then n = n + 1 end
+		r.awaiting[bare(rel)] = true
+	end
+	log('Normal', r.sync.name, ': startup transfer done except ', n, ' path(s); state kept once',
+		' they are sent')
+end
+
+-- Paths a successful list transfer sent leave r.awaiting (below: a
+-- directory sent with all it holds); none left: the state is valid.
+local function arrived(r, rel, below)
+	local w = r.awaiting
+	local b = bare(rel)
+	w[b] = nil
+	if below then
+		for k in pairs(w) do
+			if k:sub(1, #b + 1) == b .. '/' then w[k] = nil end
+		end
+	end
+end
+
 -- A transfer of sync s ended (runner.collect): on success its paths leave
 -- the pending set (up to the generation it was spawned at); a successful
--- startup transfer makes the sync's state valid.
+-- startup transfer makes the sync's state valid (one that ended in exit 23:
+-- once what failed of it was sent).
 function state.collected(s, p, code, signo)
 	local r, g = tracked[s], spawnGen[p]
 	spawnGen[p] = nil
-	if not r or not g or (signo and signo ~= 0) or (code ~= 0 and code ~= 24) then return end
+	if not r or not g or (signo and signo ~= 0) then return end
 	local first = p.delays[1]
-	if first and first.etype == 'Init' then
-		ops[#ops + 1] = { clear = r, establish = true, gen = g }
-		state.commit()                  -- valid from now on, not a second later
-		if not r.valid then
-			r.valid = true
-			log('Normal', s.name, ': startup transfer done; state kept from now on')
-		end
-		return
+	local init = first and first.etype == 'Init'
+	if init and code == 23 and p.parked and #p.parked > 0 and not r.valid then
+		return awaitParked(r, p, g)
 	end
+	if code ~= 0 and code ~= 24 then return end
+	if init then return establish(r, g) end
 	-- only an rsync of a list reads the source as it is when it runs; a
 	-- command that replays an event (ssh mv, ssh rm) does not: a change
 	-- recorded before it was spawned may not be in what it did
@@ -273,11 +312,16 @@ function state.collected(s, p, code, signo)
 	local recursive = s:coversNewDirectories() and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
-			ops[#ops + 1] = { clear = r, rel = d.path, gen = g,
-				below = recursive and d.etype == 'Create' and d.isdir }
+			local below = recursive and d.etype == 'Create' and d.isdir
+			ops[#ops + 1] = { clear = r, rel = d.path, gen = g, below = below }
+			if r.awaiting then arrived(r, d.path, below) end
 		end
-		if d.path2 then ops[#ops + 1] = { clear = r, rel = d.path2, gen = g } end
+		if d.path2 then
+			ops[#ops + 1] = { clear = r, rel = d.path2, gen = g }
+			if r.awaiting then arrived(r, d.path2) end
+		end
 	end
+	if r.awaiting and next(r.awaiting) == nil then return establish(r, r.initGen) end
 	-- at once (one commit per transfer): left to the next cycle's commit
 	-- they wait for the next event, and a stop before it would have the
 	-- next start send them all again
@@ -299,6 +343,134 @@ local function open(path)
 	log('Error', 'state: cannot open ', path, ' (', tostring(err), '); full startup transfers,',
 		' no state kept')
 	return nil
+end
+
+-- Tracks sync sy: its record (id from source, host and target, unique
+-- among ids; its pending set's prefix and its mark's key) in tracked and in
+-- its source's record (taken from spare, the records of sources let go in
+-- this reload, or made: fresh = true). Returns r, fresh.
+local function track(sy, ids, spare)
+	local cfg = sy:getConfig()
+	local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
+		.. tostring(cfg.target or cfg.targetdir or '')
+	local id = core.storeHash(ident)
+	while ids[id] do id = core.storeHash(id) end
+	ids[id] = true
+	local r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
+		hash = definition.hash(cfg) }
+	tracked[sy] = r
+	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
+	if spare then spare[sy.source] = nil end
+	if src then
+		sources[sy.source] = src
+	else
+		src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
+			list = {} }
+		sources[sy.source] = src
+		fresh = true
+	end
+	src.list[#src.list + 1] = r
+	return r, fresh
+end
+
+-- Stops tracking sync sy: its record goes; returns it and, when no
+-- tracked sync uses its source any more, the source's record.
+local function forget(sy)
+	local r = tracked[sy]
+	if not r then return end
+	tracked[sy] = nil
+	local src = sources[sy.source]
+	for i, x in ipairs(src and src.list or {}) do
+		if x == r then table.remove(src.list, i); break end
+	end
+	if src and #src.list == 0 then
+		sources[sy.source] = nil
+		return r, src
+	end
+	return r
+end
+
+-- Stops tracking sync sy (removed by a HUP): its pending set and mark go
+-- too; a source no tracked sync uses any more goes into spare.
+local function untrack(sy, spare)
+	local r, src = forget(sy)
+	if not r then return end
+	st:delPrefix(r.pend)
+	st:del(r.meta)
+	if src then spare[sy.source] = src end
+end
+
+-- Index entries of sources no sync of the config has any more (a sync
+-- removed, or its source changed): deleted. The index prefixes in the
+-- store are found by seeking from one to the next ('i' + 16 hex + ':').
+local function dropOrphanIndexes()
+	local used = {}
+	for _, src in pairs(sources) do used[src.ipfx] = true end
+	local after
+	while true do
+		local t = st:list('i', after, 1)
+		local rel = next(t)
+		if not rel then break end
+		local ipfx = 'i' .. rel:sub(1, 17)
+		if not used[ipfx] then
+			local n = st:delPrefix(ipfx)
+			log('Normal', 'state: index of a source no sync has any more dropped (', n, ' entries)')
+		end
+		after = ipfx:sub(1, -2) .. ';'             -- past every key of that prefix
+	end
+end
+
+-- A HUP (startup.reloadConfig): made lists the syncs the new config added
+-- or changed, removed those it dropped (a changed one is in both). The
+-- removed are no longer tracked (untrack). The made ones that can keep
+-- state are tracked like a sync at start whose state is not valid: their
+-- full startup transfer (queued by the caller) makes it valid, and events
+-- from now on are indexed and pending for them. A source new to this run
+-- is walked first, so that its index is current (else the next start
+-- would find every path changed). What is recorded is committed first: no
+-- batched event refers to a source that goes.
+function state.reload(made, removed)
+	if not st then return end
+	state.commit()
+	local ok, err = st:begin()
+	local added = {}
+	if ok then
+		ok, err = pcall(function()
+			local spare = {}
+			for _, sy in ipairs(removed) do untrack(sy, spare) end
+			local ids = {}
+			for _, r in pairs(tracked) do ids[r.id] = true end
+			for _, sy in ipairs(made) do
+				if trackable(sy) then
+					local r, fresh = track(sy, ids, spare)
+					added[#added + 1] = sy
+					r.why = 'added or changed by a HUP'
+					st:delPrefix(r.pend)
+					st:del(r.meta)
+					if fresh then
+						local src = sources[sy.source]
+						local n, e = st:scan(src.ipfx, #src.ipfx, src.root, false)
+						if not n then error(e, 0) end
+					end
+				end
+			end
+			-- sources no tracked sync uses any more: their index goes
+			for _, src in pairs(spare) do
+				local n = st:delPrefix(src.ipfx)
+				log('Normal', 'state: index of ', src.root, ' dropped (', n, ' entries): no sync uses it')
+			end
+		end)
+		if ok then ok, err = st:commit() else st:abort() end
+	end
+	if not ok then
+		log('Error', 'state: cannot write to the state store at the reload (', tostring(err), ');',
+			' the syncs it added keep no state until the next start')
+		for _, sy in ipairs(added) do forget(sy) end
+		return
+	end
+	for _, sy in ipairs(added) do
+		log('Normal', sy.name, ': full startup transfer (', tracked[sy].why, '); state kept after it')
+	end
 end
 
 -- Queues r's pending set (list: rel -> value) for its sync.
@@ -388,16 +560,8 @@ function state.open(syncs, configPath)
 	boot = { g = gen + 1 }
 	local ids, keep = {}, {}
 	for _, sy in ipairs(syncs) do
-		local r = tracked[sy]
-		if not r and trackable(sy) then
-			local cfg = sy:getConfig()
-			local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
-				.. tostring(cfg.target or cfg.targetdir or '')
-			local id = core.storeHash(ident)
-			while ids[id] do id = core.storeHash(id) end
-			ids[id] = true
-			r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
-				hash = definition.hash(cfg) }
+		if not tracked[sy] and trackable(sy) then
+			local r = track(sy, ids)
 			keep[r.meta] = true
 			local had = st:get(r.meta)
 			r.valid = had == r.hash and not settings.fullsync and not remade
@@ -407,14 +571,6 @@ function state.open(syncs, configPath)
 				st:delPrefix(r.pend)
 				st:del(r.meta)
 			end
-			tracked[sy] = r
-			local src = sources[sy.source]
-			if not src then
-				src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
-					list = {} }
-				sources[sy.source] = src
-			end
-			src.list[#src.list + 1] = r
 		end
 	end
 	-- syncs no longer in the config: their state goes
@@ -424,6 +580,7 @@ function state.open(syncs, configPath)
 			st:delPrefix('p' .. k .. ':')
 		end
 	end
+	dropOrphanIndexes()
 end
 
 -- Does source record src have a sync whose state is valid?
@@ -591,19 +748,23 @@ local function refill(r, now)
 end
 
 -- Once per cycle, before anything is spawned: commit, then refill.
--- Commits are due before a spawn (state.spawned), and here once the batch
--- is a second old or large, or a sync spills (its events are only in the
--- store): not every cycle, which in a burst would be an fdatasync per read
--- of inotify. An uncommitted batch lost in a kill is seen by the start-up
+-- Commits are due before a spawn (state.spawned), before a refill reads
+-- the pending set (a spilling sync's events are only there), and here
+-- once the batch is a second old or large: not every cycle, which in a
+-- burst would be an fdatasync per read of inotify (also while a sync
+-- spills). An uncommitted batch lost in a kill is seen by the start-up
 -- walk like any change the daemon did not record.
 function state.cycle(now)
 	if not st then return end
-	local spilling = false
+	local spilling, refilling = false, false
 	for _, r in pairs(tracked) do
-		if r.spilled then spilling = true end
+		if r.spilled then
+			spilling = true
+			if r.sync.delays.size <= capOf() / 2 then refilling = true end
+		end
 	end
 	if #ops > 0 then firstOp = firstOp or now end
-	if #ops > 0 and (spilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
+	if #ops > 0 and (refilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
 	if not spilling then return end
 	for _, r in pairs(tracked) do
 		if r.spilled then refill(r, now) end

@@ -257,7 +257,7 @@ class Report:
         errs = [r for r in self.recs if r.get('error')]
         bad = [r for r in self.recs if r.get('verified') is False or any(
             isinstance(r.get(p), dict) and r[p].get('verified') is False
-            for p in ('create', 'rename', 'delete', 'prime', 'same', 'changed'))]
+            for p in ('create', 'rename', 'delete', 'prime', 'same', 'changed', 'catchup'))]
         if errs or bad or self.skipped:
             L.append('## Problems in this run\n')
             for r in errs:
@@ -277,7 +277,9 @@ class Report:
                  'small maxQueueMemory)' % '{:,}'.format(self.P['spill_paths']),
                  (('peak RSS', 'rss_peak_kb', 'MiB'), ('RSS at the end: anonymous', 'rss_anon_kb', 'MiB'),
                   ('RSS at the end: mapped files (the state store)', 'rss_file_kb', 'MiB'),
-                  ('daemon CPU per event', 'cpu_per_event', 'us')))):
+                  ('daemon CPU per event', 'cpu_per_event', 'us'),
+                  ('catch-up (restarted, slave back): to synced', 'catchup_synced', 's'),
+                  ('catch-up: daemon + children CPU', 'catchup_cpu', 's')))):
             if not any(r['workload'] == wl for r in self.recs):
                 continue
             L.append('## %s\n' % head)

@@ -67,6 +67,8 @@ check "B: ... nor called failed when they went with it" \
 	bash -c "! tail -n +$start '$WS/out.log' | grep -q 'could not be transferred.*/g'"
 rw "$T/sub"
 expect_equal "B: the path arrives once its directory is writable" "$S" "$T" 20
+# the file lands before the daemon collects its rsync and logs it
+for _ in $(seq 1 50); do grep -q '/sub/f transferred after' "$WS/out.log" && break; sleep 0.1; done
 c=$(grep -c '/sub/f transferred after' "$WS/out.log")
 check "B: its recovery is logged once ($c)" test "$c" = 1
 check_stop "partial"

@@ -136,7 +136,13 @@ def one_start(b, d, status, master, sdirs, ndirs, newname, timeout):
               cpu_children=s1['reaped'] + sum(s1['live'].values()), rss_peak_kb=d.hwm(),
               log=startup_log(read(d.logpath, '')))
     ph['cpu_total'] = ph['cpu_self'] + ph['cpu_children']
-    ok, late, diffs = verify(master, sdirs, 60, now())
+    return compared(ph, master, sdirs, 60)
+
+
+def compared(ph, master, sdirs, timeout):
+    """ph with the slaves compared with the master by checksum: verified,
+    and the seconds a late one took or the differences."""
+    ok, late, diffs = verify(master, sdirs, timeout, now())
     ph['verified'] = ok
     if late:
         ph['late'] = late

@@ -6,23 +6,36 @@ RSS and daemon CPU per event while the queue fills.
 As in scale.py, delay = 3600: nothing becomes due while the queue fills.
 With a short delay lsyncd-ng retried the dead slave ~100 times a second
 while events kept arriving (3,431 rsyncs in 35 s, each logging the whole list:
-55 MB of log), so the figure would be that of the retries; for the same
-reason the slave's catch-up after its return is not timed here."""
+55 MB of log), so the figure would be that of the retries.
 
+The catch-up: with delay = 3600 a slave that returns to the running daemon
+waits an hour for the queue's delay, so the daemon is stopped (TERM), the
+slave brought back, and the daemon started again on the same config (plus a
+JSON status file, for the moment it says it is synced): with a state dir
+its pending set (the paths the slave lacks, durable) is queued at once, in
+pages; as today (no state) a restart means the full startup transfer. The
+time from that start until the daemon says synced, then the slave compared
+with the master by checksum (exactly equal, or the run is marked bad)."""
+
+import json
 import os
+import time
 
 from ..daemon import Daemon
 from ..measure import now, read, self_cpu, status_kb
 from ..trees import write_file
+from .restart import compared, ng_synced
 from .scale import settle, warm_then_down
 
 MAX_QUEUE_MEMORY = 8 * 1024 * 1024      # bytes per slave: ~7,600 paths at lsyncd-ng's ~1.1 KB
 
 
-def spill_config(b, master, state, tag):
+def spill_config(b, master, state, tag, status=None):
     """One slave, delay 3600; with state: a fresh state dir and
-    MAX_QUEUE_MEMORY."""
+    MAX_QUEUE_MEMORY; status: a JSON status file written every 0.1 s."""
     extra = ''
+    if status:
+        extra += '\tjsonStatusFile = "%s",\n\tstatusInterval = 0.1,\n' % status
     if state:
         os.makedirs(os.path.join(b.ws, 'state'), exist_ok=True)
         extra += '\tstateDir = "%s",\n\tmaxQueueMemory = %d,\n' % (os.path.join(b.ws, 'state', tag),
@@ -69,9 +82,49 @@ def spill(b, state, rep):
         rec.update(fill_time=now() - t0, cpu_per_event=cpu / n, rss_peak_kb=d.hwm(),
                    rss_anon_kb=status_kb(d.pid, 'RssAnon'), rss_file_kb=status_kb(d.pid, 'RssFile'),
                    spilled='wait in the state store' in (read(d.logpath) or ''))
+        t = now()
+        d.stop()
+        rec['stop_time'] = now() - t
+        b.slave_up(s)
+        c = rec['catchup'] = catch_up(b, master, state, tag, s)
+        rec.update(catchup_synced=c['synced'], catchup_cpu=c['cpu_self'] + c['cpu_children'])
     finally:
         d.stop()
         if s.get('down'):
             b.slave_up(s)
         b.untmpfs(master)
     return rec
+
+
+def catch_up(b, master, state, tag, s, timeout=1800):
+    """The slave is back: the daemon started again on the same config (the
+    state file is named for its path) with a JSON status file; the time
+    until it says synced, its CPU and peak RSS, then the slave compared
+    with the master by checksum."""
+    status = os.path.join(b.ws, 'status', tag + '.json')
+    os.makedirs(os.path.dirname(status), exist_ok=True)
+    if os.path.exists(status):
+        os.unlink(status)
+    spill_config(b, master, state, tag, status)
+    d = Daemon(b, 'lsyncd-ng', os.path.join(b.ws, 'conf', tag + '.lua'), tag + '-catchup')
+    wall0 = time.time()
+    try:
+        synced = None
+        while now() - d.t0 < timeout:
+            d.check()
+            try:
+                doc = json.loads(read(status, '') or 'null')
+            except ValueError:
+                doc = None
+            if ng_synced(doc, wall0, 1):
+                synced = now() - d.t0
+                break
+            time.sleep(0.2)
+        d.quiet(60)
+        sn = d.snap()
+        log = read(d.logpath, '') or ''
+        ph = dict(synced=synced, cpu_self=sn['self'], cpu_children=sn['reaped'] + sum(sn['live'].values()),
+                  rss_peak_kb=d.hwm(), state_valid=': state is valid' in log)
+    finally:
+        d.stop()
+    return compared(ph, master, [s['dir']], 120)
