@@ -7,6 +7,8 @@
  *   core.storeHash(text)     -> 16 hex digits (FNV-1a, 64 bit)
  *   st:begin() st:commit() -> true | nil, err     st:abort() st:close()
  *   st:get(k) -> v | nil     st:put(k, v) -> true | nil, err    st:del(k)
+ *   st:putEach(v, keys, n) -> true | nil, err   (v under keys[1..n]: one
+ *                            call for an event's entries of every slave)
  *   st:delPrefix(p [, maxgen]) -> n   (only values whose generation <= maxgen)
  *   st:renamePrefix(old, new) -> n
  *   st:list(p [, after, limit]) -> { rel = value } [, last]
@@ -192,6 +194,32 @@ l_put(lua_State *L)
 }
 
 static int
+l_put_each(lua_State *L)
+{
+	struct store *s = in_txn(L);
+	size_t kl, vl;
+	const char *v = luaL_checklstring(L, 2, &vl);
+	int n = (int)luaL_checkinteger(L, 4);
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	for (int i = 1; i <= n; i++) {
+		const char *k;
+		int rc;
+
+		lua_rawgeti(L, 3, i);                   /* ... k */
+		k = lua_tolstring(L, -1, &kl);
+		if (!k)
+			return luaL_error(L, "putEach: key %d is not a string", i);
+		rc = store_put(s, k, kl, v, vl);
+		lua_pop(L, 1);                          /* ... */
+		if (rc)
+			return failed(L, rc);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int
 l_del(lua_State *L)
 {
 	struct store *s = in_txn(L);
@@ -364,6 +392,7 @@ static const luaL_Reg store_methods[] = {
 	{ "indexPath",    l_index_path },
 	{ "list",         l_list },
 	{ "put",          l_put },
+	{ "putEach",      l_put_each },
 	{ "renamePrefix", l_rename_prefix },
 	{ "scan",         l_scan },
 	{ NULL, NULL }
