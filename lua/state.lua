@@ -130,42 +130,34 @@ local function capOf()
 	return math.max(16, math.floor(m / BYTES_PER_PATH))
 end
 
-local function pendKey(r, rel) return r.pend .. core.storeKey('', bare(rel)) end
+local function pendKey(r, rel) return core.storeKey(r.pend, bare(rel)) end
 
-local keys = {}           -- addPending's keys of one path (reused)
+local prefixes = {}       -- addPending's pending-set prefixes (reused)
 
 -- Adds rel to the pending set of every valid-or-starting sync of source
--- record src that concerns it, in one store call. enc: rel's encoding
--- (core.storeKey('', bare(rel))) when the caller has it.
-local function addPending(src, rel, isdir, g, enc)
+-- record src that concerns it, in one store call that makes the keys (a
+-- path too long for a key is never indexed: the start-up walk reports it
+-- as changed at every start, so it needs no entry).
+local function addPending(src, rel, isdir, g)
 	if rel == '' or rel == '/' then return end
 	local b = bare(rel)
 	local relS = isdir and (b .. '/') or b
 	local n = 0
 	for _, r in ipairs(src.list) do
 		if not r.sync.removed and r.sync:concerns(relS) then
-			enc = enc or core.storeKey('', b)
-			local k = r.pend .. enc
-			-- a path too long for a key is never indexed: the start-up walk
-			-- reports it as changed at every start, so it needs no entry
-			if #k <= MAX_KEY then
-				n = n + 1
-				keys[n] = k
-			end
+			n = n + 1
+			prefixes[n] = r.pend
 		end
 	end
 	if n == 0 then return end
-	local ok, err = st:putEach(g .. ':' .. (isdir and 'd' or 'f'), keys, n)
+	local ok, err = st:putEach(g .. ':' .. (isdir and 'd' or 'f'), b, prefixes, n)
 	if not ok then error(err, 0) end
 end
 
 -- Removes rel from r's pending set if it was written at generation <= g
 -- (below: also every entry under it).
 local function clearPending(r, rel, g, below)
-	local k = pendKey(r, rel)
-	local v = st:get(k)
-	if v and tonumber(v:match('^[%d.]+')) <= g then st:del(k) end
-	if below then st:delPrefix(k .. '\1', g) end
+	st:clearPending(r.pend, bare(rel), g, below)
 end
 
 -- One event (absolute paths) inside source record src, applied in the
@@ -195,15 +187,13 @@ local function applyEvent(src, op, g, covered)
 		rel = rel or rel2
 	end
 	if not rel then return end
-	local enc = core.storeKey('', rel)
-	local key = src.ipfx .. enc
-	local t, err = st:indexPath(key, src.root .. rel)
+	local t, err = st:indexRel(src.ipfx, rel, src.root)
 	if t == nil then error(err, 0) end
-	addPending(src, rel, t == 'd' or (t == false and isdir), g, rel:sub(-1) ~= '/' and enc or nil)
+	addPending(src, rel, t == 'd' or (t == false and isdir), g)
 	-- a directory that came in (created, moved in) with what it holds:
 	-- its entries are indexed and pending too
 	if t == 'd' and (op.etype == 'Create' or op.etype == 'Move') then
-		local _, list = st:scan(key, #src.ipfx, src.root .. rel, true)
+		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, true)
 		for _, c in ipairs(list or {}) do
 			if c:sub(1, 1) == '+' then
 				local crel = c:sub(2)
