@@ -7,6 +7,18 @@
  *   core.storeHash(text)     -> 16 hex digits (FNV-1a, 64 bit)
  *   st:begin() st:commit() -> true | nil, err     st:abort() st:close()
  *   st:get(k) -> v | nil     st:put(k, v) -> true | nil, err    st:del(k)
+ *   st:putEach(v, rel, prefixes, n) -> true | nil, err   (v under
+ *                            prefixes[i] .. rel encoded, i = 1..n, a key
+ *                            too long skipped: an event's entries of every
+ *                            slave in one call)
+ *   st:indexRel(prefix, rel, root) -> as st:indexPath(prefix .. rel
+ *                            encoded, root .. rel)
+ *   st:clearPending(prefix, rel, gen [, below]) -> deletes prefix .. rel
+ *                            encoded if its generation <= gen (below: also
+ *                            every key under it with generation <= gen)
+ * The last three build their keys here, not as Lua strings: keys that
+ * differ only in the middle fall into one chain of LuaJIT's string table,
+ * which samples a few bytes of a string for its hash.
  *   st:delPrefix(p [, maxgen]) -> n   (only values whose generation <= maxgen)
  *   st:renamePrefix(old, new) -> n
  *   st:list(p [, after, limit]) -> { rel = value } [, last]
@@ -207,6 +219,84 @@ l_put(lua_State *L)
 	return result(L, store_put(s, k, kl, v, vl));
 }
 
+/* A key no longer than STORE_MAX_KEY: prefix .. rel encoded. */
+#define KEYBUF (2 * STORE_MAX_KEY + 2)
+
+/* Writes p .. rel encoded (store_key_path) to buf (KEYBUF bytes): its
+ * length, or 0 when that is longer than a key may be. */
+static size_t
+join_key(char *buf, const char *p, size_t pl, const char *rel, size_t rl)
+{
+	size_t n;
+
+	if (pl + rl > STORE_MAX_KEY)
+		return 0;
+	memcpy(buf, p, pl);
+	n = pl + store_key_path(buf + pl, rel, rl);
+	return n <= STORE_MAX_KEY ? n : 0;
+}
+
+static int
+l_put_each(lua_State *L)
+{
+	struct store *s = in_txn(L);
+	size_t vl, rl;
+	const char *v = luaL_checklstring(L, 2, &vl);
+	const char *rel = luaL_checklstring(L, 3, &rl);
+	int n = (int)luaL_checkinteger(L, 5);
+	char key[KEYBUF];
+
+	luaL_checktype(L, 4, LUA_TTABLE);
+	for (int i = 1; i <= n; i++) {
+		size_t pl, kl;
+		const char *p;
+		int rc;
+
+		lua_rawgeti(L, 4, i);                   /* ... prefix */
+		p = lua_tolstring(L, -1, &pl);
+		if (!p)
+			return luaL_error(L, "putEach: prefix %d is not a string", i);
+		kl = join_key(key, p, pl, rel, rl);
+		lua_pop(L, 1);                          /* ... */
+		if (!kl)
+			continue;       /* never indexed: the start-up walk reports it */
+		if ((rc = store_put(s, key, kl, v, vl)) != 0)
+			return failed(L, rc);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int
+l_clear_pending(lua_State *L)
+{
+	struct store *s = in_txn(L);
+	size_t pl, rl, kl, vl;
+	const char *p = luaL_checklstring(L, 2, &pl);
+	const char *rel = luaL_checklstring(L, 3, &rl);
+	double maxgen = luaL_checknumber(L, 4);
+	int below = lua_toboolean(L, 5);
+	char key[KEYBUF + 1], gen[32];
+	const void *v;
+
+	kl = join_key(key, p, pl, rel, rl);
+	if (!kl)
+		return 0;               /* too long for a key: never pending */
+	if (store_get(s, key, kl, &v, &vl) == 0) {
+		size_t n = vl < sizeof(gen) - 1 ? vl : sizeof(gen) - 1;
+
+		memcpy(gen, v, n);
+		gen[n] = 0;
+		if (strtod(gen, NULL) <= maxgen)
+			store_del(s, key, kl);
+	}
+	if (below) {
+		key[kl] = 1;
+		store_del_prefix(s, key, kl + 1, 1, maxgen);
+	}
+	return 0;
+}
+
 static int
 l_del(lua_State *L)
 {
@@ -297,14 +387,10 @@ l_list(lua_State *L)
 	return 1;
 }
 
+/* what store_index_path gave: its type char, false (absent), nil and an error */
 static int
-l_index_path(lua_State *L)
+indexed(lua_State *L, int t)
 {
-	struct store *s = in_txn(L);
-	size_t kl;
-	const char *k = luaL_checklstring(L, 2, &kl);
-	const char *abs = luaL_checkstring(L, 3);
-	int t = store_index_path(s, k, kl, abs);
 	char c;
 
 	if (t < 0)
@@ -316,6 +402,45 @@ l_index_path(lua_State *L)
 	c = (char)t;
 	lua_pushlstring(L, &c, 1);
 	return 1;
+}
+
+static int
+l_index_path(lua_State *L)
+{
+	struct store *s = in_txn(L);
+	size_t kl;
+	const char *k = luaL_checklstring(L, 2, &kl);
+	const char *abs = luaL_checkstring(L, 3);
+
+	return indexed(L, store_index_path(s, k, kl, abs));
+}
+
+static int
+l_index_rel(lua_State *L)
+{
+	struct store *s = in_txn(L);
+	size_t pl, rl, ol;
+	const char *p = luaL_checklstring(L, 2, &pl);
+	const char *rel = luaL_checklstring(L, 3, &rl);
+	const char *root = luaL_checklstring(L, 4, &ol);
+	char *key = malloc(pl + 2 * rl + 1), *abs = malloc(ol + rl + 1);
+	size_t kl;
+	int t;
+
+	if (!key || !abs) {
+		free(key);
+		free(abs);
+		return luaL_error(L, "out of memory");
+	}
+	memcpy(key, p, pl);
+	kl = pl + store_key_path(key + pl, rel, rl);
+	memcpy(abs, root, ol);
+	memcpy(abs + ol, rel, rl);
+	abs[ol + rl] = 0;
+	t = store_index_path(s, key, kl, abs);
+	free(key);
+	free(abs);
+	return indexed(L, t);
 }
 
 struct scanout {
@@ -420,11 +545,14 @@ static const luaL_Reg store_methods[] = {
 	{ "close",        l_close },
 	{ "commit",       l_commit },
 	{ "del",          l_del },
+	{ "clearPending", l_clear_pending },
 	{ "delPrefix",    l_del_prefix },
 	{ "get",          l_get },
 	{ "indexPath",    l_index_path },
+	{ "indexRel",     l_index_rel },
 	{ "list",         l_list },
 	{ "put",          l_put },
+	{ "putEach",      l_put_each },
 	{ "renamePrefix", l_rename_prefix },
 	{ "scan",         l_scan },
 	{ NULL, NULL }

@@ -145,7 +145,7 @@ struct kbuf {
 
 /* Index records: type, mode, size, mtime ns, ctime ns, inode, link target. */
 #define REC_FIXED 37
-#define MAX_KEY 511            /* LMDB's default key size limit */
+#define MAX_KEY STORE_MAX_KEY
 
 static int
 kb_reserve(struct kbuf *b, size_t more)

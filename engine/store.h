@@ -12,6 +12,8 @@
 
 struct store;
 
+#define STORE_MAX_KEY 511       /* LMDB's default key size limit */
+
 /* store.c */
 /* Opens (creates) the store file at path. NULL on failure with *damaged set
  * when the file exists but is not a usable store, and msg filled. */

@@ -60,8 +60,12 @@ local writeFailed = false
 
 local function log(cat, ...) core.log(cat, table.concat({ ... })) end
 
--- '/a/d/' -> '/a/d' (keys hold no trailing slash)
-local function bare(rel) return (rel:gsub('/$', '')) end
+-- '/a/d/' -> '/a/d' (keys hold no trailing slash; no gsub: it is run per
+-- event and slave, and LuaJIT does not compile it)
+local function bare(rel)
+	if rel:sub(-1) == '/' then return rel:sub(1, -2) end
+	return rel
+end
 
 -- True when sync s's transfers are the default rsync layers' (their success
 -- means the slave equals the source for the paths sent) and it may skip the
@@ -88,41 +92,60 @@ end
 
 local function pendKey(r, rel) return core.storeKey(r.pend, bare(rel)) end
 
+local prefixes = {}       -- addPending's pending-set prefixes (reused)
+
 -- Adds rel to the pending set of every valid-or-starting sync of source
--- record src that concerns it. The value is 'GEN:KIND', KIND 'f' (not a
--- directory), 'd' (a directory with all it holds) or 'a' (flat: a
--- directory's own entry only, its changed content being pending on its
--- own; the start-up walk's directories changed in place). 'a' never
--- replaces a 'd' that is pending still.
+-- record src that concerns it, in one store call that makes the keys (a
+-- path too long for a key is never indexed: the start-up walk reports it
+-- as changed at every start, so it needs no entry). The value is
+-- 'GEN:KIND', KIND 'f' (not a directory), 'd' (a directory with all it
+-- holds) or 'a' (flat: a directory's own entry only, its changed content
+-- being pending on its own; the start-up walk's directories changed in
+-- place). 'a' never replaces a 'd' that is pending still.
 local function addPending(src, rel, isdir, g, flat)
 	if rel == '' or rel == '/' then return end
-	local relS = isdir and (bare(rel) .. '/') or bare(rel)
-	local kind = isdir and (flat and 'a' or 'd') or 'f'
+	local b = bare(rel)
+	local relS = isdir and (b .. '/') or b
+	local n = 0
 	for _, r in ipairs(src.list) do
-		local k = pendKey(r, rel)
-		-- a path too long for a key is never indexed: the start-up walk
-		-- reports it as changed at every start, so it needs no entry
-		if #k <= MAX_KEY and not r.sync:isRemoved() and r.sync:concerns(relS) then
-			local was = kind == 'a' and st:get(k)
-			local ok, err = st:put(k, g .. ':' .. ((was and was:sub(-1) == 'd') and 'd' or kind))
-			if not ok then error(err, 0) end
+		if not r.sync:isRemoved() and r.sync:concerns(relS) then
+			if flat and isdir then
+				local k = pendKey(r, rel)
+				if #k <= MAX_KEY then
+					local was = st:get(k)
+					local ok, err = st:put(k, g .. ':' .. ((was and was:sub(-1) == 'd') and 'd' or 'a'))
+					if not ok then error(err, 0) end
+				end
+			else
+				n = n + 1
+				prefixes[n] = r.pend
+			end
 		end
 	end
+	if n == 0 then return end
+	local ok, err = st:putEach(g .. ':' .. (isdir and 'd' or 'f'), b, prefixes, n)
+	if not ok then error(err, 0) end
 end
 
 -- Removes rel from r's pending set if it was written at generation <= g
 -- (below: also every entry under it).
 local function clearPending(r, rel, g, below)
-	local k = pendKey(r, rel)
-	local v = st:get(k)
-	if v and tonumber(v:match('^[%d.]+')) <= g then st:del(k) end
-	if below then st:delPrefix(k .. '\1', g) end
+	st:clearPending(r.pend, bare(rel), g, below)
 end
 
 -- One event (absolute paths) inside source record src, applied in the
--- open transaction with generation g.
-local function applyEvent(src, op, g)
+-- open transaction with generation g. covered[src]: the paths a directory
+-- scan of this commit indexed and made pending since its last Move (what an
+-- event on one of them would write is written: the commit reads the tree
+-- as it is now either way); the scanned entries are added to it.
+local function applyEvent(src, op, g, covered)
 	local rel, rel2, isdir = op.rel, op.rel2, op.isdir
+	local cov = covered[src]
+	if not cov then
+		cov = {}
+		covered[src] = cov
+	end
+	if op.etype ~= 'Move' and rel and cov[bare(rel)] then return end
 	if op.etype == 'Move' and rel and rel2 then
 		if isdir then
 			st:renamePrefix(core.storeKey(src.ipfx, rel) .. '\1', core.storeKey(src.ipfx, rel2) .. '\1')
@@ -137,16 +160,19 @@ local function applyEvent(src, op, g)
 		rel = rel or rel2
 	end
 	if not rel then return end
-	local key = core.storeKey(src.ipfx, rel)
-	local t, err = st:indexPath(key, src.root .. rel)
+	local t, err = st:indexRel(src.ipfx, rel, src.root)
 	if t == nil then error(err, 0) end
 	addPending(src, rel, t == 'd' or (t == false and isdir), g)
 	-- a directory that came in (created, moved in) with what it holds:
 	-- its entries are indexed and pending too
 	if t == 'd' and (op.etype == 'Create' or op.etype == 'Move') then
-		local _, list = st:scan(key, #src.ipfx, src.root .. rel, true)
+		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, true)
 		for _, c in ipairs(list or {}) do
-			if c:sub(1, 1) ~= '-' then addPending(src, c:sub(2), c:sub(-1) == '/', g) end
+			if c:sub(1, 1) ~= '-' then
+				local crel = c:sub(2)
+				addPending(src, crel, c:sub(-1) == '/', g)
+				cov[bare(crel)] = true
+			end
 		end
 	end
 end
@@ -156,7 +182,7 @@ end
 -- adds nothing: the commit reads the path as it is then. A Create stands
 -- for a later Modify or Attrib too, not the other way round (a created
 -- directory's content is indexed with it).
-local seen = {}           -- src -> { rel .. kind = true } since the last Move
+local seen = {}           -- src -> { C = { rel = true }, M = {...} } since the last Move
 local firstOp             -- the first cycle that saw the batch
 
 function state.event(etype, isdir, path, path2)
@@ -170,11 +196,11 @@ function state.event(etype, isdir, path, path2)
 			seen[src] = nil
 		elseif rel then
 			local mine = seen[src]
-			if not mine then mine = {}; seen[src] = mine end
-			if mine[rel .. 'C'] or (etype ~= 'Create' and mine[rel .. 'M']) then
+			if not mine then mine = { C = {}, M = {} }; seen[src] = mine end
+			if mine.C[rel] or (etype ~= 'Create' and mine.M[rel]) then
 				rel = nil
 			else
-				mine[rel .. (etype == 'Create' and 'C' or 'M')] = true
+				mine[etype == 'Create' and 'C' or 'M'][rel] = true
 			end
 		end
 		if rel or rel2 then
@@ -194,6 +220,7 @@ function state.commit()
 	local ok, err = st:begin()
 	if ok then
 		ok, err = pcall(function()
+			local covered = {}
 			for _, op in ipairs(batch) do
 				if op.clear then
 					local r = op.clear
@@ -204,7 +231,8 @@ function state.commit()
 						clearPending(r, op.rel, op.gen, op.below)
 					end
 				else
-					applyEvent(op.src, op, g)
+					if op.etype == 'Move' then covered = {} end
+					applyEvent(op.src, op, g, covered)
 				end
 			end
 			st:put('g', tostring(g))
