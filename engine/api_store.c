@@ -119,6 +119,12 @@ l_key(lua_State *L)
 	return 1;
 }
 
+/*
+ * FNV-1a over 64 bits, but from the offset 1469598103934665603, a digit
+ * short of FNV's 14695981039346656037. Stored state names its syncs and
+ * definitions by these hashes (lua/state.lua, lua/definition.lua), so the
+ * offset stays: the proper one would invalidate every user's state.
+ */
 static int
 l_hash(lua_State *L)
 {

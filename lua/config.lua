@@ -9,7 +9,34 @@ local M = {}
 
 M.settings = {}          -- merged settings{} values
 M.syncConfigs = {}       -- merged sync{} tables in call order
-M.loading = false
+M.syncObjects = nil      -- the built syncs, in the same order (M.bind)
+M.loading = false        -- sync{} may be called (a config file runs)
+M.cliDelay = nil         -- -delay of the command line (startup sets it)
+
+-- A config is loaded anew (a HUP): the running one's settings, sync
+-- configs and syncs are put aside and returned, for M.restore when the
+-- new one cannot be applied.
+function M.fresh()
+	local old = { settings = M.settings, syncConfigs = M.syncConfigs, syncObjects = M.syncObjects }
+	M.settings, M.syncConfigs, M.syncObjects = {}, {}, nil
+	return old
+end
+
+function M.restore(old)
+	M.settings, M.syncConfigs, M.syncObjects = old.settings, old.syncConfigs, old.syncObjects
+end
+
+-- The syncs built from M.syncConfigs, in their order: sync{}'s result
+-- reaches each one's inlet through them.
+function M.bind(syncs) M.syncObjects = syncs end
+
+-- Calls fn(...) as a config file would run: sync{} may be called.
+function M.defining(fn, ...)
+	M.loading = true
+	local ok, err = pcall(fn, ...)
+	M.loading = false
+	if not ok then error(err, 0) end
+end
 
 -- Valid settings{} keys (lsyncd 2.2 + 2.3).
 M.settingKeys = {

@@ -133,8 +133,8 @@ function M.arm(cfg, alarm)
 			if not at then return end
 			alarm(core.now() + (at - wall), function()
 				local s = cfg._inlet.getSync()
-				if s.removed then return end      -- a reload removed the sync: the rule ends
-				if not s:hasQueued('Full') and not s.stopped then
+				if s:isRemoved() then return end   -- a reload removed the sync: the rule ends
+				if not s:hasQueued('Full') and not s:isStopped() then
 					core.log('Normal', s.name .. ': crontab: full sync')
 					cfg._inlet.createFullEvent()
 				end

@@ -2,6 +2,7 @@
 -- action, init, collect and prepare (key checking), exit-code tables.
 
 local config = require 'config'
+local syncset = require 'syncset'
 
 local default = {}
 
@@ -82,11 +83,6 @@ function default.init(event)
 	if event.status == 'wait' then inlet.discardEvent(event) end
 end
 
--- Whether a failed startup may stay local to the agent's sync (another
--- sync lives) or must end the daemon (lsyncd).
-local function othersAlive(agent)
-	return agent.inlet.getSync():othersAlive()
-end
 
 -- Judges a child's exit code: 'ok', 'again' or 'die'. exitcodes: the table
 -- to judge by (a layer with two kinds of children: rsync's codes or ssh's),
@@ -123,7 +119,7 @@ function default.collect(agent, exitcode, exitcodes)
 		-- an Init after the startup is a re-scan (overflow, out of watches);
 		-- a Full is a crontab's full transfer: judged alike
 		local what = agent.etype == 'Full' and 'Full transfer'
-			or agent.sync.initDone and 'Full re-scan' or 'Startup'
+			or agent.sync:isStartedUp() and 'Full re-scan' or 'Startup'
 		if exitcode == 23 then
 			-- some paths failed: not finished (the runner retries them)
 			log('Error', what, ' of ', agent.source, ' -> ', target, ' incomplete: some paths',
@@ -133,7 +129,7 @@ function default.collect(agent, exitcode, exitcodes)
 		if rc == 'ok' then
 			log('Normal', what, ' of ', agent.source, ' -> ', target, ' finished.')
 			return 'ok'
-		elseif rc == 'again' and (config.settings.insist or othersAlive(agent)) then
+		elseif rc == 'again' and (config.settings.insist or syncset.othersAlive()) then
 			-- with insist, or when other syncs run (one dead slave must not
 			-- take the others down), the startup is retried with back-off
 			log('Normal', 'Retrying startup of ', agent.source, ' -> ', target, ': ', exitcode)
@@ -141,7 +137,7 @@ function default.collect(agent, exitcode, exitcodes)
 		end
 		log('Error', 'Failure on startup of ', agent.source, ' -> ', target,
 			' (exitcode ', exitcode, ')')
-		if rc == 'die' and othersAlive(agent) then return 'die' end
+		if rc == 'die' and syncset.othersAlive() then return 'die' end
 		core.terminate(-1)
 	end
 	if rc == 'ok' then

@@ -63,7 +63,7 @@ function rsync.init(event)
 		filters = inlet.hasFilters() and inlet.getFilters() or nil,
 		deleteExcluded = cfg.rsync.delete_excluded,
 	}
-	log('Normal', event.sync.initDone and 'recursive full re-scan rsync: ' or 'recursive startup rsync: ',
+	log('Normal', event.sync:isStartedUp() and 'recursive full re-scan rsync: ' or 'recursive startup rsync: ',
 		event.source, ' -> ', event.target)
 	local stats = wantStats() and '--stats' or nil
 	-- overall progress of the startup transfer, for the log and the status
@@ -116,7 +116,7 @@ function rsync._spawnList(elist, cfg, target)
 			local st = core.lstat(s.source .. bare:sub(2))
 			if st then
 				local now = bare .. (st.type == 'directory' and '/' or '')
-				if now ~= e.path and s.filter:isExcluded(now) then
+				if now ~= e.path and s:getFilter():isExcluded(now) then
 					guards[#guards + 1] = '--exclude=' .. rsyncopts.includeRule(now, false)
 				end
 			end
@@ -158,6 +158,10 @@ local MOVE_FUNCS = 'f=0; '
 	.. 'rm -rf -- "$T$2"; fi; f=' .. MOVE_FAILED .. '; echo "lng-move-failed $1"; };'
 
 -- '/a/d/' -> 'a/d': a queue path as the script names it.
+-- Sync -> true when its last command was one of moves (weak: a sync a
+-- reload dropped goes).
+local movedLast = setmetatable({}, { __mode = 'k' })
+
 local function scriptPath(p) return (p:sub(2):gsub('/$', '')) end
 
 -- Runs moves (delays of sync s, in queue order) on an ssh slave as one
@@ -204,8 +208,8 @@ function rsync._round(inlet, ssh, td)
 		keepOrigins = not (cfg.delete == true or cfg.delete == 'running'),
 		maxBytes = MOVE_BATCH_BYTES - #td,
 	}
-	local kind, batch = roundplan.step(list, opts, s.movedLast)
-	s.movedLast = kind == 'moves'
+	local kind, batch = roundplan.step(list, opts, movedLast[s])
+	movedLast[s] = kind == 'moves' or nil
 	if kind == 'moves' then
 		rsync._remoteMoves(s, batch, ssh, td)
 	elseif kind == 'rsync' then
@@ -218,8 +222,8 @@ end
 function rsync.action(inlet)
 	local cfg = inlet.getConfig()
 	local s = inlet.getSync()
-	if s.remoteMoves then
-		return rsync._round(inlet, s.ssh, cfg.target:match('^[^:]*:(.*)$') or '')
+	if s:movesOnSlave() then
+		return rsync._round(inlet, s:sshCommand(), cfg.target:match('^[^:]*:(.*)$') or '')
 	end
 	local elist = inlet.getEvents(notBarrier)
 	if elist.size() == 0 then return end

@@ -340,6 +340,21 @@ function Delays:remove(d)
 	end
 end
 
+-- True when delay d is queued and waits (neither active nor removed).
+function Delays.waits(d) return not d.removed and d.status == 'wait' end
+
+-- The first queued delay that d waits for and that is not removed, for
+-- which pred(b, arg) holds; nil if none.
+function Delays.blockerWhere(d, pred, arg)
+	local bs = d.blockers
+	if not bs then return nil end
+	for i = 1, #bs do
+		local b = bs[i]
+		if not b.removed and pred(b, arg) then return b end
+	end
+	return nil
+end
+
 -- Marks the delays of a spawned child active (their child runs).
 function Delays:activate(list)
 	for i = 1, #list do list[i].status = 'active' end

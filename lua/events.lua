@@ -29,11 +29,11 @@ local getters = {
 	sourcePath = function(d, s, p) return s.source .. p end,
 	sourcePathname = function(d, s, p) return s.source .. stripSlash(p) end,
 	sourcePathdir = function(d, s, p) return s.source .. dirOf(p) end,
-	target = function(d, s) return s.config.target end,
-	targetPath = function(d, s, p) return (s.config.target or '') .. p end,
-	targetPathname = function(d, s, p) return (s.config.target or '') .. stripSlash(p) end,
-	targetPathdir = function(d, s, p) return (s.config.target or '') .. dirOf(p) end,
-	config = function(d, s) return s.config end,
+	target = function(d, s) return s:target() end,
+	targetPath = function(d, s, p) return (s:target() or '') .. p end,
+	targetPathname = function(d, s, p) return (s:target() or '') .. stripSlash(p) end,
+	targetPathdir = function(d, s, p) return (s:target() or '') .. dirOf(p) end,
+	config = function(d, s) return s:getConfig() end,
 	inlet = function(d, s) return s.inlet end,
 	sync = function(d, s) return s end,
 }
@@ -79,7 +79,7 @@ listMeta = {
 	__index = function(list, field)
 		local a = agents[list]
 		if field == 'isList' then return true end
-		if field == 'config' then return a.sync.config end
+		if field == 'config' then return a.sync:getConfig() end
 		if field == 'inlet' then return a.sync.inlet end
 		if field == 'getPaths' or field == 'getSourcePaths' then
 			-- getPaths(mutator) is lsyncd's (an array; mutator(etype, path,
@@ -189,18 +189,19 @@ function M.inlet(s)
 		return M.event(s, s:pushBarrier('Full', core.now()))
 	end
 
-	function funcs.getConfig() return s.config end
+	local filter = s:getFilter()
+	function funcs.getConfig() return s:getConfig() end
 	function funcs.getSync() return s end
-	function funcs.addExclude(pat) s.filter:addExclude(pat) end
+	function funcs.addExclude(pat) filter:addExclude(pat) end
 	function funcs.rmExclude(pat)
-		if s.filter:rmExclude(pat) == false then
+		if filter:rmExclude(pat) == false then
 			core.log('Normal', 'Did not remove exclude "' .. tostring(pat) .. '" as it was not set.')
 		end
 	end
-	function funcs.appendFilter(a, b) s.filter:addFilter(b or a) end
-	function funcs.getExcludes() return s.filter:getExcludes() end
-	function funcs.getFilters() return s.filter:getFilters() end
-	function funcs.hasFilters() return s.filter:hasFilters() end
+	function funcs.appendFilter(a, b) filter:addFilter(b or a) end
+	function funcs.getExcludes() return filter:getExcludes() end
+	function funcs.getFilters() return filter:getFilters() end
+	function funcs.hasFilters() return filter:hasFilters() end
 
 	return setmetatable(inlet, {
 		__index = function(_, name)

@@ -18,27 +18,29 @@ local M = {}
 -- (settings maxBackoff, default 300 s), with +-25% jitter so many slaves
 -- that failed together do not retry in lockstep.
 local function retryAlarm(s, now)
-	local base = math.max(s.delay or 0, 1)
+	local base = math.max(s:delaySeconds() or 0, 1)
 	local cap = config.settings.maxBackoff or 300
-	local wait = math.min(cap, base * 2 ^ math.max(0, (s.failures or 1) - 1))
+	local wait = math.min(cap, base * 2 ^ math.max(0, s:failureCount() - 1))
 	return now + wait * (0.75 + 0.5 * math.random())
 end
 
--- Notes a failure or success of sync s, logging only changes of state.
+-- Notes a failure or success of sync s (p: the transfer), logging only
+-- changes of state.
 local function judged(s, rc, code, p)
 	if rc == 'again' then
-		s.failures = (s.failures or 0) + 1
-		if s.failures == 1 then
+		if s:failed() == 1 then
 			local e = p and p.stderr
-			log('Error', s.name, ': transfer to ', s.config.target or '?', ' failed (exit code ',
+			log('Error', s.name, ': transfer to ', s:target() or '?', ' failed (exit code ',
 				code, e and e[#e] and (': ' .. e[#e]) or '', '); retrying with back-off')
 			core.notify('STATUS=' .. syncset.statusLine())
 		end
-	elseif rc == 'ok' and (s.failures or 0) > 0 then
-		log('Normal', s.name, ': ', s.config.target or '?', ' is back after ', s.failures,
-			' failed attempt(s)')
-		s.failures = 0
-		core.notify('STATUS=' .. syncset.statusLine())
+	elseif rc == 'ok' then
+		local before = s:succeeded(#p.delays)
+		if before > 0 then
+			log('Normal', s.name, ': ', s:target() or '?', ' is back after ', before,
+				' failed attempt(s)')
+			core.notify('STATUS=' .. syncset.statusLine())
+		end
 	end
 end
 
@@ -58,7 +60,8 @@ end
 -- they go through, never silently left behind; the log says once that a
 -- path fails and once that it is back. When rsync named no source path
 -- (the target refused everything, say) nothing can be parked: returns
--- false and the whole transfer is retried. whole: the log's name of a
+-- false and the whole transfer is retried; else the parked paths (the
+-- state waits for them before a startup transfer counts: lua/state.lua). whole: the log's name of a
 -- transfer of the whole tree (startup, re-scan, Full), nil for a list.
 function M.partial(s, p, now, whole)
 	local again = rsyncOutput.failedPaths(s, p)
@@ -93,7 +96,7 @@ function M.partial(s, p, now, whole)
 			if d.path2 then again[#again + 1] = d.path2 end
 		end
 	end
-	local base = math.max(s.delay or 0, 1)
+	local base = math.max(s:delaySeconds() or 0, 1)
 	local cap = config.settings.maxBackoff or 300
 	local created = p.delays[1] and p.delays[1].created or now
 	local new, failing = {}, {}
@@ -102,24 +105,23 @@ function M.partial(s, p, now, whole)
 		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
 	end
 	recoveredAll(s, p, failing)
-	p.parked = again                -- for the state (lua/state.lua): what the slave lacks
 	if #new > 0 then
 		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
 			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
 			#new > 10 and ', ...' or '')
 	end
 	if whole then
-		log('Normal', whole, ' of ', s.source, ' -> ', s.config.target or '?', ' done except ',
+		log('Normal', whole, ' of ', s.source, ' -> ', s:target() or '?', ' done except ',
 			#again, ' path(s) that failed and are retried')
 	end
-	return true
+	return again
 end
 
--- Calls fn(...) of sync s's config (init, action, collect): a Lua error in
--- it (a user's onModify indexing nil, say) is logged with its traceback and
--- stays with this sync: returns ok, and the result or nil.
-local function guarded(s, what, fn, ...)
-	local ok, res = exit.pass(xpcall(fn, debug.traceback, ...))
+-- Calls the function `what` of sync s's config (init, action, collect): a
+-- Lua error in it (a user's onModify indexing nil, say) is logged with its
+-- traceback and stays with this sync: returns ok, and the result or nil.
+local function guarded(s, what, ...)
+	local ok, res = exit.pass(xpcall(s:handler(what), debug.traceback, ...))
 	if ok then return true, res end
 	M.luaError(s, what, res)
 	return false
@@ -135,15 +137,14 @@ local MAX_LUA_ERRORS = 5
 -- daemon and the other syncs go on.
 function M.luaError(s, what, msg)
 	local now = core.now()
-	s.luaErrors = (s.luaErrors or 0) + 1
-	log('Error', s.name, ': Lua error in ', what, ' (', s.luaErrors, ' in a row): ', tostring(msg))
-	if s.luaErrors >= MAX_LUA_ERRORS then
-		s.error = tostring(msg):match('^[^\n]*')
-		syncset.stopSync(s, 'a Lua error ' .. s.luaErrors .. ' times in a row')
+	local n = s:luaFailed()
+	log('Error', s.name, ': Lua error in ', what, ' (', n, ' in a row): ', tostring(msg))
+	if n >= MAX_LUA_ERRORS then
+		syncset.stopSync(s, 'a Lua error ' .. n .. ' times in a row', tostring(msg):match('^[^\n]*'))
 		return
 	end
-	s.failures = (s.failures or 0) + 1
-	s.pausedUntil = retryAlarm(s, now)
+	s:failed()
+	s:pause(retryAlarm(s, now))
 end
 
 -- A child of an event or list ended (pid, its exit code or the signal that
@@ -154,12 +155,12 @@ function M.collect(pid, code, signo, fading)
 	if not p then return end
 	local s = p.sync
 	local now = core.now()
-	local rc
+	local rc, parked
 	local etype = p.delays[1] and p.delays[1].etype
 	local isInit = etype == 'Init'
 	-- a transfer of the whole tree, by the name the log gives it
 	local whole = etype == 'Full' and 'Full transfer'
-		or isInit and (s.initDone and 'Full re-scan' or 'Startup') or nil
+		or isInit and (s:isStartedUp() and 'Full re-scan' or 'Startup') or nil
 	if signo and signo ~= 0 then
 		log('Error', s.name, ': child ', pid, ' was killed by signal ', signo)
 		if isInit and not config.settings.insist then
@@ -169,12 +170,12 @@ function M.collect(pid, code, signo, fading)
 		rc = 'again'
 	elseif fading then
 		rc = 'ok'
-		exit.pass(pcall(s.config.collect, p.agent, code))
+		exit.pass(pcall(s:handler('collect'), p.agent, code))
 	else
 		local ok
-		ok, rc = guarded(s, 'collect', s.config.collect, p.agent, code)
+		ok, rc = guarded(s, 'collect', p.agent, code)
 		if not ok then
-			if s.stopped then return end
+			if s:isStopped() then return end
 			rc = 'again'
 		end
 	end
@@ -187,22 +188,18 @@ function M.collect(pid, code, signo, fading)
 	local _, _, isList = events.resolve(p.agent)
 	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
 	and (whole or isList) then
-		rc = M.partial(s, p, now, whole) and 'ok' or 'again'
+		parked = M.partial(s, p, now, whole)
+		rc = parked and 'ok' or 'again'
 	elseif rc == 'ok' then
 		recoveredAll(s, p)
 	end
 	judged(s, rc, signo ~= 0 and ('signal ' .. signo) or code, p)
-	if rc == 'ok' then
-		s.luaErrors = 0
-		s.lastSuccess = core.time()
-		s.eventsDone = (s.eventsDone or 0) + #p.delays
-	end
 	-- a transfer that failed as a whole holds the slave until its back-off
 	-- ends: its paths and everything queued after them (a queue over
 	-- maxDelays is ready at once: without the hold, each batch of it would
 	-- be tried and fail in turn, a storm of failing rsyncs)
-	local alarm = rc == 'again' and not s.removed and retryAlarm(s, now)
-	if alarm then s.pausedUntil = math.max(s.pausedUntil or 0, alarm) end
+	local alarm = rc == 'again' and not s:isRemoved() and retryAlarm(s, now)
+	if alarm then s:pause(math.max(s:pauseEnd() or 0, alarm)) end
 	for _, d in ipairs(p.delays) do
 		if alarm then
 			s:retry(d, alarm)
@@ -210,10 +207,10 @@ function M.collect(pid, code, signo, fading)
 			s:removeDelay(d)
 		end
 	end
-	state.collected(s, p, code, signo)
+	state.collected(s, p, code, signo, parked)
 	if isInit and rc ~= 'again' then
-		s.initDone = true
-		s.progress, s.progressLogged = nil, nil
+		s:startupDone()
+		s:noteProgress(nil)
 		syncset.checkStartup()
 	end
 end

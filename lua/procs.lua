@@ -86,7 +86,7 @@ function M.spawn(agent, binary, ...)
 	pids[pid] = { sync = s, agent = agent, delays = delays,
 		stats = (st.jsonStatusFile or st.metricsFile) and true or false }
 	state.spawned(pids[pid])
-	s.processes = s.processes + 1
+	s:childStarted()
 	total = total + 1
 end
 
@@ -126,7 +126,7 @@ function M.take(pid)
 	local p = pids[pid]
 	if not p then return nil end
 	pids[pid] = nil
-	p.sync.processes = p.sync.processes - 1
+	p.sync:childEnded()
 	total = total - 1
 	return p
 end

@@ -17,7 +17,12 @@
 -- anyway), it travels in the rsync's list as lsyncd sends it: the origin
 -- deleted, the destination sent.
 
+local Delays = require 'delays'
+
 local M = {}
+
+local function notIn(b, set) return not set[b] end
+local function isIn(b, set) return set[b] end
 
 -- Default size from which a renamed file is moved on the slave even when
 -- it is the only rename of the round (below it rsync sends it again).
@@ -46,12 +51,7 @@ function M.plan(list, opts, hold)
 	local movable, candidates = {}, {}
 	local worth, others = false, false
 	for _, d in ipairs(list) do
-		local ok = d.etype == 'Move'
-		if ok and d.blockers then
-			for _, b in ipairs(d.blockers) do
-				if not b.removed and not movable[b] then ok = false; break end
-			end
-		end
+		local ok = d.etype == 'Move' and not Delays.blockerWhere(d, notIn, movable)
 		if ok then
 			movable[d] = true
 			candidates[#candidates + 1] = d
@@ -77,12 +77,8 @@ function M.plan(list, opts, hold)
 	-- up to the byte limit; what does not fit waits, with its dependents
 	local bytes, held = 0, {}
 	for _, d in ipairs(list) do
-		local wait = false
-		if d.blockers then
-			for _, b in ipairs(d.blockers) do
-				if held[b] then wait = true; break end
-			end
-		end
+		-- (a delay of the round is not removed: held holds none)
+		local wait = Delays.blockerWhere(d, isIn, held) ~= nil
 		if not wait and movable[d] then
 			local cost = scriptCost(d)
 			if hold or (#moves > 0 and bytes + cost > maxBytes) then

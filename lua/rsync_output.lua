@@ -19,18 +19,16 @@ local function progress(p, line)
 	local bytes, pct, rate, eta = line:match('^%s*([%d,]+)%s+(%d+)%%%s+(%S+)%s+(%d+:%d%d:%d%d)')
 	if not bytes then return false end
 	local s = p.sync
-	local files = tonumber(line:match('xfr#(%d+)') or '') or (s.progress and s.progress.files) or 0
+	local last = s:progressReport()
+	local files = tonumber(line:match('xfr#(%d+)') or '') or (last and last.files) or 0
 	local left, all = line:match('%-chk=(%d+)/(%d+)')
-	s.progress = { bytes = tonumber((bytes:gsub(',', ''))), percent = tonumber(pct), rate = rate,
+	local report = { bytes = tonumber((bytes:gsub(',', ''))), percent = tonumber(pct), rate = rate,
 		eta = eta, files = files, checked = all and (tonumber(all) - tonumber(left)) or nil,
 		total = tonumber(all or '') }
-	local now = core.now()
-	if not s.progressLogged then
-		s.progressLogged = now                 -- the first line after an interval
-	elseif now - s.progressLogged >= (config.settings.progressInterval or 10) then
-		s.progressLogged = now
-		log('Normal', s.name, ': startup transfer to ', s.config.target or '?', ': ', pct, '%, ',
-			s.progress.bytes, ' bytes, ', files, ' files sent, ', rate, ', ETA ', eta)
+	-- a line in the log every progressInterval s (from the first report)
+	if s:noteProgress(report, core.now(), config.settings.progressInterval or 10) then
+		log('Normal', s.name, ': startup transfer to ', s:target() or '?', ': ', pct, '%, ',
+			report.bytes, ' bytes, ', files, ' files sent, ', rate, ', ETA ', eta)
 	end
 	return true
 end
@@ -41,7 +39,7 @@ end
 -- its temporary '.f.XXXXXX' stands for f).
 local function failedPaths(s, p)
 	local src, out, seen = s.source, {}, {}
-	local tgt = (s.config.target or ''):match('^[^:]*:(/.*)$') or s.config.target
+	local tgt = (s:target() or ''):match('^[^:]*:(/.*)$') or s:target()
 	for _, line in ipairs(p.stderr or {}) do
 		local whole = line:find('mkdir', 1, true) ~= nil
 		for q in line:gmatch('"([^"]+)"') do
@@ -79,10 +77,8 @@ function M.line(p, stream, line)
 	end
 	local key, num = line:match('^([%a ]+): ([%d,]+)')
 	if key and STATS[key] then
-		local s = p.sync
 		local n = tonumber((num:gsub(',', ''))) or 0
-		if STATS[key] == 'files' then s.filesSent = (s.filesSent or 0) + n
-		else s.bytesSent = (s.bytesSent or 0) + n end
+		if STATS[key] == 'files' then p.sync:countSent(n, 0) else p.sync:countSent(0, n) end
 		return true
 	end
 	if p.stats and (line == '' or line:match('^[%a ]+: ') or line:match('^sent %d')

@@ -51,7 +51,7 @@ end
 -- The events of one read of the watch layer, in order (engine/api.h).
 function runner.inotifyBatch(batch) watchtree.batch(batch) end
 
-function runner.inotifyEvent(etype, isdir, time, path, path2)
+function runner.inotifyEvent(etype, isdir, path, path2)
 	local syncs = syncset.all()
 	local now = core.now()
 	if etype == 'Overflow' then
@@ -107,7 +107,7 @@ function runner.childOutput(pid, stream, line)
 		procs.keepStderr(p, line)
 		-- a slave already known to fail: its errors were logged once, with
 		-- the failure (judged); each retry's repeat goes to the Delay category
-		if (p.sync.failures or 0) > 0 then
+		if p.sync:failureCount() > 0 then
 			core.log('Delay', p.sync.name .. ': ' .. line)
 			return
 		end

@@ -39,7 +39,7 @@ end
 local function rescanAll(now)
 	local syncs = syncset.all()
 	for _, s in ipairs(syncs) do
-		if s.config.init then s:push('Init', '', nil, now) end
+		if s:hasInit() then s:push('Init', '', nil, now) end
 	end
 end
 
@@ -72,7 +72,7 @@ local function rescanDue(now)
 	if not degraded or now < nextRescan then return end
 	nextRescan = now + (config.settings.rescanInterval or 60)
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.stopped and not s:hasQueued('Init', true) then
+		if s:hasInit() and not s:isStopped() and not s:hasQueued('Init', true) then
 			s:push('Init', '', nil, now)
 		end
 	end
@@ -80,24 +80,25 @@ end
 
 -- Runs what one sync can run now.
 local function runSync(s, now)
-	if s.stopped then return end
+	if s:isStopped() then return end
 	local cap = globalMax()
-	while s.processes < s.maxProcesses and (not cap or procs.running() < cap) do
-		if s.pausedUntil and s.pausedUntil > now then return end
-		if s.mux and not sshmux.ready(s.mux, now) then return end
+	local mux = s:master()
+	while s:hasRoom() and (not cap or procs.running() < cap) do
+		if s:isPaused(now) then return end
+		if mux and not sshmux.ready(mux, now) then return end
 		s:unpark(now)
 		local d = s:readyDelay(now)
 		if not d then return end
 		local ok
 		if d.etype == 'Init' then
-			ok = exits.guarded(s, 'init', s.config.init, events.event(s, d))
+			ok = exits.guarded(s, 'init', events.event(s, d))
 		else
-			ok = exits.guarded(s, 'action', s.config.action, s.inlet)
+			ok = exits.guarded(s, 'action', s.inlet)
 		end
 		if not ok then return end
-		if not d.removed and d.status == 'wait' and s:readyDelay(now) == d then
+		if s:waits(d) and s:readyDelay(now) == d then
 			-- the action neither spawned for nor discarded it: don't spin
-			s.pausedUntil = now + 1
+			s:pause(now + 1)
 			return
 		end
 	end
@@ -144,13 +145,15 @@ function M.getAlarm()
 	if watchdog and (not best or nextWatchdog < best) then best = nextWatchdog end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
-		if s.processes < s.maxProcesses and (not cap or procs.running() < cap) and not s.stopped
-		and (not s.mux or sshmux.ready(s.mux, core.now())) then
+		local m = s:master()
+		if s:hasRoom() and (not cap or procs.running() < cap) and not s:isStopped()
+		and (not m or sshmux.ready(m, core.now())) then
 			local a = s:nextAlarm()
 			if a == true then a = core.now() end
 			local pk = s:nextParked()
 			if pk and (not a or pk < a) then a = pk end
-			if a and s.pausedUntil and a < s.pausedUntil then a = s.pausedUntil end
+			local pause = s:pauseEnd()
+			if a and pause and a < pause then a = pause end
 			if a and (not best or a < best) then best = a end
 		end
 	end

@@ -11,7 +11,7 @@ local M = {}
 -- The slave a built sync reaches: a table for checkSlave, or a local dir,
 -- or nil with a note (rsync daemon targets are not checked).
 local function slaveOfSync(s)
-	local cfg = s.config
+	local cfg = s:getConfig()
 	local binary, args, dest = require('sshmux').sshOf(cfg)
 	if binary then
 		local dir = cfg.targetdir
@@ -40,7 +40,7 @@ function M.check(syncs, configPath)
 		local label = s.name .. ' ' .. s.source:sub(1, -2) .. ' -> '
 		local problems, good
 		if not slave then
-			say('• ', label, tostring(s.config.target or s.config.host), ': ', note)
+			say('• ', label, tostring(s:target() or s:getConfig().host), ': ', note)
 			problems = {}
 		elseif slave.localDir then
 			problems, good = slaves.localProblems(slave.localDir)

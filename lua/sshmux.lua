@@ -104,13 +104,14 @@ end
 
 -- Routes sync s's transfers through a master, if reuse is on and the
 -- target is reached with ssh. Rewrites the sync's computed arguments and
--- sets s.ssh = { binary, args, dest } for commands run on the slave.
+-- gives the sync { binary, args, dest } for commands run on the slave
+-- (Sync:useSsh), and the master.
 function M.attach(s)
-	local cfg = s.config
+	local cfg = s:getConfig()
 	local sshBinary, sshArgs, dest, rshIndex = M.sshOf(cfg)
 	if not sshBinary then return end
-	s.ssh = { binary = sshBinary, args = sshArgs, dest = dest }
-	if not dir then return end
+	local ssh = { binary = sshBinary, args = sshArgs, dest = dest }
+	if not dir then s:useSsh(ssh); return end
 	local m = master(sshBinary, sshArgs, dest)
 	local opts = clientOpts(m)
 	local rsh = { sshBinary }
@@ -128,8 +129,8 @@ function M.attach(s)
 	for _, a in ipairs(sshArgs) do sc[#sc + 1] = a end
 	for _, a in ipairs(opts) do sc[#sc + 1] = a end
 	if type(cfg.ssh) == 'table' and cfg.host then cfg.ssh._computed = sc end
-	s.ssh.args = sc
-	s.mux = m
+	ssh.args = sc
+	s:useSsh(ssh, m)
 end
 
 -- Starts masters that are down and due; spawnService(argv) -> pid|nil.

@@ -11,6 +11,7 @@ local status = require 'status'
 local sshmux = require 'sshmux'
 local procs = require 'procs'
 local reload = require 'reload'
+local definition = require 'definition'
 local syncset = require 'syncset'
 local scheduler = require 'scheduler'
 local log = require('log').log
@@ -32,9 +33,9 @@ local die = require('log').die
 -- for remote slaves (lsyncd sets none, so a dead link stalls a slave until
 -- TCP gives up), unless the config sets its own.
 function M.tune(s)
-	local r = s.config.rsync
+	local r = s:getConfig().rsync
 	if type(r) ~= 'table' or type(r._computed) ~= 'table' then return end
-	if r.timeout == nil and sshmux.remoteOf(s.config.target) then
+	if r.timeout == nil and sshmux.remoteOf(s:target()) then
 		local t = config.settings.rsyncTimeout or 30
 		if t and t > 0 then r._computed[#r._computed + 1] = '--timeout=' .. t end
 	end
@@ -42,7 +43,6 @@ end
 
 -- Adds the syncs given on the command line (-rsync, -rsyncssh, -direct).
 local function cliSyncs(list, sshopts)
-	config.loading = true
 	for _, c in ipairs(list) do
 		local v = c[1]
 		if c.mode == 'rsync' then
@@ -55,7 +55,6 @@ local function cliSyncs(list, sshopts)
 			_G.sync { _G.default.direct, source = v[1], target = v[2] }
 		end
 	end
-	config.loading = false
 end
 
 local inotifyModes = { CloseWrite = 0, Modify = 1, ['CloseWrite or Modify'] = 2 }
@@ -74,11 +73,10 @@ end
 
 -- Builds the syncs of plan that are new (reload.plan): all or none.
 local function buildNew(plan)
-	local syncs = syncset.all()
 	local made = {}
 	for i, p in ipairs(plan) do
 		if p.new then
-			local ok, s = pcall(Sync.new, p.new, i, syncs)
+			local ok, s = pcall(Sync.new, p.new, i)
 			if not ok then return nil, (p.new._where or '') .. tostring(s) end
 			made[i] = s
 		end
@@ -97,12 +95,12 @@ end
 -- waits is dropped, what runs finishes (its collect still runs), then it
 -- is gone.
 function M.retire(s, replaced)
-	s.removed = true
-	s:dropWaiting()
+	s:retire()
 	syncset.retire(s)
+	local n = s:processCount()
 	log('Normal', s.name, replaced and ': changed by the new config, starts afresh'
-		or ': removed by the new config', s.processes > 0
-		and (', finishing ' .. s.processes .. ' transfer(s) under way') or '')
+		or ': removed by the new config', n > 0
+		and (', finishing ' .. n .. ' transfer(s) under way') or '')
 end
 
 -- Drops the watches of a removed sync's tree, unless a sync still runs on it.
@@ -123,8 +121,7 @@ end
 function M.reloadConfig()
 	local syncs = syncset.all()
 	local now = core.now()
-	local old = { settings = config.settings, cfgs = config.syncConfigs }
-	config.settings, config.syncConfigs, config.syncObjects = {}, {}, nil
+	local old = config.fresh()
 	local ok, err = config.loadFile(configPath)
 	if ok and #config.syncConfigs == 0 then ok, err = nil, 'the config defines no sync{}' end
 	local plan, removed, made
@@ -132,7 +129,7 @@ function M.reloadConfig()
 		for k, v in pairs(cliSettings or {}) do config.settings[k] = v end
 		config.settings.insist = true
 		for _, c in ipairs(config.syncConfigs) do
-			c._fingerprint = reload.fingerprint(c, config.settings)
+			c._fingerprint = definition.fingerprint(c, config.settings)
 		end
 		plan, removed = reload.plan(syncs, config.syncConfigs)
 		-- the same definition on a source that now resolves elsewhere is new
@@ -147,7 +144,7 @@ function M.reloadConfig()
 		ok = made ~= nil
 	end
 	if not ok then
-		config.settings, config.syncConfigs, config.syncObjects = old.settings, old.cfgs, syncs
+		config.restore(old)
 		return M.reloadFailed(err)
 	end
 	for _, k in ipairs { 'nodaemon', 'pidfile', 'inotifyMode', 'sshReuse' } do
@@ -166,12 +163,12 @@ function M.reloadConfig()
 		list[i] = s
 		if p.keep then
 			kept = kept + 1
-			p.keep.config._where = config.syncConfigs[i]._where
+			p.keep:getConfig()._where = config.syncConfigs[i]._where
 		else
 			fresh = fresh + 1
-			userenv.translateLayer3(s.config)
+			userenv.translateLayer3(s:getConfig())
 			M.tune(s)
-			if muxing then sshmux.attach(s) end
+			sshmux.attach(s)
 		end
 	end
 	-- a removed sync named like a new one is that one's old definition
@@ -181,10 +178,10 @@ function M.reloadConfig()
 		if newNames[s.name] then changed = changed + 1 end
 		M.retire(s, newNames[s.name])
 	end
-	-- the same list object, refilled: every sync holds it (Sync:othersAlive)
+	-- the same list object, refilled: syncset and config hold it
 	for i = #syncs, 1, -1 do syncs[i] = nil end
 	for i, s in ipairs(list) do syncs[i] = s end
-	config.syncObjects = syncs
+	config.bind(syncs)
 	local madeList = {}
 	for i, p in ipairs(plan) do
 		if p.new then
@@ -263,7 +260,7 @@ function M.initialize(hooks, args, reloading)
 		local ok, lerr = config.loadFile(path)
 		if not ok then die(lerr) end
 	elseif #opts.syncs > 0 then
-		local ok, serr = pcall(cliSyncs, opts.syncs, opts.sshopts)
+		local ok, serr = pcall(config.defining, cliSyncs, opts.syncs, opts.sshopts)
 		if not ok then die(tostring(serr)) end
 	else
 		io.stdout:write(cli.usage)
@@ -276,13 +273,13 @@ function M.initialize(hooks, args, reloading)
 	if #config.syncConfigs == 0 then die('Nothing to watch: the config defines no sync{}.') end
 
 	for i, cfg in ipairs(config.syncConfigs) do
-		cfg._fingerprint = reload.fingerprint(cfg, settings)
-		local ok, s = pcall(Sync.new, cfg, i, syncs)
+		cfg._fingerprint = definition.fingerprint(cfg, settings)
+		local ok, s = pcall(Sync.new, cfg, i)
 		if not ok then die((cfg._where or '') .. tostring(s)) end
 		userenv.translateLayer3(cfg)
 		syncs[i] = s
 	end
-	config.syncObjects = syncs
+	config.bind(syncs)
 	if opts.checkConfigOnly then
 		io.stdout:write('Config ', tostring(configPath or ''), ' is good.\n')
 		io.stdout:flush()
@@ -323,10 +320,10 @@ function M.initialize(hooks, args, reloading)
 	end
 
 	for _, s in ipairs(syncs) do M.tune(s) end
+	-- every sync to an ssh slave knows its ssh (default.rsync runs renames
+	-- there with it); with reuse on, its transfers go through a master
 	muxing = sshmux.setup(settings)
-	if muxing then
-		for _, s in ipairs(syncs) do sshmux.attach(s) end
-	end
+	for _, s in ipairs(syncs) do sshmux.attach(s) end
 
 	local wok, werr = watchtree.init(mode, hooks.inotifyEvent, hooks.dirWanted)
 	if not wok then die('Cannot initialize inotify: ' .. tostring(werr)) end

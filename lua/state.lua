@@ -40,6 +40,7 @@
 -- What it cannot know: changes made on a slave behind the daemon's back.
 
 local config = require 'config'
+local definition = require 'definition'
 
 local state = {}
 
@@ -58,60 +59,15 @@ local function log(cat, ...) core.log(cat, table.concat({ ... })) end
 -- '/a/d/' -> '/a/d' (keys hold no trailing slash)
 local function bare(rel) return (rel:gsub('/$', '')) end
 
--- Text of a config value that is stable across runs: keys sorted, internal
--- keys ('_...') and the name left out, functions by their bytecode.
-local function serialize(v, out, seen)
-	local t = type(v)
-	if t == 'table' then
-		if seen[v] then out[#out + 1] = '<cycle>'; return end
-		seen[v] = true
-		local keys = {}
-		for k in pairs(v) do
-			if not (type(k) == 'string' and (k:sub(1, 1) == '_' or k == 'name'
-				or k == 'checkgauge')) then
-				keys[#keys + 1] = k
-			end
-		end
-		table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-		out[#out + 1] = '{'
-		for _, k in ipairs(keys) do
-			out[#out + 1] = tostring(k) .. '='
-			serialize(v[k], out, seen)
-			out[#out + 1] = ','
-		end
-		out[#out + 1] = '}'
-		seen[v] = nil
-	elseif t == 'function' then
-		-- lsyncd-ng's own (the default layers) by name, so that an upgrade
-		-- keeps the state; a config's own by its bytecode
-		local src = debug.getinfo(v, 'S').source or ''
-		if src:sub(1, 5) == '@lua/' then
-			out[#out + 1] = src
-		else
-			local ok, code = pcall(string.dump, v)
-			out[#out + 1] = ok and core.storeHash(code) or 'cfunction'
-		end
-	else
-		out[#out + 1] = t .. ':' .. tostring(v)
-	end
-end
-
--- The hash of a sync's definition: a change of it invalidates its state.
-function state.definitionHash(cfg)
-	local out = { 'lsyncd-ng state 1;' }
-	serialize(cfg, out, {})
-	return core.storeHash(table.concat(out))
-end
-
 -- True when sync s's transfers are the default rsync layers' (their success
 -- means the slave equals the source for the paths sent) and it may skip the
 -- full startup transfer. Sync.new sets coversNewDirs for default.rsync and
 -- default.rsyncssh without Layer-2 handlers (the action is wrapped later,
 -- so it cannot be compared here). default.direct is not tracked yet.
 local function trackable(s)
-	local cfg = s.config
+	local cfg = s:getConfig()
 	if (cfg.startup or config.settings.startup) == 'full' then return false end
-	return s.coversNewDirs and cfg.init == require('default_rsync').init and true or false
+	return s:coversNewDirectories() and cfg.init == require('default_rsync').init and true or false
 end
 
 local MAX_KEY = 511       -- LMDB's key size limit (engine/store.c)
@@ -138,7 +94,7 @@ local function addPending(src, rel, isdir, g)
 		local k = pendKey(r, rel)
 		-- a path too long for a key is never indexed: the start-up walk
 		-- reports it as changed at every start, so it needs no entry
-		if #k <= MAX_KEY and not r.sync.removed and r.sync:concerns(relS) then
+		if #k <= MAX_KEY and not r.sync:isRemoved() and r.sync:concerns(relS) then
 			local ok, err = st:put(k, v)
 			if not ok then error(err, 0) end
 		end
@@ -269,12 +225,16 @@ function state.commit()
 	end
 end
 
--- A transfer is spawned (runner.spawn): it carries everything committed,
+-- child record (lua/procs.lua) -> the generation committed when it was
+-- spawned (weak: a record procs forgot goes)
+local spawnGen = setmetatable({}, { __mode = 'k' })
+
+-- A transfer is spawned (procs.spawn): it carries everything committed,
 -- so what is recorded is committed first.
 function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
 	state.commit()
-	p.gen = gen
+	spawnGen[p] = gen
 end
 
 -- Sync r's state is valid from now on (not a second later): its startup
@@ -290,14 +250,14 @@ local function establish(r, g)
 end
 
 -- A startup transfer that ended in rsync exit 23 sent all but the paths
--- rsync named (exits.partial parks them: p.parked, each retried on its
--- own). The state waits for them: valid once each was sent by a transfer
+-- rsync named (exits.partial parks them, each retried on its own, and
+-- hands them here). The state waits for them: valid once each was sent by a transfer
 -- that succeeded, never before (a restart meanwhile gets the full
 -- transfer again).
-local function awaitParked(r, p)
+local function awaitParked(r, g, parked)
 	local n = 0
-	r.awaiting, r.initGen = {}, p.gen
-	for _, rel in ipairs(p.parked) do
+	r.awaiting, r.initGen = {}, g
+	for _, rel in ipairs(parked) do
 		if not r.awaiting[bare(rel)] then n = n + 1 end
 		r.awaiting[bare(rel)] = true
 	end
@@ -322,16 +282,17 @@ end
 -- the pending set (up to the generation it was spawned at); a successful
 -- startup transfer makes the sync's state valid (one that ended in exit 23:
 -- once what failed of it was sent).
-function state.collected(s, p, code, signo)
-	local r = tracked[s]
-	if not r or not p.gen or (signo and signo ~= 0) then return end
+function state.collected(s, p, code, signo, parked)
+	local r, g = tracked[s], spawnGen[p]
+	spawnGen[p] = nil
+	if not r or not g or (signo and signo ~= 0) then return end
 	local first = p.delays[1]
 	local init = first and first.etype == 'Init'
-	if init and code == 23 and p.parked and #p.parked > 0 and not r.valid then
-		return awaitParked(r, p)
+	if init and code == 23 and parked and #parked > 0 and not r.valid then
+		return awaitParked(r, g, parked)
 	end
 	if code ~= 0 and code ~= 24 then return end
-	if init then return establish(r, p.gen) end
+	if init then return establish(r, g) end
 	-- only an rsync of a list reads the source as it is when it runs; a
 	-- command that replays an event (ssh mv, ssh rm) does not: a change
 	-- recorded before it was spawned may not be in what it did
@@ -339,15 +300,15 @@ function state.collected(s, p, code, signo)
 	local _, _, isList = events.resolve(p.agent)
 	local data = events.dataOf(p.agent)
 	if not isList or (data and data.moves) then return end
-	local recursive = s.coversNewDirs and not s:needsScan()
+	local recursive = s:coversNewDirectories() and not s:needsScan()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
 			local below = recursive and d.etype == 'Create' and d.isdir
-			ops[#ops + 1] = { clear = r, rel = d.path, gen = p.gen, below = below }
+			ops[#ops + 1] = { clear = r, rel = d.path, gen = g, below = below }
 			if r.awaiting then arrived(r, d.path, below) end
 		end
 		if d.path2 then
-			ops[#ops + 1] = { clear = r, rel = d.path2, gen = p.gen }
+			ops[#ops + 1] = { clear = r, rel = d.path2, gen = g }
 			if r.awaiting then arrived(r, d.path2) end
 		end
 	end
@@ -376,14 +337,14 @@ end
 -- its source's record (taken from spare, the records of sources let go in
 -- this reload, or made: fresh = true). Returns r, fresh.
 local function track(sy, ids, spare)
-	local cfg = sy.config
+	local cfg = sy:getConfig()
 	local ident = sy.source .. '\0' .. tostring(cfg.host or '') .. '\0'
 		.. tostring(cfg.target or cfg.targetdir or '')
 	local id = core.storeHash(ident)
 	while ids[id] do id = core.storeHash(id) end
 	ids[id] = true
 	local r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
-		hash = state.definitionHash(cfg) }
+		hash = definition.hash(cfg) }
 	tracked[sy] = r
 	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
 	if spare then spare[sy.source] = nil end
@@ -506,7 +467,7 @@ local function queuePending(r, list, now)
 	for rel in pairs(list) do rels[#rels + 1] = rel end
 	table.sort(rels)
 	-- below a directory sent with all it holds nothing more is queued
-	local covers = s.coversNewDirs and not s:needsScan()
+	local covers = s:coversNewDirectories() and not s:needsScan()
 	local function covered(rel)
 		local p = rel:match('^(.*)/[^/]*$')
 		while p and p ~= '' do
@@ -527,8 +488,7 @@ local function queuePending(r, list, now)
 		end
 		if s:concerns(path) and not (covers and covered(rel)) then
 			if covers and etype == 'Create' then dirs[rel] = true end
-			local d = s.delays:push(etype, path, nil, now)
-			d.created = d.created or now
+			s:pushDue(etype, path, now)
 			if etype == 'Create' and s:needsScan() then s:scanCreates(path, now) end
 			n = n + 1
 		end
@@ -542,7 +502,7 @@ end
 function state.startup(syncs, now, configPath)
 	local settings = config.settings
 	local given = { settings.startup or false }
-	for _, sy in ipairs(syncs) do given[#given + 1] = sy.config.startup or false end
+	for _, sy in ipairs(syncs) do given[#given + 1] = sy:getConfig().startup or false end
 	for _, val in ipairs(given) do
 		if val and val ~= 'full' and val ~= 'changed' then
 			core.log('Error', 'startup = "' .. tostring(val) .. '" is not known (use "full" or'
@@ -656,7 +616,7 @@ function state.startup(syncs, now, configPath)
 			local n = queuePending(r, pending[r], now)
 			-- like the startup transfer it stands for, it does not wait the delay
 			sy:hurry(now)
-			sy.initDone = true
+			sy:startupDone()
 			log('Normal', sy.name, ': state is valid: ', n, ' path(s) queued instead of the full',
 				' startup transfer', r.spilled and ' (more follow from the state store)' or '')
 		else
@@ -682,9 +642,10 @@ function state.admit(s)
 	local r = tracked[s]
 	if not r or not st then return true end
 	if r.spilled then return false end
-	if s.delays.size < capOf() then return true end
-	r.spilled, r.after, r.peak = true, nil, s.delays.size
-	log('Normal', s.name, ': ', s.delays.size, ' paths queued (maxQueueMemory): further changes',
+	local n = s:queueSize()
+	if n < capOf() then return true end
+	r.spilled, r.after, r.peak = true, nil, n
+	log('Normal', s.name, ': ', n, ' paths queued (maxQueueMemory): further changes',
 		' wait in the state store')
 	return false
 end
@@ -695,15 +656,15 @@ end
 -- the start held all that is left (then events go to RAM again).
 local function refill(r, now)
 	local s, cap = r.sync, capOf()
-	if s.delays.size > cap / 2 then return end
+	if s:queueSize() > cap / 2 then return end
 	if not st:begin() then return end
 	local n, wraps = 0, 0
 	while n == 0 and wraps < 2 do
 		local from = r.after
 		local list, last = st:list(r.pend, from and core.storeKey(r.pend, from),
-			math.max(1, cap - s.delays.size))
+			math.max(1, cap - s:queueSize()))
 		n = n + queuePending(r, list, now)
-		if s.delays.size > (r.peak or 0) then r.peak = s.delays.size end
+		if s:queueSize() > (r.peak or 0) then r.peak = s:queueSize() end
 		if last then
 			r.after = last
 		elseif from then
@@ -731,7 +692,7 @@ function state.cycle(now)
 	for _, r in pairs(tracked) do
 		if r.spilled then
 			spilling = true
-			if r.sync.delays.size <= capOf() / 2 then refilling = true end
+			if r.sync:queueSize() <= capOf() / 2 then refilling = true end
 		end
 	end
 	if #ops > 0 then firstOp = firstOp or now end

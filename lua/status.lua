@@ -29,7 +29,7 @@ function M.write(path, syncs)
 		out[#out + 1] = 'Filtering:\n'
 		-- filter lines, then "- pattern" for each exclude (lsyncd means to
 		-- list excludes here too, but never does)
-		local filters = s.filter:getFilters()
+		local filters = s:getFilter():getFilters()
 		if #filters == 0 then
 			out[#out + 1] = '  nothing.\n'
 		else
@@ -47,12 +47,12 @@ end
 
 -- The state of one sync: startup, ok, retrying, down or degraded.
 local function stateOf(s, unwatched)
-	if s.error then return 'error' end
-	if s.stopped then return 'down' end
-	if (s.failures or 0) >= 5 then return 'down' end
-	if (s.failures or 0) > 0 or s:nextParked() then return 'retrying' end
+	if s:errorLine() then return 'error' end
+	if s:isStopped() then return 'down' end
+	if s:failureCount() >= 5 then return 'down' end
+	if s:failureCount() > 0 or s:nextParked() then return 'retrying' end
 	if unwatched > 0 then return 'degraded' end
-	if s.config.init and not s.initDone then return 'startup' end
+	if s:awaitingStartup() then return 'startup' end
 	return 'ok'
 end
 
@@ -64,18 +64,19 @@ function M.snapshot(syncs)
 		watches = watched, unwatched = unwatched, syncs = setmetatable({}, json.array) }
 	for _, s in ipairs(syncs) do
 		local pendingCount, oldest = s:pending()
+		local r = s:report()
 		out.syncs[#out.syncs + 1] = {
-			name = s.name, source = s.source, target = s.config.target or '',
+			name = s.name, source = s.source, target = s:target() or '',
 			state = stateOf(s, unwatched),
 			queue = pendingCount,
 			lag = oldest and math.max(0, now - oldest) or 0,
-			last_success = s.lastSuccess or 0,
-			failures = s.failures or 0,
-			processes = s.processes,
-			events_synced = s.eventsDone or 0,
-			files_sent = s.filesSent or 0,
-			progress = s.progress,
-			bytes_sent = s.bytesSent or 0,
+			last_success = r.lastSuccess,
+			failures = r.failures,
+			processes = r.processes,
+			events_synced = r.eventsDone,
+			files_sent = r.filesSent,
+			progress = r.progress,
+			bytes_sent = r.bytesSent,
 		}
 	end
 	return out

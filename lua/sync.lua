@@ -1,5 +1,10 @@
 -- sync.lua: one sync{}: its config, filter, queue of delays, inlet and
--- running children; turns file system events into delays.
+-- running children; turns file system events into delays; its state
+-- (failures and back-off, startup, stopped, counters for the status).
+--
+-- Other modules read three fields, which never change once built: name,
+-- source (the real path, ending in '/') and inlet. Everything else is
+-- this file's own and goes through the methods below.
 
 local Delays = require 'delays'
 local Filter = require 'filter'
@@ -10,11 +15,9 @@ local compat = require 'compat'
 local Sync = {}
 Sync.__index = Sync
 
--- Builds a sync from a merged config table (number n for its default name);
--- all: the list of every sync of the daemon, this one included once built.
-function Sync.new(cfg, n, all)
+-- Builds a sync from a merged config table (number n for its default name).
+function Sync.new(cfg, n)
 	local s = setmetatable({}, Sync)
-	s.all = all
 	s.config = cfg
 	s.name = cfg.name or ('Sync' .. n)
 	local real, err = core.realpath(cfg.source)
@@ -255,6 +258,9 @@ function Sync:pushBarrier(etype, alarm)
 	return self.delays:push(etype, '', nil, alarm)
 end
 
+-- True when delay d is queued and waits (not active, not removed).
+function Sync:waits(d) return Delays.waits(d) end
+
 -- The delays of a child just spawned are active.
 function Sync:activate(list) self.delays:activate(list) end
 
@@ -279,14 +285,145 @@ function Sync:hurry(now) self.delays:hurry(now) end
 -- The sync stops: what is queued and not running is dropped.
 function Sync:dropWaiting() self.delays:dropWaiting() end
 
--- True when more than one sync of the daemon has not stopped (a failed
--- startup may then stay local to this sync instead of ending the daemon).
-function Sync:othersAlive()
-	local alive = 0
-	for _, o in ipairs(self.all or {}) do
-		if not o.stopped then alive = alive + 1 end
+-- ---- what others ask of a sync ----
+
+-- The config of sync{} as merged (what configs see as inlet.getConfig()).
+function Sync:getConfig() return self.config end
+
+-- The target as the config names it (nil for default.rsyncssh, which has
+-- host and targetdir).
+function Sync:target() return self.config.target end
+
+-- True when the sync has a startup transfer (its layer has an init).
+function Sync:hasInit() return self.config.init and true or false end
+
+-- The layer's function `what` ('init', 'action', 'collect') of the config.
+function Sync:handler(what) return self.config[what] end
+
+-- The sync's excludes and filters (lua/filter.lua).
+function Sync:getFilter() return self.filter end
+
+-- The config's delay (seconds; nil: none).
+function Sync:delaySeconds() return self.delay end
+
+-- True when renames go to the slave as `mv` (default.rsync to ssh).
+function Sync:movesOnSlave() return self.remoteMoves end
+
+-- True when the sync's layer is default.rsync or default.rsyncssh without
+-- handlers of the config's own: a new directory is sent with all it holds.
+function Sync:coversNewDirectories() return self.coversNewDirs end
+
+-- Queues an event due at once (a pending path of the state store, a
+-- startup's replacement); returns its delay.
+function Sync:pushDue(etype, rel, now)
+	local d = self.delays:push(etype, rel, nil, now)
+	d.created = d.created or now
+	return d
+end
+
+-- ssh to the slave ({ binary, args, dest }, for commands run there) and
+-- the ssh master its transfers go through (lua/sshmux.lua), or nil.
+function Sync:useSsh(ssh, master) self.ssh, self.mux = ssh, master end
+function Sync:sshCommand() return self.ssh end
+function Sync:master() return self.mux end
+
+-- Children: one started, one ended; how many run; room for one more.
+function Sync:childStarted() self.processes = self.processes + 1 end
+function Sync:childEnded() self.processes = self.processes - 1 end
+function Sync:processCount() return self.processes end
+function Sync:hasRoom() return self.processes < self.maxProcesses end
+
+-- A transfer failed as a whole: returns the failures in a row.
+function Sync:failed()
+	self.failures = (self.failures or 0) + 1
+	return self.failures
+end
+
+-- A transfer of n events went through: returns the failures in a row
+-- before it (0: none).
+function Sync:succeeded(n)
+	local before = self.failures or 0
+	self.failures = 0
+	self.luaErrors = 0
+	self.lastSuccess = core.time()
+	self.eventsDone = (self.eventsDone or 0) + n
+	return before
+end
+
+-- Failed transfers in a row.
+function Sync:failureCount() return self.failures or 0 end
+
+-- A Lua error in the config's functions: returns the errors in a row.
+function Sync:luaFailed()
+	self.luaErrors = (self.luaErrors or 0) + 1
+	return self.luaErrors
+end
+
+-- Nothing is started before time t (a back-off; nil: no pause).
+function Sync:pause(t) self.pausedUntil = t end
+function Sync:pauseEnd() return self.pausedUntil end
+function Sync:isPaused(now) return self.pausedUntil ~= nil and self.pausedUntil > now end
+
+-- The sync stops (its config cannot work; errorLine: a Lua error's first
+-- line, the status's "error"): what waits is dropped, its startup counts
+-- as over.
+function Sync:stop(errorLine)
+	self.stopped = true
+	if errorLine then self.error = errorLine end
+	self:dropWaiting()
+	self.initDone = true
+end
+
+function Sync:isStopped() return self.stopped == true end
+
+-- The first line of the Lua error that stopped the sync, or nil.
+function Sync:errorLine() return self.error end
+
+-- A reload dropped the sync: what waits is dropped, what runs finishes.
+function Sync:retire()
+	self.removed = true
+	self:dropWaiting()
+end
+
+function Sync:isRemoved() return self.removed == true end
+
+-- The startup transfer (or what stood for it) is over.
+function Sync:startupDone() self.initDone = true end
+function Sync:isStartedUp() return self.initDone == true end
+
+-- True while the startup transfer the sync has is not over.
+function Sync:awaitingStartup()
+	return self.config.init and not self.initDone and true or false
+end
+
+-- The startup transfer's progress (rsync --info=progress2, as
+-- lua/rsync_output.lua reads it): keeps report (nil: forget it); returns
+-- true when a log line is due, every `interval` s from the first report.
+function Sync:noteProgress(report, now, interval)
+	self.progress = report
+	if not report then self.progressLogged = nil; return false end
+	if not self.progressLogged then
+		self.progressLogged = now
+		return false
 	end
-	return alive > 1
+	if now - self.progressLogged < interval then return false end
+	self.progressLogged = now
+	return true
+end
+
+function Sync:progressReport() return self.progress end
+
+-- rsync's --stats of a transfer: files and bytes sent.
+function Sync:countSent(files, bytes)
+	self.filesSent = (self.filesSent or 0) + (files or 0)
+	self.bytesSent = (self.bytesSent or 0) + (bytes or 0)
+end
+
+-- The counters of the status outputs.
+function Sync:report()
+	return { lastSuccess = self.lastSuccess or 0, eventsDone = self.eventsDone or 0,
+		filesSent = self.filesSent or 0, bytesSent = self.bytesSent or 0,
+		failures = self.failures or 0, processes = self.processes, progress = self.progress }
 end
 
 return Sync

@@ -22,10 +22,10 @@ function M.startupAgain() startupDone = false end
 function M.statusLine()
 	local pending, ill = 0, {}
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.initDone then pending = pending + 1 end
-		if s.error then ill[#ill + 1] = s.name .. ' error'
-		elseif s.stopped then ill[#ill + 1] = s.name .. ' stopped'
-		elseif (s.failures or 0) > 0 then ill[#ill + 1] = s.name .. ' retrying' end
+		if s:awaitingStartup() then pending = pending + 1 end
+		if s:errorLine() then ill[#ill + 1] = s.name .. ' error'
+		elseif s:isStopped() then ill[#ill + 1] = s.name .. ' stopped'
+		elseif s:failureCount() > 0 then ill[#ill + 1] = s.name .. ' retrying' end
 	end
 	local line = pending > 0
 		and ('startup transfers under way: ' .. (#syncs - pending) .. ' of ' .. #syncs .. ' done')
@@ -40,7 +40,7 @@ end
 function M.checkStartup()
 	if startupDone then return end
 	for _, s in ipairs(syncs) do
-		if s.config.init and not s.initDone then
+		if s:awaitingStartup() then
 			core.notify('STATUS=' .. M.statusLine())
 			return
 		end
@@ -54,19 +54,28 @@ function M.checkStartup()
 	core.notify('STATUS=' .. M.statusLine())
 end
 
+-- True when more than one sync of the daemon has not stopped (a failed
+-- startup may then stay local to its sync instead of ending the daemon).
+function M.othersAlive()
+	local alive = 0
+	for _, s in ipairs(syncs) do
+		if not s:isStopped() then alive = alive + 1 end
+	end
+	return alive > 1
+end
+
 -- A sync whose child said its config cannot work (rsync usage errors and
 -- the like): it stops, the others go on; the daemon ends only when no sync
--- is left.
-function M.stopSync(s, code)
-	s.stopped = true
-	log('Error', s.name, ': stopped: ', s.config.target or s.source, ' failed with ',
+-- is left. code: the exit code or what happened; errorLine: a Lua error's
+-- first line when that stopped it.
+function M.stopSync(s, code, errorLine)
+	s:stop(errorLine)
+	log('Error', s.name, ': stopped: ', s:target() or s.source, ' failed with ',
 		type(code) == 'number' and ('exit code ' .. code) or code,
 		', which retrying cannot fix (see the lines above).',
 		' The other syncs go on; fix the config and reload (HUP).')
-	s:dropWaiting()
-	s.initDone = true
 	for _, o in ipairs(syncs) do
-		if not o.stopped then
+		if not o:isStopped() then
 			M.checkStartup()
 			return
 		end
@@ -88,7 +97,7 @@ function M.sweep(prune)
 	if #retiring == 0 then return end
 	local gone = false
 	for i = #retiring, 1, -1 do
-		if retiring[i].processes == 0 then
+		if retiring[i]:processCount() == 0 then
 			table.remove(retiring, i)
 			gone = true
 		end
@@ -97,7 +106,8 @@ function M.sweep(prune)
 	local used = {}
 	for _, list in ipairs { syncs, retiring } do
 		for _, s in ipairs(list) do
-			if s.mux then used[s.mux] = true end
+			local m = s:master()
+			if m then used[m] = true end
 		end
 	end
 	prune(used)
@@ -108,8 +118,8 @@ end
 function M.linkBack(m)
 	local now = core.now()
 	for _, s in ipairs(syncs) do
-		if s.mux == m and (s.failures or 0) > 0 then
-			s.pausedUntil = nil
+		if s:master() == m and s:failureCount() > 0 then
+			s:pause(nil)
 			s:hurry(now)
 			log('Normal', s.name, ': link to ', m.dest, ' is back, catching up')
 		end

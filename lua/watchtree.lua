@@ -16,10 +16,10 @@ local onEvent, wanted
 local nospaceLogged
 
 local function event(etype, isdir, path, path2)
-	onEvent(etype, isdir, nil, path, path2)
+	onEvent(etype, isdir, path, path2)
 end
 
--- Starts the watch layer: event(etype, isdir, time, path, path2) takes every
+-- Starts the watch layer: event(etype, isdir, path, path2) takes every
 -- event (runner.inotifyEvent), isWanted(dirpath) tells whether a directory
 -- is watched (runner.dirWanted). Returns what core.watchInit returns.
 function M.init(mode, eventFn, isWanted)

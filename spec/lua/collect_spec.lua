@@ -11,7 +11,7 @@ describe('collect', function()
 		local cfg = { source = '/src', target = '/t/' }
 		for k, v in pairs(layer) do if type(k) == 'string' then cfg[k] = v end end
 		for k, v in pairs(extra or {}) do cfg[k] = v end
-		local s = mods.sync.new(cfg, #all + 1, all)
+		local s = mods.sync.new(cfg, #all + 1)
 		all[#all + 1] = s
 		return s
 	end
@@ -42,7 +42,7 @@ describe('collect', function()
 		default = mods.default
 		events = mods.events
 		default.rsync = mods.default_rsync
-		all = {}
+		all = mods.syncset.all()         -- the daemon's syncs (syncset.othersAlive)
 	end)
 
 	describe('default (rsync exit codes)', function()

@@ -27,6 +27,29 @@ describe('config', function()
 		assert.equal(1, #warned)
 	end)
 
+	it('puts a running config aside for a reload and back when the new one fails', function()
+		config.settingsFunc { logfile = '/tmp/x' }
+		local cfgs, syncs = { {} }, { 'sync' }
+		config.syncConfigs = cfgs
+		config.bind(syncs)
+		local old = config.fresh()
+		assert.same({}, config.settings)
+		assert.same({}, config.syncConfigs)
+		assert.is_nil(config.syncObjects)
+		config.settingsFunc { logfile = '/tmp/y' }
+		config.restore(old)
+		assert.equal('/tmp/x', config.settings.logfile)
+		assert.equal(cfgs, config.syncConfigs)
+		assert.equal(syncs, config.syncObjects)
+	end)
+
+	it('lets sync{} be called only while defining, also after an error in it', function()
+		config.syncConfigs = {}
+		assert.has_error(function() config.syncFunc { source = '/s', target = '/t' } end)
+		assert.has_error(function() config.defining(function() error('boom') end) end, 'boom')
+		assert.is_false(config.loading)
+	end)
+
 	it('suggests nothing for a key far from every valid one', function()
 		assert.equal('', config.suggest('zzzzzzzz', { delay = true }))
 	end)

@@ -8,6 +8,9 @@ local function fakeSync()
 		source = '/s/', config = { target = '/t/' }, delays = Delays.new {},
 		filter = { getExcludes = function() return { '*.tmp' } end },
 	}
+	function s:getConfig() return self.config end
+	function s:target() return self.config.target end
+	function s:getFilter() return self.filter end
 	function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
 	function s:removeDelay(d) self.delays:remove(d) end
 	function s:readyList(test) return self.delays:collect(test) end
@@ -96,7 +99,10 @@ describe('event identity', function()
 		local Delays2 = require 'delays'
 		local ev2 = require 'events'
 		local s = { source = '/s/', config = { target = '/t/' }, delays = Delays2.new {} }
-		function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
+		function s:getConfig() return self.config end
+	function s:target() return self.config.target end
+	function s:getFilter() return self.filter end
+	function s:readyDelay() return self.delays:nextReady(1e9, 1000) end
 		function s:removeDelay(d) self.delays:remove(d) end
 	function s:readyList(test) return self.delays:collect(test) end
 	function s:pushBarrier(etype, alarm) return self.delays:push(etype, '', nil, alarm) end

@@ -116,6 +116,14 @@ function M.install()
 		for i, p in ipairs(c.watched) do l[i] = { i, p } end
 		return l
 	end
+	-- the engine's core.storeHash (engine/api_store.c): FNV-1a over 64 bits
+	-- from its offset 1469598103934665603 (a digit short of FNV's own
+	-- 14695981039346656037; stored hashes depend on it)
+	function c.storeHash(text)
+		local h = 1469598103934665603ULL
+		for i = 1, #text do h = bit.bxor(h, text:byte(i)) * 1099511628211ULL end
+		return bit.tohex(h, 16)
+	end
 	function c.daemonize() return true end
 	function c.pidfile() return true end
 	function c.setReloadArgs() end

@@ -2,6 +2,7 @@
 -- (a HUP keeps that sync's queue and state) and how the new config's syncs
 -- are paired with the running ones.
 local reload = require 'reload'
+local definition = require 'definition'
 
 -- A config text loaded the way a config file is (a chunk of its own), so
 -- each load makes new functions; returns the table it yields.
@@ -9,9 +10,9 @@ local function load(text)
 	return assert(loadstring('return ' .. text, '@/etc/test.conf.lua'))()
 end
 
-local function fp(text, settings) return reload.fingerprint(load(text), settings or {}) end
+local function fp(text, settings) return definition.fingerprint(load(text), settings or {}) end
 
-describe('reload.fingerprint', function()
+describe('definition.fingerprint', function()
 	it('is the same for the same text loaded twice', function()
 		local t = "{ source = '/s', target = 'h:/t', exclude = { '*.x', '*.y' }, delay = 3,"
 			.. " onModify = function(e) return e.path .. '!' end }"
@@ -35,38 +36,40 @@ describe('reload.fingerprint', function()
 		local function make(host)
 			return load("(function() local h = '" .. host .. "' return { action = function() return h end } end)()")
 		end
-		assert.equal(reload.fingerprint(make('a'), {}), reload.fingerprint(make('a'), {}))
-		assert.not_equal(reload.fingerprint(make('a'), {}), reload.fingerprint(make('b'), {}))
+		assert.equal(definition.fingerprint(make('a'), {}), definition.fingerprint(make('a'), {}))
+		assert.not_equal(definition.fingerprint(make('a'), {}), definition.fingerprint(make('b'), {}))
 	end)
 
 	it('ignores where the sync stands and the daemon-only settings', function()
 		local c1, c2 = load("{ source = '/s' }"), load("{ source = '/s' }")
 		c1._where, c2._where = 'a.lua:3: ', 'a.lua:9: '
-		assert.equal(reload.fingerprint(c1, { statusFile = '/a', logfile = '/l' }),
-			reload.fingerprint(c2, { statusFile = '/b' }))
+		assert.equal(definition.fingerprint(c1, { statusFile = '/a', logfile = '/l' }),
+			definition.fingerprint(c2, { statusFile = '/b' }))
 	end)
 
 	it('changes with a setting that shapes transfers', function()
 		local c = load("{ source = '/s' }")
-		assert.not_equal(reload.fingerprint(c, { rsyncTimeout = 30 }), reload.fingerprint(c, { rsyncTimeout = 60 }))
+		assert.not_equal(definition.fingerprint(c, { rsyncTimeout = 30 }), definition.fingerprint(c, { rsyncTimeout = 60 }))
 	end)
 
 	it('names lsyncd-ng\'s own functions by which they are, not by their state', function()
 		local rsync = require 'default_rsync'
-		assert.equal(reload.fingerprint({ action = rsync.action }, {}), reload.fingerprint({ action = rsync.action }, {}))
-		assert.not_equal(reload.fingerprint({ action = rsync.action }, {}),
-			reload.fingerprint({ action = rsync.collect }, {}))
+		assert.equal(definition.fingerprint({ action = rsync.action }, {}), definition.fingerprint({ action = rsync.action }, {}))
+		assert.not_equal(definition.fingerprint({ action = rsync.action }, {}),
+			definition.fingerprint({ action = rsync.collect }, {}))
 	end)
 
 	it('ends on tables that hold themselves', function()
 		local c = load("{ source = '/s' }")
 		c.self = c
-		assert.is_string(reload.fingerprint(c, {}))
+		assert.is_string(definition.fingerprint(c, {}))
 	end)
 end)
 
 describe('reload.plan', function()
-	local function sync(fpr) return { config = { _fingerprint = fpr } } end
+	local function sync(fpr)
+		return { config = { _fingerprint = fpr }, getConfig = function(self) return self.config end }
+	end
 
 	it('keeps the same definitions, starts new ones, removes the rest', function()
 		local a, b, c = sync('A'), sync('B'), sync('C')

@@ -67,7 +67,7 @@ describe('scheduler', function()
 		assert.truthy(byTarget(init)['/dst1/'] and byTarget(init)['/dst2/'])
 		finishAll(0)
 		assert.truthy(core.logged('Startup of /src/ %-> /dst1/ finished'))
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1004.9)
 		assert.equal(0, #spawnedSince(2))
 		assert.equal(1005, runner.getAlarm())
@@ -82,7 +82,7 @@ describe('scheduler', function()
 	it('holds events behind a running startup transfer', function()
 		start(TWO)
 		at(1000)
-		runner.inotifyEvent('Create', false, nil, '/src/new', nil)
+		runner.inotifyEvent('Create', false, '/src/new', nil)
 		at(1010)
 		assert.equal(2, #spawnedSince(0))      -- only the two Init rsyncs
 		finishAll(0)
@@ -106,10 +106,10 @@ describe('scheduler', function()
 		start(TWO)
 		at(1000)
 		finishAll(0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1005)
 		assert.equal(2, #spawnedSince(2))
-		runner.inotifyEvent('Modify', false, nil, '/src/b', nil)
+		runner.inotifyEvent('Modify', false, '/src/b', nil)
 		at(1011)
 		assert.equal(2, #spawnedSince(2))      -- both syncs still busy with /a
 		finishAll(0)
@@ -124,7 +124,7 @@ describe('scheduler', function()
 		start(TWO)
 		at(1000)
 		finishAll(0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1005)
 		local b = byTarget(spawnedSince(2))
 		done[b['/dst2/'].pid] = true
@@ -157,7 +157,7 @@ describe('scheduler', function()
 		start(TWO)
 		at(1000)
 		finishAll(0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1005)
 		local b = byTarget(spawnedSince(2))
 		done[b['/dst2/'].pid] = true
@@ -173,7 +173,7 @@ describe('scheduler', function()
 		local t = core.clock
 		local base = #core.spawned
 		-- more than maxDelays (1000) queued: ready at once, as in lsyncd
-		for i = 1, 1001 do runner.inotifyEvent('Modify', false, nil, '/src/n' .. i, nil) end
+		for i = 1, 1001 do runner.inotifyEvent('Modify', false, '/src/n' .. i, nil) end
 		at(t + 0.1)
 		local function toDst1()
 			local n = 0
@@ -199,7 +199,7 @@ describe('scheduler', function()
 		assert.truthy(core.logged('Sync1: stopped'))
 		done[init['/dst2/'].pid] = true
 		runner.collect(init['/dst2/'].pid, 0, 0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1010)
 		local after = spawnedSince(2)
 		assert.equal(1, #after)
@@ -229,7 +229,7 @@ describe('scheduler', function()
 			end
 		end
 		-- an overflow: every sync is re-scanned
-		runner.inotifyEvent('Overflow', false, nil, '', nil)
+		runner.inotifyEvent('Overflow', false, '', nil)
 		local base = #core.spawned
 		at(1001)
 		local c = toDst1(base)
@@ -263,7 +263,7 @@ describe('scheduler', function()
 		start(TWO)
 		at(1000)
 		finishAll(0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
 		at(1005)
 		local b = byTarget(spawnedSince(2))['/dst1/']
 		runner.childOutput(b.pid, 2, 'rsync: connection unexpectedly closed')
@@ -276,8 +276,8 @@ describe('scheduler', function()
 		start(TWO)
 		at(1000)
 		finishAll(0)
-		runner.inotifyEvent('Modify', false, nil, '/src/a', nil)
-		runner.inotifyEvent('Modify', false, nil, '/src/b', nil)
+		runner.inotifyEvent('Modify', false, '/src/a', nil)
+		runner.inotifyEvent('Modify', false, '/src/b', nil)
 		at(1005)
 		local b = byTarget(spawnedSince(2))['/dst1/']
 		runner.childOutput(b.pid, 2, 'rsync: send_files failed to open "/src/a": Permission denied (13)')
@@ -292,5 +292,22 @@ describe('scheduler', function()
 		assert.equal('/dst1/', again[1].target)
 		assert.truthy(again[1].stdin:find('/a', 1, true))
 		assert.falsy(again[1].stdin:find('/b', 1, true))
+	end)
+
+	it('moves a rename on an ssh slave with connection reuse off too', function()
+		start([[
+settings { nodaemon = true, sshReuse = false }
+sync { default.rsync, source = '/src', target = 'h:/dst', delay = 1 }
+]])
+		at(1000)
+		finishAll(0)
+		core.files['/src/b'] = 300000
+		runner.inotifyEvent('Move', false, '/src/a', '/src/b')
+		at(1002)
+		assert.falsy(core.logged('Lua error'))
+		local mv = spawnedSince(1)[1]
+		assert.equal('ssh', mv.argv[1])
+		assert.equal('h', mv.argv[#mv.argv - 1])
+		assert.truthy(mv.argv[#mv.argv]:find('a', 1, true))
 	end)
 end)

@@ -10,6 +10,13 @@ describe('sshmux', function()
 		return { target = target, rsync = { _computed = computed or { '-a' } } }
 	end
 
+	-- a sync as sshmux sees it: its config, and what attach gives it
+	-- (kept as fields here to be read by the specs)
+	local function syncOf(cfg)
+		return { config = cfg, getConfig = function(self) return self.config end,
+			useSsh = function(self, ssh, m) self.ssh, self.mux = ssh, m end }
+	end
+
 	before_each(function()
 		core = fake.install()
 		sshmux = fake.fresh().sshmux
@@ -35,9 +42,9 @@ describe('sshmux', function()
 
 	it('routes a sync through one master per slave', function()
 		assert.is_true(sshmux.setup {})
-		local s1 = { config = rsyncCfg('h:/x') }
-		local s2 = { config = rsyncCfg('h:/y') }
-		local s3 = { config = rsyncCfg('other:/y') }
+		local s1 = syncOf(rsyncCfg('h:/x'))
+		local s2 = syncOf(rsyncCfg('h:/y'))
+		local s3 = syncOf(rsyncCfg('other:/y'))
 		sshmux.attach(s1); sshmux.attach(s2); sshmux.attach(s3)
 		assert.equal(s1.mux, s2.mux)
 		assert.are_not.equal(s1.mux, s3.mux)
@@ -48,7 +55,7 @@ describe('sshmux', function()
 
 	it('leaves syncs alone when reuse is off', function()
 		assert.is_false(sshmux.setup { sshReuse = false })
-		local s = { config = rsyncCfg('h:/x') }
+		local s = syncOf(rsyncCfg('h:/x'))
 		sshmux.attach(s)
 		assert.is_nil(s.mux)
 		assert.same({ '-a' }, s.config.rsync._computed)
@@ -57,7 +64,7 @@ describe('sshmux', function()
 
 	it('starts a master, holds transfers while it starts, and knows when it is up', function()
 		sshmux.setup {}
-		local s = { config = rsyncCfg('h:/x') }
+		local s = syncOf(rsyncCfg('h:/x'))
 		sshmux.attach(s)
 		local started = {}
 		local function service(argv) started[#started + 1] = argv; return 500 end
@@ -81,7 +88,7 @@ describe('sshmux', function()
 
 	it('probes a master that ended again, and reports its come-back', function()
 		sshmux.setup {}
-		local s = { config = rsyncCfg('h:/x') }
+		local s = syncOf(rsyncCfg('h:/x'))
 		sshmux.attach(s)
 		local pid = 700
 		local function service() pid = pid + 1; return pid end
@@ -106,8 +113,8 @@ describe('sshmux', function()
 	end)
 	it('ends the masters no sync uses any more, quietly, and never starts them again', function()
 		sshmux.setup {}
-		local kept = { config = rsyncCfg('h:/x') }
-		local gone = { config = rsyncCfg('other:/y') }
+		local kept = syncOf(rsyncCfg('h:/x'))
+		local gone = syncOf(rsyncCfg('other:/y'))
 		sshmux.attach(kept); sshmux.attach(gone)
 		local pid = 800
 		local function service() pid = pid + 1; return pid end

@@ -5,10 +5,10 @@ local fake = require 'fake_core'
 describe('Sync', function()
 	local core, Sync
 
-	local function new(cfg, all)
+	local function new(cfg)
 		cfg.source = cfg.source or '/src'
 		cfg.target = cfg.target or '/t/'
-		return Sync.new(cfg, 1, all)
+		return Sync.new(cfg, 1)
 	end
 
 	-- etype path [-> path2] of every queued delay, in order
@@ -103,16 +103,6 @@ describe('Sync', function()
 		assert.is_nil(s:recovered('/f'))
 	end)
 
-	it('says whether other syncs live', function()
-		local all = {}
-		all[1] = new({}, all)
-		assert.is_false(all[1]:othersAlive())
-		all[2] = new({}, all)
-		assert.is_true(all[1]:othersAlive())
-		all[2].stopped = true
-		assert.is_false(all[1]:othersAlive())
-	end)
-
 	it('drops what waits when it stops, keeps what runs', function()
 		local s = new {}
 		local a = s:push('Modify', '/a', nil, 1)
@@ -121,5 +111,139 @@ describe('Sync', function()
 		s:dropWaiting()
 		assert.same({ 'Modify /a' }, queue(s))
 		assert.equal(1, s:queueSize())
+	end)
+
+	it('counts failures in a row until a success, which reports them and counts its events', function()
+		local s = new {}
+		assert.equal(0, s:failureCount())
+		assert.equal(1, s:failed())
+		assert.equal(2, s:failed())
+		assert.equal(2, s:failureCount())
+		core.wall = 1700000500
+		assert.equal(2, s:succeeded(3))
+		assert.equal(0, s:failureCount())
+		assert.equal(0, s:succeeded(4))
+		local r = s:report()
+		assert.equal(7, r.eventsDone)
+		assert.equal(core.time(), r.lastSuccess)
+		-- a success ends a run of Lua errors too
+		assert.equal(1, s:luaFailed())
+		assert.equal(2, s:luaFailed())
+		s:succeeded(1)
+		assert.equal(1, s:luaFailed())
+	end)
+
+	it('pauses until a time, and the pause can be lifted', function()
+		local s = new {}
+		assert.is_false(s:isPaused(100))
+		s:pause(110)
+		assert.is_true(s:isPaused(100))
+		assert.is_false(s:isPaused(110))
+		assert.equal(110, s:pauseEnd())
+		s:pause(nil)
+		assert.is_false(s:isPaused(100))
+		assert.is_nil(s:pauseEnd())
+	end)
+
+	it('stops: what waits is dropped, its startup counts as over, a Lua error\'s line is kept', function()
+		local s = new { init = function() end }
+		assert.is_true(s:awaitingStartup())
+		s:push('Modify', '/a', nil, 1)
+		s:stop('boom')
+		assert.is_true(s:isStopped())
+		assert.equal('boom', s:errorLine())
+		assert.equal(0, s:queueSize())
+		assert.is_false(s:awaitingStartup())
+		assert.is_true(s:isStartedUp())
+		local t = new {}
+		t:stop()
+		assert.is_nil(t:errorLine())
+	end)
+
+	it('awaits its startup only when its layer has one (init = false has none)', function()
+		local s = new { init = function() end }
+		assert.is_true(s:hasInit())
+		assert.is_true(s:awaitingStartup())
+		s:startupDone()
+		assert.is_false(s:awaitingStartup())
+		local n = new { init = false }
+		assert.is_false(n:hasInit())
+		assert.is_false(n:awaitingStartup())
+	end)
+
+	it('counts its children against maxProcesses', function()
+		local s = new { maxProcesses = 2 }
+		assert.is_true(s:hasRoom())
+		s:childStarted()
+		s:childStarted()
+		assert.is_false(s:hasRoom())
+		assert.equal(2, s:processCount())
+		s:childEnded()
+		assert.is_true(s:hasRoom())
+		assert.equal(1, s:report().processes)
+	end)
+
+	it('is retired by a reload: what waits goes, what runs stays', function()
+		local s = new {}
+		local a = s:push('Modify', '/a', nil, 1)
+		s:push('Modify', '/b', nil, 1)
+		s:activate({ a })
+		assert.is_false(s:isRemoved())
+		s:retire()
+		assert.is_true(s:isRemoved())
+		assert.same({ 'Modify /a' }, queue(s))
+	end)
+
+	it('logs the startup progress every interval from the first report, and forgets it', function()
+		local s = new {}
+		assert.is_false(s:noteProgress({ files = 1 }, 100, 10))
+		assert.is_false(s:noteProgress({ files = 2 }, 109, 10))
+		assert.is_true(s:noteProgress({ files = 3 }, 110, 10))
+		assert.is_false(s:noteProgress({ files = 4 }, 115, 10))
+		assert.same({ files = 4 }, s:progressReport())
+		s:noteProgress(nil)
+		assert.is_nil(s:progressReport())
+		assert.is_false(s:noteProgress({ files = 5 }, 200, 10))   -- a new first report
+	end)
+
+	it('adds up what rsync sent', function()
+		local s = new {}
+		s:countSent(2, 0)
+		s:countSent(0, 300)
+		s:countSent(1, 5)
+		local r = s:report()
+		assert.same({ 3, 305 }, { r.filesSent, r.bytesSent })
+	end)
+
+	it('queues an event due at once, remembering when it happened', function()
+		local s = new { delay = 30 }
+		local d = s:pushDue('Modify', '/f', 50)
+		assert.equal(50, d.alarm)
+		assert.equal(50, d.created)
+		assert.equal(1, s:queueSize())
+	end)
+
+	it('tells whether a delay still waits', function()
+		local s = new {}
+		local a = s:push('Modify', '/a', nil, 1)
+		local b = s:push('Modify', '/b', nil, 1)
+		assert.is_true(s:waits(a))
+		s:activate({ a })
+		assert.is_false(s:waits(a))
+		s:removeDelay(b)
+		assert.is_false(s:waits(b))
+	end)
+
+	it('answers what others ask of its config', function()
+		local s = new { target = 'h:/t/', delay = 4 }
+		assert.equal('h:/t/', s:target())
+		assert.equal(4, s:delaySeconds())
+		assert.equal(s.config, s:getConfig())
+		assert.is_false(s:movesOnSlave())
+		assert.is_false(s:coversNewDirectories())
+		local m, ssh = {}, { dest = 'h' }
+		s:useSsh(ssh, m)
+		assert.equal(m, s:master())
+		assert.equal(ssh, s:sshCommand())
 	end)
 end)

@@ -37,7 +37,7 @@ describe('watchtree', function()
 			end
 			return list, known
 		end
-		watchtree.init(0, function(etype, isdir, _, path, path2)
+		watchtree.init(0, function(etype, isdir, path, path2)
 			got[#got + 1] = etype .. ' ' .. path .. (path2 and (' ' .. path2) or '') .. (isdir and '/' or '')
 		end, function(p) return not p:find('skip', 1, true) end)
 	end)
