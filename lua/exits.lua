@@ -60,7 +60,8 @@ end
 -- they go through, never silently left behind; the log says once that a
 -- path fails and once that it is back. When rsync named no source path
 -- (the target refused everything, say) nothing can be parked: returns
--- false and the whole transfer is retried. whole: the log's name of a
+-- false and the whole transfer is retried; else the parked paths (the
+-- state waits for them before a startup transfer counts: lua/state.lua). whole: the log's name of a
 -- transfer of the whole tree (startup, re-scan, Full), nil for a list.
 function M.partial(s, p, now, whole)
 	local again = rsyncOutput.failedPaths(s, p)
@@ -104,7 +105,6 @@ function M.partial(s, p, now, whole)
 		if s:park(rel, now, base, cap, created) == 1 then new[#new + 1] = rel end
 	end
 	recoveredAll(s, p, failing)
-	p.parked = again                -- for the state (lua/state.lua): what the slave lacks
 	if #new > 0 then
 		log('Warn', s.name, ': ', #new, ' path(s) could not be transferred (rsync exit 23), ',
 			'retrying each with back-off: ', table.concat(new, ', ', 1, math.min(#new, 10)),
@@ -114,7 +114,7 @@ function M.partial(s, p, now, whole)
 		log('Normal', whole, ' of ', s.source, ' -> ', s:target() or '?', ' done except ',
 			#again, ' path(s) that failed and are retried')
 	end
-	return true
+	return again
 end
 
 -- Calls the function `what` of sync s's config (init, action, collect): a
@@ -155,7 +155,7 @@ function M.collect(pid, code, signo, fading)
 	if not p then return end
 	local s = p.sync
 	local now = core.now()
-	local rc
+	local rc, parked
 	local etype = p.delays[1] and p.delays[1].etype
 	local isInit = etype == 'Init'
 	-- a transfer of the whole tree, by the name the log gives it
@@ -188,7 +188,8 @@ function M.collect(pid, code, signo, fading)
 	local _, _, isList = events.resolve(p.agent)
 	if code == 23 and not fading and (not signo or signo == 0) and rc ~= 'die'
 	and (whole or isList) then
-		rc = M.partial(s, p, now, whole) and 'ok' or 'again'
+		parked = M.partial(s, p, now, whole)
+		rc = parked and 'ok' or 'again'
 	elseif rc == 'ok' then
 		recoveredAll(s, p)
 	end
@@ -206,7 +207,7 @@ function M.collect(pid, code, signo, fading)
 			s:removeDelay(d)
 		end
 	end
-	state.collected(s, p, code, signo)
+	state.collected(s, p, code, signo, parked)
 	if isInit and rc ~= 'again' then
 		s:startupDone()
 		s:noteProgress(nil)

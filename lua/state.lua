@@ -287,14 +287,14 @@ local function establish(r, g)
 end
 
 -- A startup transfer that ended in rsync exit 23 sent all but the paths
--- rsync named (exits.partial parks them: p.parked, each retried on its
--- own). The state waits for them: valid once each was sent by a transfer
+-- rsync named (exits.partial parks them, each retried on its own, and
+-- hands them here). The state waits for them: valid once each was sent by a transfer
 -- that succeeded, never before (a restart meanwhile gets the full
 -- transfer again).
-local function awaitParked(r, p, g)
+local function awaitParked(r, g, parked)
 	local n = 0
 	r.awaiting, r.initGen = {}, g
-	for _, rel in ipairs(p.parked) do
+	for _, rel in ipairs(parked) do
 		if not r.awaiting[bare(rel)] then n = n + 1 end
 		r.awaiting[bare(rel)] = true
 	end
@@ -319,14 +319,14 @@ end
 -- the pending set (up to the generation it was spawned at); a successful
 -- startup transfer makes the sync's state valid (one that ended in exit 23:
 -- once what failed of it was sent).
-function state.collected(s, p, code, signo)
+function state.collected(s, p, code, signo, parked)
 	local r, g = tracked[s], spawnGen[p]
 	spawnGen[p] = nil
 	if not r or not g or (signo and signo ~= 0) then return end
 	local first = p.delays[1]
 	local init = first and first.etype == 'Init'
-	if init and code == 23 and p.parked and #p.parked > 0 and not r.valid then
-		return awaitParked(r, p, g)
+	if init and code == 23 and parked and #parked > 0 and not r.valid then
+		return awaitParked(r, g, parked)
 	end
 	if code ~= 0 and code ~= 24 then return end
 	if init then return establish(r, g) end
@@ -788,7 +788,7 @@ function state.cycle(now)
 	for _, r in pairs(tracked) do
 		if r.spilled then
 			spilling = true
-			if r.sync.delays.size <= capOf() / 2 then refilling = true end
+			if r.sync:queueSize() <= capOf() / 2 then refilling = true end
 		end
 	end
 	if #ops > 0 then firstOp = firstOp or now end

@@ -428,3 +428,20 @@ free_port() {
 		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo $p; return; }
 	done
 }
+
+# counting_rsync BIN CALLS: writes BIN, an rsync that notes each call in
+# CALLS as "full DEST" (a whole-tree transfer: no list of paths on stdin)
+# or "list DEST" (DEST its last argument, without a trailing '/'), then runs
+# the real rsync.
+counting_rsync() {
+	mkdir -p "$(dirname "$1")"
+	cat > "$1" <<WRAP
+#!/bin/sh
+eval "dest=\\\${\$#}"
+kind=full
+for a in "\$@"; do [ "\$a" = --include-from=- ] && kind=list; done
+echo "\$kind \${dest%/}" >> '$2'
+exec rsync "\$@"
+WRAP
+	chmod +x "$1"
+}

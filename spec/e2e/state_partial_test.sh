@@ -19,14 +19,7 @@ ro() { mount --bind "$1" "$1" && MOUNTS+=("$1") && mount -o remount,ro,bind "$1"
 rw() { mount -o remount,rw,bind "$1"; }
 
 CALLS=$WS/calls
-cat > "$WS/bin/lng-rsync" <<EOF
-#!/bin/sh
-kind=full
-for a in "\$@"; do [ "\$a" = --include-from=- ] && kind=list; done
-echo "\$kind" >> '$CALLS'
-exec rsync "\$@"
-EOF
-chmod +x "$WS/bin/lng-rsync"
+counting_rsync "$WS/bin/lng-rsync" "$CALLS"
 fulls() { grep -c '^full' "$CALLS"; }
 cat > "$WS/c.lua" <<CFG
 settings { nodaemon = true, stateDir = '$WS/state', maxBackoff = 2 }

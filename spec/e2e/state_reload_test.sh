@@ -10,15 +10,7 @@
 
 mkdir -p "$WS/bin" "$WS/state" "$WS/t1" "$WS/t2"
 CALLS=$WS/calls
-cat > "$WS/bin/lng-rsync" <<EOF
-#!/bin/sh
-eval "dest=\\\${\$#}"
-kind=full
-for a in "\$@"; do [ "\$a" = --include-from=- ] && kind=list; done
-echo "\$kind \${dest%/}" >> '$CALLS'
-exec rsync "\$@"
-EOF
-chmod +x "$WS/bin/lng-rsync"
+counting_rsync "$WS/bin/lng-rsync" "$CALLS"
 # calls KIND TARGET: how many transfers of that kind went to TARGET
 calls() { grep -c "^$1 $2\$" "$CALLS"; }
 
