@@ -11,8 +11,9 @@
  *                            prefixes[i] .. rel encoded, i = 1..n, a key
  *                            too long skipped: an event's entries of every
  *                            slave in one call)
- *   st:indexRel(prefix, rel, root) -> as st:indexPath(prefix .. rel
- *                            encoded, root .. rel)
+ *   st:indexRel(prefix, rel, root) -> 'f'|'d'|'l'|'o' | false (absent) |
+ *                            nil, err: the index entry of root .. rel put
+ *                            under prefix .. rel encoded
  *   st:clearPending(prefix, rel, gen [, below]) -> deletes prefix .. rel
  *                            encoded if its generation <= gen (below: also
  *                            every key under it with generation <= gen)
@@ -24,7 +25,6 @@
  *   st:list(p [, after, limit]) -> { rel = value } [, last]
  *                            (keys below p, decoded; after: a key; last:
  *                            the last rel given when more records follow)
- *   st:indexPath(k, abs) -> 'f'|'d'|'l'|'o' | false (absent) | nil, err
  *   st:scan(k, pl, abs, collect [, watch]) -> n, { '+/new[/]', '~/changed/in/place[/]',
  *                            '-/gone[/]' }, nospace, rooterr (changed in place:
  *                            same type and inode; watch: every directory
@@ -405,17 +405,6 @@ indexed(lua_State *L, int t)
 }
 
 static int
-l_index_path(lua_State *L)
-{
-	struct store *s = in_txn(L);
-	size_t kl;
-	const char *k = luaL_checklstring(L, 2, &kl);
-	const char *abs = luaL_checkstring(L, 3);
-
-	return indexed(L, store_index_path(s, k, kl, abs));
-}
-
-static int
 l_index_rel(lua_State *L)
 {
 	struct store *s = in_txn(L);
@@ -548,7 +537,6 @@ static const luaL_Reg store_methods[] = {
 	{ "clearPending", l_clear_pending },
 	{ "delPrefix",    l_del_prefix },
 	{ "get",          l_get },
-	{ "indexPath",    l_index_path },
 	{ "indexRel",     l_index_rel },
 	{ "list",         l_list },
 	{ "put",          l_put },
