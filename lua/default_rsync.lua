@@ -111,8 +111,18 @@ local function noExtra(r)
 	return x == nil or x == false or (type(x) == 'table' and #x == 0)
 end
 
+-- --delete-missing-args needs rsync 3.1 or newer on the slave too; an
+-- older one refuses it (the local rsync then ends with exit code 12, or 1,
+-- 2 or 4). A sync whose --files-from transfer ended so sends include lists
+-- from then on (until a restart): filesFromOff[sync] = true. A network cut
+-- may end one with 12 as well: that only costs the faster form.
+local FILES_FROM_REFUSED = { [1] = true, [2] = true, [4] = true, [12] = true }
+local filesFromOff = setmetatable({}, { __mode = 'k' })
+local filesFromLists = setmetatable({}, { __mode = 'k' })   -- elist -> true
+
 -- Spawns one batched rsync of a --files-from list (see FILES_FROM_MIN).
 local function spawnFilesFrom(s, elist, cfg, target, entries, ignoreTimes, stats)
+	filesFromLists[elist] = true
 	local names = rsyncopts.filesFromList(entries)
 	local argv = rsyncopts.filesFromArgs {
 		computed = cfg.rsync._computed, source = s.source, target = target or cfg.target,
@@ -204,7 +214,8 @@ function rsync._spawnList(elist, cfg, target)
 	-- (size and mtime) would miss a same-size rewrite within one second.
 	local ignoreTimes = not config.settings.quickCheck
 	local stats = wantStats() and '--stats' or nil
-	if not whole and #guards == 0 and #entries >= FILES_FROM_MIN and noExtra(cfg.rsync) then
+	if not whole and #guards == 0 and #entries >= FILES_FROM_MIN and noExtra(cfg.rsync)
+	and not filesFromOff[s] then
 		return spawnFilesFrom(s, elist, cfg, target, entries, ignoreTimes, stats)
 	end
 	local list = rsyncopts.includeList(entries)
@@ -318,6 +329,16 @@ end
 -- and the destination anew.
 function rsync.collect(agent, exitcode)
 	local events = require 'events'
+	if filesFromLists[agent] and FILES_FROM_REFUSED[exitcode] then
+		local s = events.resolve(agent)
+		if not filesFromOff[s] then
+			filesFromOff[s] = true
+			log('Warn', s.name, ': a --files-from transfer ended with exit code ', exitcode,
+				' (a slave with rsync older than 3.1 refuses --delete-missing-args);',
+				' its batches go as include lists from now on')
+		end
+		return 'again'
+	end
 	local a = events.dataOf(agent)
 	if not (a and a.moves) and (agent.isList or agent.etype ~= 'Move') then
 		return default.collect(agent, exitcode)

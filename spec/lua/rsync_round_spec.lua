@@ -100,4 +100,24 @@ describe('default.rsync batches', function()
 		assert.is_true(has(c.argv, '--include-from=-'))
 		assert.truthy(c.stdin:find('/nd/***', 1, true) and c.stdin:find('/f50', 1, true))
 	end)
+	it('fall back to include lists for good once the slave refuses --delete-missing-args', function()
+		modify(100)
+		at(1005)
+		local c = core.spawned[2]
+		assert.is_true(has(c.argv, '--files-from=-'))
+		done[c.pid] = true
+		runner.collect(c.pid, 12, 0)      -- rsync < 3.1 on the slave: "unknown option", exit 12
+		assert.truthy(core.logged('refuses %-%-delete%-missing%-args', 'Warn'))
+		at(1100)                           -- its retry, after the back-off
+		c = core.spawned[#core.spawned]
+		assert.is_true(c.pid ~= core.spawned[2].pid)
+		assert.is_true(has(c.argv, '--include-from=-'))
+		assert.is_false(has(c.argv, '--files-from=-'))
+		finishAll()
+		modify(150)
+		at(1200)
+		c = core.spawned[#core.spawned]
+		assert.is_true(has(c.argv, '--include-from=-'))
+		assert.truthy(c.stdin:find('/f150', 1, true))
+	end)
 end)
