@@ -180,6 +180,7 @@ end
 function runner.cycle(now)
 	if fading then
 		if procs.running() == 0 or now - fadeStart > 30 then
+			state.commit()           -- what was recorded since the last commit
 			core.terminate(fading == 'INT' and 130 or 143)
 		end
 		return

@@ -142,6 +142,8 @@ function M.getAlarm()
 	if degraded and (not best or nextRescan < best) then best = nextRescan end
 	local dl = deadline.nextAlarm()
 	if dl and (not best or dl < best) then best = dl end
+	local sc = state.nextAlarm()
+	if sc and (not best or sc < best) then best = sc end
 	if watchdog and (not best or nextWatchdog < best) then best = nextWatchdog end
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do

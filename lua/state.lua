@@ -10,7 +10,8 @@
 --   index entry (which the start-up walk sees: ctime cannot be set back).
 --   - An event's index update and its pending entries go in ONE transaction
 --     (a batch of the events since the last commit, committed before
---     anything is spawned, and at least once a second). Killed before it
+--     anything is spawned, at least once a second also when idle, and at
+--     a TERM). Killed before it
 --     commits: the index still holds the old stat, the file's ctime moved,
 --     the walk finds it. Killed after: pending.
 --   - A pending entry carries the generation (commit number) that wrote
@@ -797,6 +798,13 @@ function state.cycle(now)
 	for _, r in pairs(tracked) do
 		if r.spilled then refill(r, now) end
 	end
+end
+
+-- When the next commit is due: what was recorded waits at most a second,
+-- also when no further event comes (nil: nothing waits).
+function state.nextAlarm()
+	if not st or #ops == 0 then return nil end
+	return (firstOp or core.now()) + 1
 end
 
 -- For tests and the status: is sync s's state valid?
