@@ -52,10 +52,7 @@ end
 -- on root has no exclusion and takes subdirectories.
 function runner.treeWanted(root)
 	for _, s in ipairs(syncset.all()) do
-		if s.source == root .. '/' and s.subdirs and not s.filter:hasFilters()
-			and not s.filter:hasExcludes() then
-			return true
-		end
+		if s.source == root .. '/' and s:concernsAll() then return true end
 	end
 	return false
 end

@@ -94,6 +94,12 @@ function Sync:concerns(rel)
 	return not self.filter:isExcluded(rel)
 end
 
+-- True when every path below the source concerns the sync: no exclude or
+-- filter, subdirectories taken (the start-up walk may then watch them all).
+function Sync:concernsAll()
+	return self.subdirs and not self.filter:hasFilters() and not self.filter:hasExcludes()
+end
+
 -- Alarm for an event at time now.
 function Sync:alarmFor(now)
 	if self.delay == nil then return now end

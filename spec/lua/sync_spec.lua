@@ -34,6 +34,13 @@ describe('Sync', function()
 		assert.is_nil(s:relative('/src', true))
 	end)
 
+	it('concerns all below its source only without excludes, filters and with subdirs', function()
+		assert.is_true(new {}:concernsAll())
+		assert.is_false(new { exclude = { '*.tmp' } }:concernsAll())
+		assert.is_false(new { filter = { '- /x/' } }:concernsAll())
+		assert.is_false(new { subdirs = false }:concernsAll())
+	end)
+
 	it('refuses a source that is not a directory', function()
 		assert.has_error(function() new { source = '/nope' } end)
 	end)
