@@ -147,4 +147,16 @@ function M.start()
 	return c, M.fresh()
 end
 
+-- Starts the runner (mods.runner) on a config text, as the command line
+-- would with a file holding it.
+function M.run(c, mods, text)
+	local path = os.tmpname()
+	local f = assert(io.open(path, 'w'))
+	f:write(text)
+	f:close()
+	c.files[path] = #text
+	mods.runner.initialize({ path }, false)
+	os.remove(path)
+end
+
 return M

@@ -12,15 +12,8 @@ settings { nodaemon = true }
 sync { default.rsync, source = '/src', target = '/dst', delay = 5 }
 ]]
 
-local function start(text)
-	local path = os.tmpname()
-	local f = assert(io.open(path, 'w'))
-	f:write(text)
-	f:close()
-	core.files[path] = #text
-	runner.initialize({ path }, false)
-	os.remove(path)
-end
+-- Starts the runner on a config text.
+local function start(text) fake.run(core, mods, text) end
 
 local function at(t) core.clock = t; runner.cycle(t) end
 

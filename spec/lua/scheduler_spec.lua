@@ -6,16 +6,8 @@ local fake = require 'fake_core'
 
 local core, mods, runner
 
--- Starts the runner on a config text; returns the config's path.
-local function start(text)
-	local path = os.tmpname()
-	local f = assert(io.open(path, 'w'))
-	f:write(text)
-	f:close()
-	core.files[path] = #text
-	runner.initialize({ path }, false)
-	os.remove(path)
-end
+-- Starts the runner on a config text.
+local function start(text) fake.run(core, mods, text) end
 
 -- The children spawned since index `from`, as { target, argv, stdin, pid }.
 local function spawnedSince(from)
