@@ -124,9 +124,9 @@ local function addPending(src, rel, kind, g, skip)
 	local relS = kind ~= 'f' and (b .. '/') or b
 	local n = 0
 	for _, r in ipairs(src.list) do
-		if not r.sync:isRemoved() and r.sync:concerns(relS)
-		and not (skip and (skip == 'above' and r.sync:coveredByNewDir(relS)
-			or type(skip) == 'table' and skip[r])) then
+		if not (skip and (skip == 'above' and r.sync:coveredByNewDir(relS)
+			or type(skip) == 'table' and skip[r]))
+		and not r.sync:isRemoved() and r.sync:concerns(relS) then
 			if kind == 'a' then
 				local k = pendKey(r, rel)
 				if #k <= MAX_KEY then
@@ -194,14 +194,15 @@ local function applyEvent(src, op, g, covered)
 	-- send the directory with all it holds at once
 	if t == 'd' and came then
 		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, true)
-		local skip = {}
+		local skip, all = {}, true
 		for _, r in ipairs(src.list) do
 			skip[r] = r.sync:coveredByNewDir(bare(rel) .. '/', true) or nil
+			all = all and skip[r]
 		end
 		for _, c in ipairs(list or {}) do
 			if c:sub(1, 1) ~= '-' then
 				local crel = c:sub(2)
-				addPending(src, crel, c:sub(-1) == '/' and 'd' or 'f', g, skip)
+				if not all then addPending(src, crel, c:sub(-1) == '/' and 'd' or 'f', g, skip) end
 				cov[bare(crel)] = true
 			end
 		end
