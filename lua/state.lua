@@ -213,26 +213,34 @@ end
 -- event on a path already recorded in this batch (since its last rename)
 -- adds nothing: the commit reads the path as it is then. A Create stands
 -- for a later Modify or Attrib too, not the other way round (a created
--- directory's content is indexed with it).
-local seen = {}           -- src -> { C = { rel = true }, M = {...} } since the last Move
+-- directory's content is indexed with it). For the same reason an event
+-- below a directory created in this batch adds nothing either (not a
+-- Move): the commit scans that directory with all it holds then (what is
+-- gone by then needs no entry, what was moved away comes as a Move).
+local seen = {}           -- src -> { C = { rel = true }, M = {...}, D = { dir = true } } since the last Move
 local firstOp             -- the first cycle that saw the batch
 
 function state.event(etype, isdir, path, path2)
 	if not st or etype == 'Overflow' or etype == 'NoSpace' then return end
 	for _, src in pairs(sources) do
-		local root, n = src.root, #src.root + 1
-		local pfx = root .. '/'
+		local pfx, n = src.pfx, src.pfxLen
 		local rel = path and path:sub(1, n) == pfx and path:sub(n) or nil
 		local rel2 = path2 and path2:sub(1, n) == pfx and path2:sub(n) or nil
 		if etype == 'Move' then
 			seen[src] = nil
 		elseif rel then
 			local mine = seen[src]
-			if not mine then mine = { C = {}, M = {} }; seen[src] = mine end
-			if mine.C[rel] or (etype ~= 'Create' and mine.M[rel]) then
+			if not mine then mine = { C = {}, M = {}, D = {} }; seen[src] = mine end
+			local b = bare(rel)
+			local up = b:match('^(.+)/[^/]*$')
+			if up and mine.D[up] then
+				if isdir and etype == 'Create' then mine.D[b] = true end
+				rel = nil
+			elseif mine.C[rel] or (etype ~= 'Create' and mine.M[rel]) then
 				rel = nil
 			else
 				mine[etype == 'Create' and 'C' or 'M'][rel] = true
+				if isdir and etype == 'Create' then mine.D[b] = true end
 			end
 		end
 		if rel or rel2 then
@@ -432,8 +440,9 @@ local function track(sy, ids, spare)
 	if src then
 		sources[sy.source] = src
 	else
-		src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
-			list = {} }
+		local root = sy.source:gsub('/$', '')
+		src = { root = root, pfx = root .. '/', pfxLen = #root + 1,
+			ipfx = 'i' .. core.storeHash(sy.source) .. ':', list = {} }
 		sources[sy.source] = src
 		fresh = true
 	end
