@@ -193,13 +193,16 @@ local function applyEvent(src, op, g, covered)
 	-- its entries are indexed, and pending for each sync that does not
 	-- send the directory with all it holds at once
 	if t == 'd' and came then
-		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, true)
 		local skip, all = {}, true
 		for _, r in ipairs(src.list) do
 			skip[r] = r.sync:coveredByNewDir(bare(rel) .. '/', true) or nil
 			all = all and skip[r]
 		end
-		for _, c in ipairs(list or {}) do
+		-- what it holds is wanted for the entries, and after a Move for
+		-- cov (after a Create, state.event records nothing below it)
+		local want = not all or op.etype == 'Move'
+		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, want)
+		for _, c in ipairs(want and list or {}) do
 			if c:sub(1, 1) ~= '-' then
 				local crel = c:sub(2)
 				if not all then addPending(src, crel, c:sub(-1) == '/' and 'd' or 'f', g, skip) end
@@ -218,11 +221,19 @@ end
 -- Move): the commit scans that directory with all it holds then (what is
 -- gone by then needs no entry, what was moved away comes as a Move).
 local seen = {}           -- src -> { C = { rel = true }, M = {...}, D = { dir = true } } since the last Move
+local sourceList          -- the values of sources (nil: to be made again)
 local firstOp             -- the first cycle that saw the batch
 
 function state.event(etype, isdir, path, path2)
 	if not st or etype == 'Overflow' or etype == 'NoSpace' then return end
-	for _, src in pairs(sources) do
+	local list = sourceList
+	if not list then
+		list = {}
+		for _, src in pairs(sources) do list[#list + 1] = src end
+		sourceList = list
+	end
+	for i = 1, #list do
+		local src = list[i]
 		local pfx, n = src.pfx, src.pfxLen
 		local rel = path and path:sub(1, n) == pfx and path:sub(n) or nil
 		local rel2 = path2 and path2:sub(1, n) == pfx and path2:sub(n) or nil
@@ -232,7 +243,10 @@ function state.event(etype, isdir, path, path2)
 			local mine = seen[src]
 			if not mine then mine = { C = {}, M = {}, D = {} }; seen[src] = mine end
 			local b = bare(rel)
-			local up = b:match('^(.+)/[^/]*$')
+			local up                -- b's parent ('/a/b' -> '/a'; '/a' -> none)
+			for j = #b, 2, -1 do
+				if b:byte(j) == 47 then up = b:sub(1, j - 1); break end
+			end
 			if up and mine.D[up] then
 				if isdir and etype == 'Create' then mine.D[b] = true end
 				rel = nil
@@ -438,12 +452,12 @@ local function track(sy, ids, spare)
 	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
 	if spare then spare[sy.source] = nil end
 	if src then
-		sources[sy.source] = src
+		sources[sy.source], sourceList = src, nil
 	else
 		local root = sy.source:gsub('/$', '')
 		src = { root = root, pfx = root .. '/', pfxLen = #root + 1,
 			ipfx = 'i' .. core.storeHash(sy.source) .. ':', list = {} }
-		sources[sy.source] = src
+		sources[sy.source], sourceList = src, nil
 		fresh = true
 	end
 	src.list[#src.list + 1] = r
@@ -461,7 +475,7 @@ local function forget(sy)
 		if x == r then table.remove(src.list, i); break end
 	end
 	if src and #src.list == 0 then
-		sources[sy.source] = nil
+		sources[sy.source], sourceList = nil, nil
 		return r, src
 	end
 	return r
@@ -752,7 +766,7 @@ function state.startup(syncs, now)
 	if not ok then
 		st = nil
 		log('Error', 'state: cannot write the state store (', tostring(err), ')')
-		tracked, sources = {}, {}
+		tracked, sources, sourceList = {}, {}, nil
 		return full()
 	end
 	gen = g
