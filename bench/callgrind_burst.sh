@@ -8,7 +8,7 @@
 #       edits: children start through the binary's real path, not
 #       /proc/self/exe (under valgrind that is valgrind's tool, not us),
 #       and the state store maps 1 GiB, not 64 (valgrind cannot map that).
-#   [K=4 D=100 F=100] bench/callgrind_burst.sh run BIN OUT [STATEDIR] [MODE]
+#   [K=4 D=100 F=100 PAUSE=0] bench/callgrind_burst.sh run BIN OUT [STATEDIR] [MODE]
 #       Starts BIN with K default.rsync syncs of one source to local dirs
 #       (delay = 1, stateDir = STATEDIR when given), waits for the startup
 #       transfers, writes D new dirs of F files of ~1 KiB, waits until every
@@ -63,6 +63,11 @@ done
 sleep 3
 [ "$MODE" = callgrind ] && callgrind_control -z $PID > /dev/null 2>&1
 t0=$(cut -d' ' -f1 /proc/$PID/schedstat)
+# PAUSE=1: the daemon is stopped (SIGSTOP) while the files are written and
+# gets every event at once: the same batches in every run, so two builds
+# compare without the noise of how the burst is cut (keep D*F*2 events
+# below fs.inotify.max_queued_events)
+[ "${PAUSE:-0}" = 1 ] && kill -STOP $PID
 python3 - "$S" "$D" "$F" <<'PY'
 import os, sys
 s, dirs, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -73,6 +78,7 @@ for d in range(dirs):
         with open(os.path.join(dd, 'f%03d' % f), 'wb') as fh:
             fh.write(b'x' * (1000 + f))
 PY
+[ "${PAUSE:-0}" = 1 ] && kill -CONT $PID
 for _ in $(seq 1 1200); do
 	same=1
 	for k in $(seq 1 "$K"); do diff -rq "$S" "$T$k" > /dev/null 2>&1 || { same=0; break; }; done

@@ -14,9 +14,11 @@
  *   st:indexRel(prefix, rel, root) -> 'f'|'d'|'l'|'o' | false (absent) |
  *                            nil, err: the index entry of root .. rel put
  *                            under prefix .. rel encoded
- *   st:clearPending(prefix, rel, gen [, below]) -> deletes prefix .. rel
- *                            encoded if its generation <= gen (below: also
- *                            every key under it with generation <= gen)
+ *   st:clearPending(prefix, rel, gen [, below [, keepdirs]]) -> deletes
+ *                            prefix .. rel encoded if its generation <= gen
+ *                            (keepdirs: and its value does not end in 'd';
+ *                            below: also every key under it with
+ *                            generation <= gen)
  * The last three build their keys here, not as Lua strings: keys that
  * differ only in the middle fall into one chain of LuaJIT's string table,
  * which samples a few bytes of a string for its hash.
@@ -271,25 +273,17 @@ static int
 l_clear_pending(lua_State *L)
 {
 	struct store *s = in_txn(L);
-	size_t pl, rl, kl, vl;
+	size_t pl, rl, kl;
 	const char *p = luaL_checklstring(L, 2, &pl);
 	const char *rel = luaL_checklstring(L, 3, &rl);
 	double maxgen = luaL_checknumber(L, 4);
-	int below = lua_toboolean(L, 5);
-	char key[KEYBUF + 1], gen[32];
-	const void *v;
+	int below = lua_toboolean(L, 5), keepdirs = lua_toboolean(L, 6);
+	char key[KEYBUF + 1];
 
 	kl = join_key(key, p, pl, rel, rl);
 	if (!kl)
 		return 0;               /* too long for a key: never pending */
-	if (store_get(s, key, kl, &v, &vl) == 0) {
-		size_t n = vl < sizeof(gen) - 1 ? vl : sizeof(gen) - 1;
-
-		memcpy(gen, v, n);
-		gen[n] = 0;
-		if (strtod(gen, NULL) <= maxgen)
-			store_del(s, key, kl);
-	}
+	store_del_upto(s, key, kl, maxgen, keepdirs ? 'd' : 0);
 	if (below) {
 		key[kl] = 1;
 		store_del_prefix(s, key, kl + 1, 1, maxgen);

@@ -365,12 +365,33 @@ has_prefix(const MDB_val *k, const void *p, size_t pl)
 	return k->mv_size >= pl && memcmp(k->mv_data, p, pl) == 0;
 }
 
+/* Deletes the pending-style record k if its generation is maxgen or less
+ * and, with keepkind, its value does not end in that character; in one
+ * descent. 0 also when absent, newer or kept. */
+int
+store_del_upto(struct store *s, const void *k, size_t kl, double maxgen, int keepkind)
+{
+	MDB_cursor *c;
+	MDB_val key = { kl, (void *)k }, v;
+	int rc;
+
+	if (kl == 0 || kl > MAX_KEY)
+		return 0;
+	if ((rc = mdb_cursor_open(s->txn, s->dbi, &c)) != 0)
+		return rc;
+	rc = mdb_cursor_get(c, &key, &v, MDB_SET_KEY);
+	if (rc == 0)
+		rc = gen_of(&v) <= maxgen && !(keepkind && v.mv_size > 0 &&
+		    ((const char *)v.mv_data)[v.mv_size - 1] == keepkind) ? mdb_cursor_del(c, 0) : 0;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 long
 store_del_prefix(struct store *s, const void *p, size_t pl, int bounded, double maxgen)
 {
 	MDB_cursor *c;
 	MDB_val k = { pl, (void *)p }, v;
-	char at[MAX_KEY + 1];
 	long n = 0;
 	int rc;
 
@@ -379,18 +400,14 @@ store_del_prefix(struct store *s, const void *p, size_t pl, int bounded, double 
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && has_prefix(&k, p, pl)) {
 		if (!bounded || gen_of(&v) <= maxgen) {
-			size_t kl = k.mv_size;
-
-			memcpy(at, k.mv_data, kl);
 			if (mdb_cursor_del(c, 0) != 0) {
 				n = -1;
 				break;
 			}
 			n++;
-			/* on from the deleted key: the next record in order */
-			k.mv_size = kl;
-			k.mv_data = at;
-			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			/* a deleted record's cursor stands on the next one in
+			 * order (none: not found); no new descent from the root */
+			rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
 			continue;
 		}
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -614,6 +631,14 @@ seek(struct scan *sc, const char *k, size_t kl, int after)
 		sc->cvalid = 0;
 }
 
+/* The cursor on to the next key in scope (none: not valid). */
+static void
+advance(struct scan *sc)
+{
+	sc->cvalid = mdb_cursor_get(sc->cur, &sc->ck, &sc->cv, MDB_NEXT) == 0 &&
+	    has_prefix(&sc->ck, sc->key.p, sc->scope);
+}
+
 static int
 keycmp(const MDB_val *a, const char *b, size_t bl)
 {
@@ -679,14 +704,16 @@ drain(struct scan *sc, const char *limit, size_t ll)
 			/* a worker's snapshot: the entry stays there, step over it */
 			if (logrec(sc->log, 'd', sc->tmp.p, kl, NULL, 0) < 0)
 				sc->failed = 1;
-			seek(sc, sc->tmp.p, kl, 1);
+			advance(sc);
 			continue;
 		}
 		if (mdb_cursor_del(sc->cur, 0) != 0) {
 			sc->failed = 1;
 			return;
 		}
-		seek(sc, sc->tmp.p, kl, 0);
+		/* a deleted record's cursor stands on the next one */
+		sc->cvalid = mdb_cursor_get(sc->cur, &sc->ck, &sc->cv, MDB_GET_CURRENT) == 0 &&
+		    has_prefix(&sc->ck, sc->key.p, sc->scope);
 	}
 }
 
@@ -756,23 +783,34 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 		report(sc, sc->key.p, kl, isdir, STORE_NEW);
 	} else if (sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
 	    sc->cv.mv_size == n && memcmp(sc->cv.mv_data, rec, n) == 0) {
-		sc->cvalid = mdb_cursor_get(sc->cur, &sc->ck, &sc->cv, MDB_NEXT) == 0 &&
-		    has_prefix(&sc->ck, sc->key.p, sc->scope);
+		advance(sc);
 	} else {
 		MDB_val k = { kl, sc->key.p }, v = { n, rec };
+		int here = sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0;
 		/* the same entry changed in place (same type and inode), or a
 		 * new one (an entry renamed here is new: its content too) */
-		int same = sc->cvalid && keycmp(&sc->ck, sc->key.p, kl) == 0 &&
-		    sc->cv.mv_size >= REC_FIXED && ((char *)sc->cv.mv_data)[0] == (char)rec[0] &&
+		int same = here && sc->cv.mv_size >= REC_FIXED &&
+		    ((char *)sc->cv.mv_data)[0] == (char)rec[0] &&
 		    memcmp((char *)sc->cv.mv_data + 29, rec + 29, 8) == 0;
 
-		if (sc->log ? logrec(sc->log, 'p', sc->key.p, kl, rec, n) < 0 :
-		    mdb_put(sc->s->txn, sc->s->dbi, &k, &v, 0) != 0) {
-			sc->failed = 1;
-			return;
+		/* on past the entry: the cursor stands on it (a worker's
+		 * snapshot: on it when it was there, else on the next key
+		 * already); a put by the cursor leaves it on what it put */
+		if (sc->log) {
+			if (logrec(sc->log, 'p', sc->key.p, kl, rec, n) < 0) {
+				sc->failed = 1;
+				return;
+			}
+			if (here)
+				advance(sc);
+		} else {
+			if (mdb_cursor_put(sc->cur, &k, &v, 0) != 0) {
+				sc->failed = 1;
+				return;
+			}
+			advance(sc);
 		}
 		report(sc, sc->key.p, kl, isdir, same ? STORE_SAME : STORE_NEW);
-		seek(sc, sc->key.p, kl, 1);
 	}
 	if (e->job) {
 		skip_subtree(sc, kl);           /* a thread of the pool walks it */

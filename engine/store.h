@@ -27,6 +27,7 @@ const char *store_strerror(int rc);
 int  store_get(struct store *s, const void *k, size_t kl, const void **v, size_t *vl);
 int  store_put(struct store *s, const void *k, size_t kl, const void *v, size_t vl);
 int  store_del(struct store *s, const void *k, size_t kl);  /* 0, also when absent */
+int  store_del_upto(struct store *s, const void *k, size_t kl, double maxgen, int keepkind);
 long store_del_prefix(struct store *s, const void *p, size_t pl, int bounded, double maxgen);
 long store_rename_prefix(struct store *s, const void *o, size_t ol, const void *n, size_t nl);
 typedef int (*store_each_cb)(void *ud, const char *k, size_t kl, const char *v, size_t vl);

@@ -238,15 +238,16 @@ function Delays:pushSimple(etype, path, alarm)
 	return d
 end
 
--- True when a directory above path (not path itself) has a queued Create
--- that has not started: a transfer that sends that directory with all it
--- holds (rsync's 'dir/***') covers an event on path too. Cost: the depth.
-function Delays:underNewDir(path)
+-- True when a directory above path (not path itself; inclusive: path, a
+-- directory ending in '/', too) has a queued Create that has not started: a
+-- transfer that sends that directory with all it holds (rsync's 'dir/***')
+-- covers an event on path too. Cost: the depth.
+function Delays:underNewDir(path, inclusive)
 	local node = self.root
 	local pos, len = 2, #path
 	while pos <= len do
 		local slash = path:find('/', pos, true)
-		if not slash or slash == len then return false end
+		if not slash or (slash == len and not inclusive) then return false end
 		node = node.kids and node.kids[path:sub(pos, slash - 1)]
 		if not node then return false end
 		local at = node.delays

@@ -70,6 +70,7 @@ function M.spawn(agent, binary, ...)
 		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
 			.. table.concat(shown, ' '))
 	end
+	state.spawning(s)
 	local pid, err = core.spawn(argv, stdin, SPAWN_OPTS)
 	if not pid then
 		log('Error', 'Failed executing [', binary, ']: ', err)

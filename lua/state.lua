@@ -27,6 +27,15 @@
 --     slave, the deletion of its destination recorded before, then lost).
 --   - A directory sent with all it holds (rsync 'dir/***') clears the
 --     entries below it too; anything else clears its exact paths only.
+--   - A sync that sends a new directory with all it holds gets no entry
+--     for an event below a directory whose Create it has queued and not
+--     started (Sync:coveredByNewDir: the event is not queued either).
+--     That Create's transfer is spawned after the commit, so it reads the
+--     path as it is then, and the directory's own entry ('d', written
+--     when the Create was recorded, at the same or an earlier commit)
+--     leaves only with a transfer of it with all it holds (or a newer
+--     kind: 'x' once it is gone): a transfer of the directory alone
+--     leaves it pending.
 --   - Renames move the index entries and pending entries below the old
 --     name to the new one, so the claim holds for the moved subtree.
 --   - The start-up walk writes index updates and the differing paths into
@@ -99,18 +108,26 @@ local prefixes = {}       -- addPending's pending-set prefixes (reused)
 -- record src that concerns it, in one store call that makes the keys (a
 -- path too long for a key is never indexed: the start-up walk reports it
 -- as changed at every start, so it needs no entry). The value is
--- 'GEN:KIND', KIND 'f' (not a directory), 'd' (a directory with all it
--- holds) or 'a' (flat: a directory's own entry only, its changed content
--- being pending on its own; the start-up walk's directories changed in
--- place). 'a' never replaces a 'd' that is pending still.
-local function addPending(src, rel, isdir, g, flat)
+-- 'GEN:KIND', KIND one of
+--   'f'  not a directory;
+--   'd'  a directory with all it holds (created, moved in, new to the walk);
+--   'a'  flat: a directory's own entry (its attributes; the walk's
+--        directories changed in place, whose changed content is pending on
+--        its own). 'a' never replaces a 'd' that is pending still;
+--   'x'  a directory that is gone (deleted, moved away).
+-- skip: how a sync may need no entry because a queued Create of a
+-- directory covers rel (Sync:coveredByNewDir): 'above' (a directory
+-- above rel), or a table { [record] = true } worked out by the caller.
+local function addPending(src, rel, kind, g, skip)
 	if rel == '' or rel == '/' then return end
 	local b = bare(rel)
-	local relS = isdir and (b .. '/') or b
+	local relS = kind ~= 'f' and (b .. '/') or b
 	local n = 0
 	for _, r in ipairs(src.list) do
-		if not r.sync:isRemoved() and r.sync:concerns(relS) then
-			if flat and isdir then
+		if not (skip and (skip == 'above' and r.sync:coveredByNewDir(relS)
+			or type(skip) == 'table' and skip[r]))
+		and not r.sync:isRemoved() and r.sync:concerns(relS) then
+			if kind == 'a' then
 				local k = pendKey(r, rel)
 				if #k <= MAX_KEY then
 					local was = st:get(k)
@@ -124,14 +141,17 @@ local function addPending(src, rel, isdir, g, flat)
 		end
 	end
 	if n == 0 then return end
-	local ok, err = st:putEach(g .. ':' .. (isdir and 'd' or 'f'), b, prefixes, n)
+	local ok, err = st:putEach(g .. ':' .. kind, b, prefixes, n)
 	if not ok then error(err, 0) end
 end
 
 -- Removes rel from r's pending set if it was written at generation <= g
--- (below: also every entry under it).
+-- (below: also every entry under it). For a sync that sends a new
+-- directory with all it holds (Sync:sendsNewDirsWhole), an entry 'd' goes only with
+-- below: the entries of what it held may have been skipped (addPending),
+-- so a transfer of the directory alone leaves it pending.
 local function clearPending(r, rel, g, below)
-	st:clearPending(r.pend, bare(rel), g, below)
+	st:clearPending(r.pend, bare(rel), g, below, not below and r.sync:sendsNewDirsWhole())
 end
 
 -- One event (absolute paths) inside source record src, applied in the
@@ -155,7 +175,7 @@ local function applyEvent(src, op, g, covered)
 			end
 		end
 		st:del(core.storeKey(src.ipfx, rel))
-		addPending(src, rel, isdir, g)
+		addPending(src, rel, isdir and 'x' or 'f', g)
 		rel = rel2
 	elseif op.etype == 'Move' then
 		rel = rel or rel2
@@ -163,15 +183,29 @@ local function applyEvent(src, op, g, covered)
 	if not rel then return end
 	local t, err = st:indexRel(src.ipfx, rel, src.root)
 	if t == nil then error(err, 0) end
-	addPending(src, rel, t == 'd' or (t == false and isdir), g)
+	local came = op.etype == 'Create' or op.etype == 'Move'
+	local kind = t == 'd' and (came and 'd' or 'a') or (t == false and isdir) and 'x' or 'f'
+	-- a sync whose queued Create of a directory above covers rel needs no
+	-- entry: that Create's own entry ('d') stays until it was sent with all
+	-- it holds (not for moves: their old name's entries are moved along)
+	addPending(src, rel, kind, g, op.etype ~= 'Move' and 'above' or nil)
 	-- a directory that came in (created, moved in) with what it holds:
-	-- its entries are indexed and pending too
-	if t == 'd' and (op.etype == 'Create' or op.etype == 'Move') then
-		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, true)
-		for _, c in ipairs(list or {}) do
+	-- its entries are indexed, and pending for each sync that does not
+	-- send the directory with all it holds at once
+	if t == 'd' and came then
+		local skip, all = {}, true
+		for _, r in ipairs(src.list) do
+			skip[r] = r.sync:coveredByNewDir(bare(rel) .. '/', true) or nil
+			all = all and skip[r]
+		end
+		-- what it holds is wanted for the entries, and after a Move for
+		-- cov (after a Create, state.event records nothing below it)
+		local want = not all or op.etype == 'Move'
+		local _, list = st:scan(core.storeKey(src.ipfx, rel), #src.ipfx, src.root .. rel, want)
+		for _, c in ipairs(want and list or {}) do
 			if c:sub(1, 1) ~= '-' then
 				local crel = c:sub(2)
-				addPending(src, crel, c:sub(-1) == '/', g)
+				if not all then addPending(src, crel, c:sub(-1) == '/' and 'd' or 'f', g, skip) end
 				cov[bare(crel)] = true
 			end
 		end
@@ -182,26 +216,45 @@ end
 -- event on a path already recorded in this batch (since its last rename)
 -- adds nothing: the commit reads the path as it is then. A Create stands
 -- for a later Modify or Attrib too, not the other way round (a created
--- directory's content is indexed with it).
-local seen = {}           -- src -> { C = { rel = true }, M = {...} } since the last Move
+-- directory's content is indexed with it). For the same reason an event
+-- below a directory created in this batch adds nothing either (not a
+-- Move): the commit scans that directory with all it holds then (what is
+-- gone by then needs no entry, what was moved away comes as a Move).
+local seen = {}           -- src -> { C = { rel = true }, M = {...}, D = { dir = true } } since the last Move
+local sourceList          -- the values of sources (nil: to be made again)
 local firstOp             -- the first cycle that saw the batch
 
 function state.event(etype, isdir, path, path2)
 	if not st or etype == 'Overflow' or etype == 'NoSpace' then return end
-	for _, src in pairs(sources) do
-		local root, n = src.root, #src.root + 1
-		local pfx = root .. '/'
+	local list = sourceList
+	if not list then
+		list = {}
+		for _, src in pairs(sources) do list[#list + 1] = src end
+		sourceList = list
+	end
+	for i = 1, #list do
+		local src = list[i]
+		local pfx, n = src.pfx, src.pfxLen
 		local rel = path and path:sub(1, n) == pfx and path:sub(n) or nil
 		local rel2 = path2 and path2:sub(1, n) == pfx and path2:sub(n) or nil
 		if etype == 'Move' then
 			seen[src] = nil
 		elseif rel then
 			local mine = seen[src]
-			if not mine then mine = { C = {}, M = {} }; seen[src] = mine end
-			if mine.C[rel] or (etype ~= 'Create' and mine.M[rel]) then
+			if not mine then mine = { C = {}, M = {}, D = {} }; seen[src] = mine end
+			local b = bare(rel)
+			local up                -- b's parent ('/a/b' -> '/a'; '/a' -> none)
+			for j = #b, 2, -1 do
+				if b:byte(j) == 47 then up = b:sub(1, j - 1); break end
+			end
+			if up and mine.D[up] then
+				if isdir and etype == 'Create' then mine.D[b] = true end
+				rel = nil
+			elseif mine.C[rel] or (etype ~= 'Create' and mine.M[rel]) then
 				rel = nil
 			else
 				mine[etype == 'Create' and 'C' or 'M'][rel] = true
+				if isdir and etype == 'Create' then mine.D[b] = true end
 			end
 		end
 		if rel or rel2 then
@@ -267,11 +320,19 @@ end
 -- spawned (weak: a record procs forgot goes)
 local spawnGen = setmetatable({}, { __mode = 'k' })
 
--- A transfer is spawned (procs.spawn): it carries everything committed,
--- so what is recorded is committed first.
+-- A transfer of sync s is about to be spawned (procs.spawn, before the
+-- fork, while its delays are still queued): what is recorded is committed
+-- first, so the transfer carries everything committed, and a new
+-- directory whose Create it sends is still queued when the commit asks
+-- (addPending: what it holds needs no entries of its own).
+function state.spawning(s)
+	if st and tracked[s] then state.commit() end
+end
+
+-- The transfer was spawned: it carries what was committed.
 function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
-	state.commit()
+	state.commit()            -- nothing, unless spawning was not called
 	spawnGen[p] = gen
 end
 
@@ -338,7 +399,7 @@ function state.collected(s, p, code, signo, parked)
 	local _, _, isList = events.resolve(p.agent)
 	local data = events.dataOf(p.agent)
 	if not isList or (data and data.moves) then return end
-	local recursive = s:coversNewDirectories() and not s:needsScan()
+	local recursive = s:sendsNewDirsWhole()
 	for _, d in ipairs(p.delays) do
 		if d.path and d.path ~= '' then
 			local below = recursive and d.etype == 'Create' and d.isdir
@@ -391,11 +452,12 @@ local function track(sy, ids, spare)
 	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
 	if spare then spare[sy.source] = nil end
 	if src then
-		sources[sy.source] = src
+		sources[sy.source], sourceList = src, nil
 	else
-		src = { root = sy.source:gsub('/$', ''), ipfx = 'i' .. core.storeHash(sy.source) .. ':',
-			list = {} }
-		sources[sy.source] = src
+		local root = sy.source:gsub('/$', '')
+		src = { root = root, pfx = root .. '/', pfxLen = #root + 1,
+			ipfx = 'i' .. core.storeHash(sy.source) .. ':', list = {} }
+		sources[sy.source], sourceList = src, nil
 		fresh = true
 	end
 	src.list[#src.list + 1] = r
@@ -413,7 +475,7 @@ local function forget(sy)
 		if x == r then table.remove(src.list, i); break end
 	end
 	if src and #src.list == 0 then
-		sources[sy.source] = nil
+		sources[sy.source], sourceList = nil, nil
 		return r, src
 	end
 	return r
@@ -511,7 +573,7 @@ local function queuePending(r, list, now, types)
 	for rel in pairs(list) do rels[#rels + 1] = rel end
 	table.sort(rels)
 	-- below a directory sent with all it holds nothing more is queued
-	local covers = s:coversNewDirectories() and not s:needsScan()
+	local covers = s:sendsNewDirsWhole()
 	local anyDir = false       -- covered() has a directory to find
 	local function covered(rel)
 		local p = rel:match('^(.*)/[^/]*$')
@@ -678,7 +740,8 @@ function state.startup(syncs, now)
 		-- a directory changed in place is pending flat: what changed in
 		-- it is reported on its own (new entries, vanished ones as gone)
 		for _, c in ipairs(w.list) do
-			addPending(src, c:sub(2), c:sub(-1) == '/', g, c:sub(1, 1) == '~')
+			local how, dir = c:sub(1, 1), c:sub(-1) == '/'
+			addPending(src, c:sub(2), not dir and 'f' or how == '~' and 'a' or how == '-' and 'x' or 'd', g)
 		end
 		src.list = all
 		src.changed = w.list
@@ -712,7 +775,7 @@ function state.startup(syncs, now)
 	if not ok then
 		st = nil
 		log('Error', 'state: cannot write the state store (', tostring(err), ')')
-		tracked, sources = {}, {}
+		tracked, sources, sourceList = {}, {}, nil
 		return full()
 	end
 	gen = g

@@ -169,10 +169,21 @@ function Sync:event(etype, isdir, rel, rel2, now)
 		end
 	end
 	if not rel or not self:concerns(rel) then return end
-	if self.coversNewDirs and self.delays:underNewDir(rel) and not self:needsScan() then
-		return
-	end
+	if self:coveredByNewDir(rel) then return end
 	self:push(etype, rel, nil, now)
+end
+
+-- True when an event on rel needs no transfer of its own: a directory above
+-- it (inclusive: or rel itself, a directory) has a queued Create, not
+-- started yet, that this sync sends with all it holds. Its transfer is
+-- spawned after now and reads rel as it is then.
+function Sync:coveredByNewDir(rel, inclusive)
+	return self:sendsNewDirsWhole() and self.delays:underNewDir(rel, inclusive)
+end
+
+-- True when a new directory goes in one transfer with all it holds.
+function Sync:sendsNewDirsWhole()
+	return self.coversNewDirs and not self:needsScan()
 end
 
 -- True when a directory's content must arrive as single events.

@@ -101,6 +101,24 @@ count(struct store *s, const char *p)
 	return n;
 }
 
+static int
+tally(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+	(void)k; (void)kl; (void)v; (void)vl;
+	++*(int *)ud;
+	return 0;
+}
+
+/* How many records have keys starting with p. */
+static int
+under(struct store *s, const char *p)
+{
+	int n = 0;
+
+	store_each(s, p, strlen(p), NULL, 0, tally, &n);
+	return n;
+}
+
 int
 main(void)
 {
@@ -261,6 +279,30 @@ main(void)
 	}
 	ok(store_del_prefix(s, "p", 1, 1, 4) == 5, "delete up to generation 4: 5 records");
 	ok(count(s, "p") == 5, "the 5 newer stay");
+	ok(store_del_upto(s, "p7", 2, 6, 0) == 0 && count(s, "p") == 5,
+	    "one record newer than the bound is kept");
+	ok(store_del_upto(s, "p7", 2, 7, 'd') == 0 && count(s, "p") == 4 &&
+	    store_del_upto(s, "p7", 2, 7, 0) == 0, "deleted at its generation; absent is no error");
+	store_put(s, "p7", 2, "7:d", 3);
+	ok(store_del_upto(s, "p7", 2, 7, 'd') == 0 && count(s, "p") == 5 &&
+	    store_del_upto(s, "p7", 2, 7, 0) == 0 && count(s, "p") == 4,
+	    "a record of the kind kept stays; without keepkind it goes");
+	store_put(s, "p7", 2, "7:f", 3);
+	/* many pages: every other record old, neighbours on both sides */
+	store_put(s, "m", 1, "1:f", 3);
+	store_put(s, "o", 1, "1:f", 3);
+	for (int i = 0; i < 20000; i++) {
+		char k[32], v[16];
+		snprintf(k, sizeof k, "n/%05d/a-longer-name", i);
+		snprintf(v, sizeof v, "%d:f", i % 2 ? 9 : 1);
+		store_put(s, k, strlen(k), v, strlen(v));
+	}
+	ok(store_del_prefix(s, "n/", 2, 1, 5) == 10000 && under(s, "n/") == 10000,
+	    "many pages: the 10000 old of 20000 deleted, the new kept");
+	ok(store_del_prefix(s, "n/", 2, 0, 0) == 10000 && under(s, "n/") == 0 &&
+	    under(s, "m") == 1 && under(s, "o") == 1, "then all, and no neighbour");
+	store_del(s, "m", 1);
+	store_del(s, "o", 1);
 	ok(store_rename_prefix(s, "p", 1, "q", 1) == 5 && count(s, "q") == 5 && count(s, "p") == 0,
 	    "a prefix renamed");
 	store_commit(s);

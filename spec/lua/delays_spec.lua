@@ -170,6 +170,13 @@ describe('delays', function()
 			assert.is_false(q:underNewDir('/x/y'))
 		end)
 
+		it('inclusive: true for the directory itself too, not for a file of that name', function()
+			q:push('Create', '/a/b/', nil, 1)
+			assert.is_true(q:underNewDir('/a/b/', true))
+			assert.is_false(q:underNewDir('/a/', true))
+			assert.is_false(q:underNewDir('/a/b', true))
+		end)
+
 		it('is false once that Create is active or gone, or for other etypes', function()
 			local d = q:push('Create', '/a/', nil, 1)
 			d.status = 'active'
