@@ -564,14 +564,17 @@ function state.reload(made, removed)
 	end
 end
 
--- Queues r's pending set (list: rel -> value) for its sync.
-local function queuePending(r, list, now)
+-- Queues r's pending set (list: rel -> value) for its sync. types (rel ->
+-- the lstat type or false, optional) holds what was looked at for another
+-- sync of the same source at this moment: each path is looked at once.
+local function queuePending(r, list, now, types)
 	local s, n = r.sync, 0
 	local rels, dirs = {}, {}
 	for rel in pairs(list) do rels[#rels + 1] = rel end
 	table.sort(rels)
 	-- below a directory sent with all it holds nothing more is queued
 	local covers = s:sendsNewDirsWhole()
+	local anyDir = false       -- covered() has a directory to find
 	local function covered(rel)
 		local p = rel:match('^(.*)/[^/]*$')
 		while p and p ~= '' do
@@ -580,12 +583,18 @@ local function queuePending(r, list, now)
 		end
 		return false
 	end
+	types = types or {}
 	for _, rel in ipairs(rels) do
 		local v = list[rel]
-		local st1 = core.lstat(s.source .. rel:sub(2))
+		local t = types[rel]
+		if t == nil then
+			local st1 = core.lstat(s.source .. rel:sub(2))
+			t = st1 and st1.type or false
+			types[rel] = t
+		end
 		local etype, path
-		if st1 then
-			local dir = st1.type == 'directory'
+		if t then
+			local dir = t == 'directory'
 			-- a flat directory ('a') is its own entry only: an Attrib (the
 			-- rsync layers send it without what it holds)
 			etype = dir and (v:sub(-1) == 'a' and 'Attrib' or 'Create') or 'Modify'
@@ -593,8 +602,8 @@ local function queuePending(r, list, now)
 		else
 			etype, path = 'Delete', rel .. (v:sub(-1) ~= 'f' and '/' or '')
 		end
-		if s:concerns(path) and not (covers and covered(rel)) then
-			if covers and etype == 'Create' then dirs[rel] = true end
+		if s:concerns(path) and not (anyDir and covered(rel)) then
+			if covers and etype == 'Create' then dirs[rel], anyDir = true, true end
 			s:pushDue(etype, path, now)
 			if etype == 'Create' and s:needsScan() then s:scanCreates(path, now) end
 			n = n + 1
@@ -770,10 +779,12 @@ function state.startup(syncs, now)
 		return full()
 	end
 	gen = g
+	local types = {}          -- source -> what queuePending looked at
 	for _, sy in ipairs(syncs) do
 		local r = tracked[sy]
 		if r and r.valid then
-			local n = queuePending(r, pending[r], now)
+			types[sy.source] = types[sy.source] or {}
+			local n = queuePending(r, pending[r], now, types[sy.source])
 			-- like the startup transfer it stands for, it does not wait the delay
 			sy:hurry(now)
 			sy:startupDone()

@@ -106,12 +106,30 @@ def warm(b, d, master, slaves, name='.bench-warm', timeout=120):
                        % (d.name, timeout, d.tail()))
 
 
-def wait_watches(d, ndirs, t0, timeout=300):
+def wait_watches(d, ndirs, t0, timeout=300, interval=0.02, idle=0.5, every=1.0):
     """Waits until daemon d holds a watch on each of ndirs directories (or
-    its count stood still for 2 s); returns the seconds since t0."""
+    its count stood still for 2 s); returns the seconds since t0.
+
+    The count is read from the inotify fd's fdinfo, which the kernel writes
+    holding the inotify instance's lock, one line per watch: at 20,000
+    watches each read takes milliseconds in which the daemon cannot add a
+    watch (its threads spin on that lock, CPU counted as the daemon's). So
+    it is read only while the daemon is not busy (its own CPU grew by less
+    than `idle` of the time since the last look: done with its walk, or
+    waiting) and at least every `every` s; the daemon's CPU is looked at
+    every `interval` s."""
     last, stable_since = -1, now()
+    cpu, at = self_cpu(d.pid), now()
+    read_at = at
     while now() - t0 < timeout:
         d.check()
+        time.sleep(interval)
+        c, t = self_cpu(d.pid), now()
+        busy = c - cpu > idle * (t - at)
+        cpu, at = c, t
+        if busy and t - read_at < every:
+            continue
+        read_at = t
         w = inotify_watches(d.pid) or 0
         if w >= ndirs:
             break
@@ -119,5 +137,4 @@ def wait_watches(d, ndirs, t0, timeout=300):
             last, stable_since = w, now()
         elif w > 0 and now() - stable_since > 2:
             break
-        time.sleep(0.05)
     return now() - t0

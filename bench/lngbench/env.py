@@ -123,7 +123,7 @@ class Bench(SlaveFarm):
                 if not left:
                     break
                 time.sleep(0.2)
-        if self.user_created:
+        if self.user_created and self.user_is_ours():
             self.kill_user_procs(self.uid)
         for m in list(self.mounts):
             self.untmpfs(m)

@@ -20,11 +20,16 @@ def read(path, default=None):
         return default
 
 
-def stat_fields(pid):
-    s = read('/proc/%d/stat' % pid)
+def stat_fields_of(path):
+    """The fields of a /proc stat file after the command's name (field 3 on)."""
+    s = read(path)
     if not s:
         return None
     return s[s.rindex(')') + 2:].split()
+
+
+def stat_fields(pid):
+    return stat_fields_of('/proc/%d/stat' % pid)
 
 
 def proc_table():
@@ -69,16 +74,25 @@ def cpu_ticks_full(pid):
 
 
 def self_cpu(pid):
-    """CPU time of the process itself in seconds, ns precision (schedstat of all threads)."""
-    tot = 0
+    """CPU time of the process itself in seconds: its live threads' (schedstat,
+    ns precision) plus what its ended threads used. The latter only
+    /proc/PID/stat knows (utime+stime count every thread, also the ended
+    ones, in clock ticks): that minus the live threads' own. A thread that
+    was joined (lsyncd-ng's start-up walk runs in threads) is no longer in
+    /proc/PID/task."""
+    live_ns = live_ticks = 0
     try:
         for t in os.listdir('/proc/%d/task' % pid):
             s = read('/proc/%d/task/%s/schedstat' % (pid, t))
-            if s:
-                tot += int(s.split()[0])
+            f = stat_fields_of('/proc/%d/task/%s/stat' % (pid, t))
+            if s and f:
+                live_ns += int(s.split()[0])
+                live_ticks += int(f[11]) + int(f[12])
     except OSError:
         pass
-    return tot / 1e9
+    f = stat_fields(pid)
+    ended = max(0, int(f[11]) + int(f[12]) - live_ticks) if f else 0
+    return live_ns / 1e9 + ended / TICK
 
 
 def status_kb(pid, key):

@@ -53,6 +53,15 @@ def sshd_config_text(ip, sshdir, n, user=USER):
 NET_FROM = 214
 
 
+def whose_user(home, ours):
+    """The benchmark's user with home dir `home`: 'ours' (this run's, home
+    `ours`), 'active' (another run's, whose workspace is still there: its
+    home is made with the workspace and goes with it) or 'leftover'."""
+    if ours and home == ours:
+        return 'ours'
+    return 'active' if os.path.isdir(home) else 'leftover'
+
+
 class SlaveFarm:
     """Mixed into Bench (env.py): uses its ws, env, pid, procs, stop_proc."""
 
@@ -70,6 +79,10 @@ class SlaveFarm:
         if pw:
             if pw.pw_gecos != GECOS:
                 sys.exit('a user %s exists that this benchmark did not create; not touching it' % USER)
+            if whose_user(pw.pw_dir, None) == 'active':
+                sys.exit('another benchmark run is active (user %s, workspace %s): wait for it; if'
+                         ' none runs, remove what it left: userdel %s; rm -r %s'
+                         % (USER, os.path.dirname(pw.pw_dir), USER, os.path.dirname(pw.pw_dir)))
             log('removing user %s left over by an earlier run' % USER)
             self.kill_user_procs(pw.pw_uid)
             run(['userdel', USER], check=False)
@@ -83,6 +96,15 @@ class SlaveFarm:
         pw = pwd.getpwnam(USER)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         os.chown(home, self.uid, self.gid)
+
+    def user_is_ours(self):
+        """Is the slaves' user still the one this run made? (Another run
+        removes it as a leftover only when its workspace is gone.)"""
+        try:
+            pw = pwd.getpwnam(USER)
+        except KeyError:
+            return False
+        return whose_user(pw.pw_dir, os.path.join(self.ws, 'home')) == 'ours'
 
     def make_keys(self):
         d = os.path.join(self.ws, 'ssh')
@@ -197,7 +219,7 @@ class SlaveFarm:
         /run/sshd if we made them (after their processes were ended)."""
         for s in self.slaves:
             run([NETNS_SLAVE, 'del', s['ns'], s['host']] + ([s['ip']] if s['ip'] else []), check=False)
-        if self.user_created:
+        if self.user_created and self.user_is_ours():
             for _ in range(10):
                 if run(['userdel', USER], check=False).returncode in (0, 6):
                     break

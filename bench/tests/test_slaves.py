@@ -1,9 +1,11 @@
 import os
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 from lngbench.profiles import NETNS_SLAVE
-from lngbench.slaves import sshd_config_text
+from lngbench.slaves import sshd_config_text, whose_user
 
 
 class SshdConfig(unittest.TestCase):
@@ -57,3 +59,28 @@ class Usage(unittest.TestCase):
     def test_unknown_command_fails(self):
         r = subprocess.run([NETNS_SLAVE, 'frobnicate'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.assertEqual(r.returncode, 2)
+
+
+class WhoseUser(unittest.TestCase):
+    """Two runs at once: the second must neither remove the first's user
+    nor, at its end, the user the first made after it."""
+
+    def setUp(self):
+        self.ws = tempfile.mkdtemp(prefix='lng-bench-test.')
+        self.addCleanup(shutil.rmtree, self.ws)
+        self.mine = os.path.join(self.ws, 'mine', 'home')
+        self.other = os.path.join(self.ws, 'other', 'home')
+        os.makedirs(self.mine)
+        os.makedirs(self.other)
+
+    def test_our_own(self):
+        self.assertEqual(whose_user(self.mine, self.mine), 'ours')
+
+    def test_another_runs_workspace_still_there(self):
+        self.assertEqual(whose_user(self.other, self.mine), 'active')
+        self.assertEqual(whose_user(self.other, None), 'active')
+
+    def test_a_workspace_that_is_gone_left_it_over(self):
+        shutil.rmtree(os.path.dirname(self.other))
+        self.assertEqual(whose_user(self.other, None), 'leftover')
+        self.assertEqual(whose_user(self.other, self.mine), 'leftover')

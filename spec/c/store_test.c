@@ -255,6 +255,20 @@ main(void)
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees");
 
+	/* a directory bigger than one getdents64 read (32 KiB): every entry is
+	 * listed, not only the first read's (the last one, gone, is seen) */
+	sh("rm -rf %s/src; mkdir -p %s/src/big; true %s", dir);
+	sh("cd %s/src/big && seq -f 'a-name-long-enough-that-3000-fill-several-reads-%%05g' 1 3000 |"
+	    " xargs touch; true %s %s", dir);
+	threads = 1;
+	scan(s);
+	ok(scan(s) == 0, "a directory of 3,000 entries: indexed, then nothing differs");
+	sh("cd %s/src/big && rm a-name-long-enough-that-3000-fill-several-reads-03000 "
+	    "a-name-long-enough-that-3000-fill-several-reads-00007; true %s %s", dir);
+	ok(scan(s) == 3 && saw("-/big/a-name-long-enough-that-3000-fill-several-reads-03000") &&
+	    saw("-/big/a-name-long-enough-that-3000-fill-several-reads-00007") && saw("~/big/"),
+	    "its first and last entries removed: both seen gone (%d)", nseen);
+
 	/* pending-style records: generation bounded deletes */
 	store_begin(s);
 	for (int i = 0; i < 10; i++) {
