@@ -737,6 +737,14 @@ entcmp(const void *a, const void *b)
 
 static void walk(struct scan *sc, int dfd, size_t keylen);
 
+/* Did opening a directory fail because it is no longer one (gone, replaced
+ * by a file or a symlink), not because it cannot be read? */
+static int
+gone_errno(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP;
+}
+
 /* Moves the cursor past every key below sc->key[0..kl) (room kl + 1). */
 static void
 skip_subtree(struct scan *sc, size_t kl)
@@ -820,8 +828,14 @@ visit(struct scan *sc, int dfd, size_t keylen, const struct ent *e)
 		int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		size_t al = sc->abs.len, nl = strlen(e->name);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/* unreadable (or no descriptor left): what is indexed
+			 * below it stays as it was; gone or replaced since its
+			 * lstat: the next drain takes what was below it */
+			if (!gone_errno(errno))
+				skip_subtree(sc, kl);
 			return;
+		}
 		if (kb_reserve(&sc->abs, nl + 2) < 0) {
 			close(fd);
 			sc->failed = 1;
@@ -868,11 +882,11 @@ run_job(struct pool *p, struct job *j)
 	fd = openat(p->rootfd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		walk(&sc, fd, j->kl);
-	} else {
+	} else if (gone_errno(errno)) {
 		/* no longer a directory: nothing is below it */
 		sc.key.p[j->kl] = 2;
 		drain(&sc, sc.key.p, j->kl + 1);
-	}
+	}       /* else unreadable: what is indexed below it stays as it was */
 	j->failed = sc.failed;
 out:
 	if (sc.cur)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,6 +255,35 @@ main(void)
 	ok(scan(s) == 0, "one top dir, threads: then nothing");
 	threads = 1;
 	ok(scan(s) == 0, "and one thread agrees");
+
+	/* a directory that cannot be opened (here: no file descriptor left
+	 * below the second level) keeps its entries in the index as they
+	 * were: not reported gone, not dropped */
+	{
+		struct rlimit was, low;
+		int lowest = dup(0);
+
+		close(lowest);
+		getrlimit(RLIMIT_NOFILE, &was);
+		low = was;
+		low.rlim_cur = (rlim_t)lowest + 2;  /* the root and one level below */
+		setrlimit(RLIMIT_NOFILE, &low);
+		long n = scan(s);
+		setrlimit(RLIMIT_NOFILE, &was);
+		ok(n == 0 && !saw("-/one/p1/q/f") && !saw("-/one/p1/q/"),
+		    "an unopenable directory's entries are not reported gone (%ld)", n);
+		ok(scan(s) == 0, "and are still indexed: nothing differs after");
+		/* the same for a directory a thread of the pool walks */
+		threads = 2;
+		low.rlim_cur = (rlim_t)lowest + 2;  /* the root and the shared-out level */
+		setrlimit(RLIMIT_NOFILE, &low);
+		n = scan(s);
+		setrlimit(RLIMIT_NOFILE, &was);
+		ok(n == 0 && !saw("-/one/p1/q/f") && !saw("-/one/p2/"),
+		    "threads: an unopenable directory's entries are not reported gone (%ld)", n);
+		ok(scan(s) == 0, "threads: and are still indexed");
+		threads = 1;
+	}
 
 	/* a directory bigger than one getdents64 read (32 KiB): every entry is
 	 * listed, not only the first read's (the last one, gone, is seen) */
