@@ -74,6 +74,17 @@ class WaitWatches(unittest.TestCase):
             return real(pid)
         dmod.inotify_watches = counted
         self.addCleanup(setattr, dmod, 'inotify_watches', real)
+        # the child's CPU as a daemon's would grow: with the wall clock
+        # while it is busy, not at all after (its real CPU depends on how
+        # loaded the machine is: on a busy one it may get less than the
+        # `idle` share and look idle)
+        start = now()
+
+        def cpu(pid):
+            self.assertEqual(pid, self.p.pid)
+            return min(now() - start, self.BUSY)
+        self.addCleanup(setattr, dmod, 'self_cpu', dmod.self_cpu)
+        dmod.self_cpu = cpu
 
     def test_counts_only_once_the_daemon_is_not_busy(self):
         t0 = now()
