@@ -56,7 +56,26 @@ fs_list(const char *path, int all, fs_entry_fn *fn, void *ud)
 static char  **rundirs;
 static size_t  nrundirs, caprundirs;
 
-/* Makes (or takes) a private runtime directory, removed at exit. */
+/* Removes every entry of directory path (not below: a runtime directory
+ * holds sockets and files only). */
+static void
+empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
+/* Makes (or takes) a private runtime directory, removed at exit. One that
+ * exists already and is not this process's is emptied: named for a pid,
+ * it is left by an earlier process of that pid that was killed (a stale
+ * ssh control socket in it would pass for a live master's). */
 int
 fs_rundir(const char *path)
 {
@@ -71,6 +90,7 @@ fs_rundir(const char *path)
 	for (size_t i = 0; i < nrundirs; i++)
 		if (!strcmp(rundirs[i], path))
 			return 0;
+	empty_dir(path);
 	if (nrundirs == caprundirs) {
 		caprundirs = caprundirs ? caprundirs * 2 : 4;
 		rundirs = xreallocarray(rundirs, caprundirs, sizeof(*rundirs));
@@ -84,14 +104,7 @@ void
 fs_rundir_cleanup(void)
 {
 	for (size_t i = 0; i < nrundirs; i++) {
-		DIR *d = opendir(rundirs[i]);
-		struct dirent *de;
-		if (d) {
-			while ((de = readdir(d)))
-				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-					unlinkat(dirfd(d), de->d_name, 0);
-			closedir(d);
-		}
+		empty_dir(rundirs[i]);
 		rmdir(rundirs[i]);
 		free(rundirs[i]);
 	}

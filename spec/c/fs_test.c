@@ -62,6 +62,17 @@ main(void)
 	snprintf(path, sizeof(path), "%s/run0", root);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700, "private (0700)");
 	ok(fs_rundir(path) == 0, "taking one of ours again is fine");
+	snprintf(path, sizeof(path), "%s/run0/sock", root);
+	ok(access(path, F_OK) == 0, "and keeps what is in it");
+	/* left by a killed earlier process of the same pid: emptied */
+	snprintf(path, sizeof(path), "%s/stale", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/stale/m1", root);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/stale", root);
+	rc = fs_rundir(path);
+	snprintf(path, sizeof(path), "%s/stale/m1", root);
+	ok(rc == 0 && access(path, F_OK) < 0, "one an earlier process left is taken emptied");
 	snprintf(path, sizeof(path), "%s/d", root);
 	ok(fs_rundir(path) == -2, "a dir others may read is refused");
 	fs_rundir_cleanup();
