@@ -329,10 +329,10 @@ function state.spawning(s)
 	if st and tracked[s] then state.commit() end
 end
 
--- The transfer was spawned (state.spawning committed just before): it
--- carries what was committed.
+-- The transfer was spawned: it carries what was committed.
 function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
+	state.commit()            -- nothing, unless spawning was not called
 	spawnGen[p] = gen
 end
 
