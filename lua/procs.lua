@@ -70,7 +70,7 @@ function M.spawn(agent, binary, ...)
 		core.log('Exec', binary .. ' ' .. (stdin and '[<] [' .. stdin:gsub('%z', '\n') .. '] ' or '')
 			.. table.concat(shown, ' '))
 	end
-	state.spawning(s)
+	state.spawning(s, agent, delays)
 	local pid, err = core.spawn(argv, stdin, SPAWN_OPTS)
 	if not pid then
 		log('Error', 'Failed executing [', binary, ']: ', err)

@@ -16,6 +16,7 @@ local rsyncOutput = require 'rsync_output'
 local log = require('log').log
 local watchtree = require 'watchtree'
 local state = require 'state'
+local tempsweep = require 'tempsweep'
 
 local runner = {}
 
@@ -94,6 +95,7 @@ function runner.collect(pid, code, signo)
 	if checking and checking.pid == pid then
 		return runner.configChecked((signo and signo ~= 0) and 128 + signo or code)
 	end
+	if tempsweep.collect(pid, code, signo, core.now()) then return end
 	if procs.endService(pid) then
 		sshmux.exited(pid, signo ~= 0 and ('signal ' .. signo) or code, core.now(), fading ~= nil)
 		return
@@ -108,6 +110,7 @@ function runner.childOutput(pid, stream, line)
 		return
 	end
 	if procs.isService(pid) and sshmux.output(pid, line) then return end
+	if tempsweep.output(pid, line) then return end
 	local p = procs.get(pid)
 	-- a layer that reads its child's output (default_rsync's move script)
 	if p and events.output(p.agent, stream, line) then return end

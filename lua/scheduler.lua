@@ -80,7 +80,7 @@ end
 
 -- Runs what one sync can run now.
 local function runSync(s, now)
-	if s:isStopped() then return end
+	if s:isStopped() or s:isHeld() then return end
 	local cap = globalMax()
 	local mux = s:master()
 	while s:hasRoom() and (not cap or procs.running() < cap) do
@@ -148,7 +148,7 @@ function M.getAlarm()
 	local cap = globalMax()
 	for _, s in ipairs(syncs) do
 		local m = s:master()
-		if s:hasRoom() and (not cap or procs.running() < cap) and not s:isStopped()
+		if s:hasRoom() and (not cap or procs.running() < cap) and not s:isStopped() and not s:isHeld()
 		and (not m or sshmux.ready(m, core.now())) then
 			local a = s:nextAlarm()
 			if a == true then a = core.now() end

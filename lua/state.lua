@@ -51,6 +51,9 @@
 --   LMDB commits are atomic and ordered, and a power loss loses at most the
 --   last commits (MDB_NOMETASYNC): a lost index update is seen by the walk,
 --   a lost removal costs a transfer again, never a missed change.
+-- What a kill leaves on a slave besides: rsync's temporary files of the
+-- files a transfer was writing (lua/tempsweep.lua); each list transfer's
+-- file names are committed with it and swept at the next start.
 -- What it cannot know: changes made on a slave behind the daemon's back.
 
 local config = require 'config'
@@ -276,7 +279,9 @@ function state.commit()
 		ok, err = pcall(function()
 			local covered = {}
 			for _, op in ipairs(batch) do
-				if op.clear then
+				if op.fly then
+					if op.names then st:put(op.fly, op.names) else st:del(op.fly) end
+				elseif op.clear then
 					local r = op.clear
 					if op.establish then
 						st:delPrefix(r.pend, op.gen)
@@ -320,13 +325,51 @@ end
 -- spawned (weak: a record procs forgot goes)
 local spawnGen = setmetatable({}, { __mode = 'k' })
 
+-- ---- transfers in flight (lua/tempsweep.lua) ----
+-- Each rsync of a list that sends files has a record under r.fly: the
+-- names of the files it sends (at most FLY_MAX), committed before the
+-- fork and deleted when it ended with an exit code. A record a start finds
+-- is of a transfer the daemon did not see end (killed with it): the
+-- slave may hold rsync's temporary files of those names, which the start
+-- sweeps before the sync's queue runs.
+local FLY_MAX = 2000
+local flyKey = setmetatable({}, { __mode = 'k' })   -- child record -> its record's key
+local flySeq = 0
+local nextFly                                        -- the key spawning wrote, for spawned
+
+-- The files a list transfer of delays sends (paths as queued), or nil.
+local function filesOf(agent, delays)
+	local events = require 'events'
+	local _, _, isList = events.resolve(agent)
+	local data = events.dataOf(agent)
+	if not isList or (data and data.moves) then return nil end
+	local names = {}
+	for _, d in ipairs(delays) do
+		if #names >= FLY_MAX then break end
+		if not d.isdir and d.etype ~= 'Delete' and d.etype ~= 'Init' then
+			local p = d.etype == 'Move' and d.path2 or d.path
+			if p and p ~= '' then names[#names + 1] = p end
+		end
+	end
+	return #names > 0 and names or nil
+end
+
 -- A transfer of sync s is about to be spawned (procs.spawn, before the
 -- fork, while its delays are still queued): what is recorded is committed
 -- first, so the transfer carries everything committed, and a new
 -- directory whose Create it sends is still queued when the commit asks
--- (addPending: what it holds needs no entries of its own).
-function state.spawning(s)
-	if st and tracked[s] then state.commit() end
+-- (addPending: what it holds needs no entries of its own). The commit
+-- holds the transfer's record of files in flight.
+function state.spawning(s, agent, delays)
+	local r = st and tracked[s]
+	if not r then return end
+	local names = filesOf(agent, delays)
+	if names then
+		flySeq = flySeq + 1
+		nextFly = core.storeKey(r.fly, '/' .. (gen + 1) .. '.' .. flySeq)
+		ops[#ops + 1] = { fly = nextFly, names = table.concat(names, '\0') }
+	end
+	state.commit()
 end
 
 -- The transfer was spawned: it carries what was committed.
@@ -334,6 +377,7 @@ function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
 	state.commit()            -- nothing, unless spawning was not called
 	spawnGen[p] = gen
+	flyKey[p], nextFly = nextFly, nil
 end
 
 -- Sync r's state is valid from now on (not a second later): its startup
@@ -385,6 +429,13 @@ function state.collected(s, p, code, signo, parked)
 	local r, g = tracked[s], spawnGen[p]
 	spawnGen[p] = nil
 	if not r or not g or (signo and signo ~= 0) then return end
+	-- it ended: rsync cleaned up after itself (a record of a transfer
+	-- killed by a signal stays for the next start)
+	if flyKey[p] then
+		ops[#ops + 1] = { fly = flyKey[p] }
+		flyKey[p] = nil
+		if code ~= 0 and code ~= 24 then state.commit() end
+	end
 	local first = p.delays[1]
 	local init = first and first.etype == 'Init'
 	if init and code == 23 and parked and #parked > 0 and not r.valid then
@@ -446,7 +497,7 @@ local function track(sy, ids, spare)
 	local id = core.storeHash(ident)
 	while ids[id] do id = core.storeHash(id) end
 	ids[id] = true
-	local r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id,
+	local r = { sync = sy, id = id, pend = 'p' .. id .. ':', meta = 'm' .. id, fly = 't' .. id .. ':',
 		hash = definition.hash(cfg) }
 	tracked[sy] = r
 	local src, fresh = sources[sy.source] or (spare and spare[sy.source]), false
@@ -487,6 +538,7 @@ local function untrack(sy, spare)
 	local r, src = forget(sy)
 	if not r then return end
 	st:delPrefix(r.pend)
+	st:delPrefix(r.fly)
 	st:del(r.meta)
 	if src then spare[sy.source] = src end
 end
@@ -612,6 +664,22 @@ local function queuePending(r, list, now, types)
 	return n
 end
 
+-- Sweeps the slave of r for what the transfers of records (rel -> names,
+-- '\0'-joined) may have left (lua/tempsweep.lua); once that is done, the
+-- records go.
+local function sweep(r, records)
+	local names = {}
+	for _, v in pairs(records) do
+		for n in v:gmatch('[^%z]+') do names[#names + 1] = n end
+	end
+	if #names == 0 then return end
+	require('tempsweep').start(r.sync, names, function()
+		if not st then return end
+		for rel in pairs(records) do ops[#ops + 1] = { fly = core.storeKey(r.fly, rel) } end
+		state.commit()
+	end)
+end
+
 -- Start-up (replaces each sync's startup transfer where the state allows),
 -- in two parts around the watches (lua/startup.lua): state.open opens the
 -- store and checks each sync's state; then the watches, each tree's walk
@@ -678,6 +746,7 @@ function state.open(syncs, configPath)
 		if not keep['m' .. k] then
 			st:del('m' .. k)
 			st:delPrefix('p' .. k .. ':')
+			st:delPrefix('t' .. k .. ':')
 		end
 	end
 	dropOrphanIndexes()
@@ -750,8 +819,9 @@ function state.startup(syncs, now)
 			' changed since the index was written')
 	end
 	st:put('g', tostring(g))
-	local pending = {}
+	local pending, flying = {}, {}
 	for _, r in pairs(tracked) do
+		flying[r] = st:list(r.fly)
 		if r.valid then
 			-- at most a queue's share of memory; the rest follows in pages
 			local last
@@ -782,6 +852,7 @@ function state.startup(syncs, now)
 	local types = {}          -- source -> what queuePending looked at
 	for _, sy in ipairs(syncs) do
 		local r = tracked[sy]
+		if r then sweep(r, flying[r]) end
 		if r and r.valid then
 			types[sy.source] = types[sy.source] or {}
 			local n = queuePending(r, pending[r], now, types[sy.source])
@@ -866,6 +937,7 @@ function state.cycle(now)
 			if r.sync:queueSize() <= capOf() / 2 then refilling = true end
 		end
 	end
+	require('tempsweep').cycle(now)
 	if #ops > 0 then firstOp = firstOp or now end
 	if #ops > 0 and (refilling or #ops >= 10000 or now - firstOp >= 1) then state.commit() end
 	if not spilling then return end
@@ -877,8 +949,10 @@ end
 -- When the next commit is due: what was recorded waits at most a second,
 -- also when no further event comes (nil: nothing waits).
 function state.nextAlarm()
-	if not st or #ops == 0 then return nil end
-	return (firstOp or core.now()) + 1
+	local sw = require('tempsweep').nextAlarm()
+	if not st or #ops == 0 then return sw end
+	local t = (firstOp or core.now()) + 1
+	return (sw and sw < t) and sw or t
 end
 
 -- For tests and the status: is sync s's state valid?

@@ -381,6 +381,10 @@ function Sync:pause(t) self.pausedUntil = t end
 function Sync:pauseEnd() return self.pausedUntil end
 function Sync:isPaused(now) return self.pausedUntil ~= nil and self.pausedUntil > now end
 
+-- Held: nothing of the queue runs (lua/tempsweep.lua sweeps the slave first).
+function Sync:hold(on) self.held = on or nil end
+function Sync:isHeld() return self.held ~= nil end
+
 -- The sync stops (its config cannot work; errorLine: a Lua error's first
 -- line, the status's "error"): what waits is dropped, its startup counts
 -- as over.

@@ -429,19 +429,28 @@ free_port() {
 	done
 }
 
-# counting_rsync BIN CALLS: writes BIN, an rsync that notes each call in
-# CALLS as "full DEST" (a whole-tree transfer: no list of paths on stdin)
-# or "list DEST" (DEST its last argument, without a trailing '/'), then runs
-# the real rsync.
+# counting_rsync BIN CALLS [LOG]: writes BIN, an rsync that notes each call
+# in CALLS as "KIND DEST" (DEST its last argument, without a trailing '/'),
+# KIND one of: files (a --files-from list of paths), list (an include list
+# of paths), sweep (rsync's temporary files removed: lua/tempsweep.lua),
+# full (a whole-tree transfer); then runs the real rsync, with LOG given
+# logging each file sent to LOG.NAME (NAME: DEST's last part).
 counting_rsync() {
 	mkdir -p "$(dirname "$1")"
+	local log=
+	[ -n "${3:-}" ] && log="\"--log-file=$3.\${d##*/}\" '--log-file-format=%i %n'"
 	cat > "$1" <<WRAP
 #!/bin/sh
 eval "dest=\\\${\$#}"
-kind=full
-for a in "\$@"; do [ "\$a" = --include-from=- ] && kind=list; done
-echo "\$kind \${dest%/}" >> '$2'
-exec rsync "\$@"
+d=\${dest%/}
+case " \$* " in
+*' --files-from=-'*) kind=files;;
+*' --include-from=-'*) kind=list;;
+*' --from0 '*' --filter=. -'*) kind=sweep;;
+*) kind=full;;
+esac
+echo "\$kind \$d" >> '$2'
+exec rsync $log "\$@"
 WRAP
 	chmod +x "$1"
 }

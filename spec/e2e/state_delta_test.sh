@@ -40,19 +40,7 @@ done
 echo tmp > "$S/d1/x.tmp"
 make_hostile_names "$S/hostile"
 
-cat > "$WS/bin/lng-rsync" <<EOF
-#!/bin/sh
-eval "dest=\\\${\$#}"
-d=\${dest%/}; d=\${d##*/}
-case " \$* " in
-*' --files-from=-'*) kind=files;;
-*' --include-from=-'*) kind=list;;
-*) kind=full;;
-esac
-echo "\$kind \$d" >> '$CALLS'
-exec rsync --log-file='$WS/sent.'"\$d" --log-file-format='%i %n' "\$@"
-EOF
-chmod +x "$WS/bin/lng-rsync"
+counting_rsync "$WS/bin/lng-rsync" "$CALLS" "$WS/sent"
 
 cat > "$WS/delta.lua" <<CFG
 settings { nodaemon = true, stateDir = '$STATE' }
@@ -65,7 +53,7 @@ sync { default.rsync, source = '$S', delay = 0.5, target = '${SLAVE_IP[2]}:$WS/t
        exclude = { '*.tmp' } }
 CFG
 
-calls() { grep -c "^$1 t$2\$" "$CALLS" 2>/dev/null || true; }
+calls() { grep -c "^$1 .*/t$2\$" "$CALLS" 2>/dev/null || true; }
 # sent N [REGEX]: files rsync sent to slave N (matching REGEX) since start
 sent() { grep -a '\] [<>]f' "$WS/sent.t$1" 2>/dev/null | grep -ac -- "${2:-.}" || true; }
 # settled N: waits (up to 60 s) until N full transfers were called and

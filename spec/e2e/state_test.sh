@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Durable state (issue 15): two ssh slaves (sshd in namespaces of their
 # own) fed by one default.rsync sync{} with targets = {...}. A wrapper
-# around rsync notes each call as "full" (the startup transfer: no
-# --include-from or --files-from list) or "list" (queued paths). Checked:
+# around rsync (lib.sh's counting_rsync) notes each call, "full" for the
+# startup transfer. Checked:
 #   - the first start sends everything (one full transfer per slave);
 #   - a restart with valid state sends no full transfer, and the changes
 #     made while the daemon was stopped (creates, rewrites of the same
@@ -29,14 +29,7 @@ mkdir -p "$S/keep/deep"; echo same > "$S/keep/deep/f"; echo 12345 > "$S/keep/sam
 ln -s keep "$S/link"
 
 CALLS=$WS/calls
-cat > "$WS/bin/lng-rsync" <<EOF
-#!/bin/sh
-eval "dest=\\\${\$#}"
-case " \$* " in *' --include-from=-'*|*' --files-from=-'*) kind=list;; *) kind=full;; esac
-echo "\$kind \${dest%%:*}" >> '$CALLS'
-exec rsync "\$@"
-EOF
-chmod +x "$WS/bin/lng-rsync"
+counting_rsync "$WS/bin/lng-rsync" "$CALLS"
 
 # config [extra settings] [extra sync keys]
 config() {
@@ -142,7 +135,8 @@ check "a reload (HUP) keeps the state: no full transfer ($(fulls))" test "$(full
 
 # kill -9 during bursts: each start after a kill converges exactly, from
 # the state (no full transfer)
-bad=0 fullsum=0
+bad=0 fullsum=0 swept=0
+sweeps() { grep -c '^sweep' "$CALLS" 2>/dev/null || true; }
 for ((i = 1; i <= KILLS; i++)); do
 	python3 "$LNG_ROOT/spec/tools/churn.py" "$S" --rate 300 --seconds 1.2 --seed "$i" \
 		> /dev/null 2>&1 &
@@ -152,7 +146,7 @@ for ((i = 1; i <= KILLS; i++)); do
 	wait "$DAEMON_PID" 2>/dev/null
 	forget_pid "$DAEMON_PID"
 	wait "$w"
-	fullsum=$((fullsum + $(fulls)))
+	fullsum=$((fullsum + $(fulls))) swept=$((swept + $(sweeps)))
 	start "$WS/kill$i.log"
 	for n in 1 2; do
 		if ! wait_equal "$S" "$WS/t$n" 30; then
@@ -161,7 +155,8 @@ for ((i = 1; i <= KILLS; i++)); do
 		fi
 	done
 done
-fullsum=$((fullsum + $(fulls)))
+fullsum=$((fullsum + $(fulls))) swept=$((swept + $(sweeps)))
+note "sweeps of rsync's temporary files after the kills: $swept"
 check "kill -9 at $KILLS random moments during bursts: every start converged exactly ($bad misses)" \
 	test "$bad" = 0
 check "kill -9 loop: no full transfer was needed ($fullsum)" test "$fullsum" = 0

@@ -1,0 +1,200 @@
+-- tempsweep.lua: removes the temporary files an interrupted rsync may leave
+-- on a slave, before a restart sends those files again.
+--
+-- rsync's receiver writes a file to '.NAME.XXXXXX' next to it and renames
+-- it when complete. Interrupted, it normally deletes that file, but not
+-- between the end of the data and the rename (its cleanup forgets the name
+-- first): a daemon killed then (kill -9, power loss, its slave's link cut)
+-- leaves '.NAME.XXXXXX' on the slave. lsyncd's full startup transfer
+-- deletes such files; a restart from the state store does not run one, so
+-- lua/state.lua keeps, per transfer, the names of the files it sends
+-- (committed before the fork, dropped when it ended) and hands the names
+-- of transfers that never ended to start() here.
+--
+-- The sweep is one rsync per sync, run before anything else of that sync
+-- (it is held meanwhile):
+--   rsync COMPUTED -r --delete --from0 --filter='. -' SOURCE TARGET
+-- reading filter rules from stdin:
+--   R /a/.NAME.??????   receiver side only: such a file may be deleted
+--   + /a/               the directories down to each name
+--   - *                 nothing else is sent, nothing else deleted
+-- The sender sends directories only, so the receiver deletes just the
+-- names that match an R rule. A name whose pattern matches an entry the
+-- source holds is left out (its rule would delete that entry's copy).
+-- Only syncs whose transfers may delete (delete ~= false) are swept.
+
+local sshmux = require 'sshmux'
+local log = require('log').log
+
+local M = {}
+
+local pending = {}        -- sync -> { rules =, done =, tries =, at = }
+local running = {}        -- pid -> sync
+local retries = { 2, 5, 15, 60 }     -- seconds between tries of a sweep that failed
+
+-- rsync names its temporary file '.' .. NAME .. '.XXXXXX', NAME cut to 246
+-- bytes (rsync's receiver.c: NAME_MAX - 8, less its '\0'; a cut name may
+-- lose a few more bytes of a split UTF-8 character).
+local MAX_NAME = 246
+
+local function escape(s) return (s:gsub('[\\%*%?%[%]]', '\\%0')) end
+
+-- Does entry (a name in the same directory) look like base's temporary file?
+local function isTempOf(entry, base)
+	if #base > MAX_NAME then
+		local p = '.' .. base:sub(1, MAX_NAME - 8)
+		return entry:sub(1, #p) == p
+	end
+	local p = '.' .. base .. '.'
+	return #entry == #p + 6 and entry:sub(1, #p) == p
+end
+
+-- The filter rules of a sweep of the files names ({ '/a/f', ... }, paths
+-- relative to source, which ends in '/'): R rules first, then each
+-- directory above a name once, parents first, then '- *'. Nil when no name
+-- needs one (every directory gone, or every pattern matched by the source).
+function M.rules(source, names)
+	local risk, dirs, seenDir, listed = {}, {}, {}, {}
+	local seenName = {}
+	for _, rel in ipairs(names) do
+		local dir, base = rel:match('^(.*)/([^/]+)$')
+		if dir and not seenName[rel] then
+			seenName[rel] = true
+			local entries = listed[dir]
+			if entries == nil then
+				entries = core.readdir(source .. dir:sub(2)) or false
+				listed[dir] = entries
+			end
+			local clash = not entries
+			for e in pairs(entries or {}) do
+				if isTempOf(e, base) then clash = true; break end
+			end
+			if not clash then
+				local pat = #base > MAX_NAME and ('.' .. escape(base:sub(1, MAX_NAME - 8)) .. '*')
+					or ('.' .. escape(base) .. '.??????')
+				risk[#risk + 1] = 'R ' .. escape(dir) .. '/' .. pat
+				-- the directories down to dir: '/a/b' -> '/a/', '/a/b/'
+				local j = 1
+				while true do
+					j = dir:find('/', j + 1, true)
+					local d = j and dir:sub(1, j) or (dir ~= '' and dir .. '/')
+					if not d then break end
+					if not seenDir[d] then
+						seenDir[d] = true
+						local wild = d:find('[%*%?%[]')
+						dirs[#dirs + 1] = '+ ' .. (wild and escape(d) or d)
+					end
+					if not j then break end
+				end
+			end
+		end
+	end
+	if #risk == 0 then return nil end
+	for _, d in ipairs(dirs) do risk[#risk + 1] = d end
+	risk[#risk + 1] = '- *'
+	return risk
+end
+
+-- The argv of a sweep for sync s: its rsync options without those that
+-- would widen what is deleted (--delete-excluded) or sent (-m could prune
+-- the directories the rules name), then the sweep's own.
+local function argvOf(s)
+	local cfg = s:getConfig()
+	local argv = { cfg.rsync.binary }
+	for _, a in ipairs(cfg.rsync._computed or {}) do
+		if a:match('^%-%a') and not a:match('^%-%-') then a = a:gsub('m', '') end
+		if a ~= '-' and a ~= '--delete-excluded' and a ~= '--prune-empty-dirs' then
+			argv[#argv + 1] = a
+		end
+	end
+	for _, a in ipairs { '-r', '--delete', '--from0', '--filter=. -', s.source, cfg.target } do
+		argv[#argv + 1] = a
+	end
+	return argv
+end
+
+-- Sweeps sync s's slave for the temporary files of names before its queue
+-- runs, holding s until then; done() is called once nothing is left to do
+-- for those names (swept, or no sweep applies), not when s was removed.
+function M.start(s, names, done)
+	local cfg = s:getConfig()
+	if cfg.delete == false or not cfg.target or not cfg.rsync then return done() end
+	local rules = M.rules(s.source, names)
+	if not rules then return done() end
+	pending[s] = { rules = rules, done = done, tries = 0, at = 0, n = #names }
+	s:hold(true)
+end
+
+local function spawn(s, w, now)
+	local argv = argvOf(s)
+	local pid, err = core.spawn(argv, table.concat(w.rules, '\0'), {})
+	w.tries = w.tries + 1
+	if not pid then
+		log('Error', s.name, ': cannot start the sweep of rsync\'s temporary files (', tostring(err), ')')
+		w.at = now + retries[math.min(w.tries, #retries)]
+		return
+	end
+	w.pid, w.lines = pid, {}
+	running[pid] = s
+end
+
+-- Starts the sweeps that are due (their ssh master up).
+function M.cycle(now)
+	for s, w in pairs(pending) do
+		if s:isRemoved() then
+			pending[s] = nil
+			s:hold(false)
+		elseif not w.pid and now >= w.at and sshmux.ready(s:master(), now) then
+			spawn(s, w, now)
+		end
+	end
+end
+
+-- When the next sweep is due (nil: none waits).
+function M.nextAlarm()
+	local best
+	for _, w in pairs(pending) do
+		if not w.pid and (not best or w.at < best) then best = w.at end
+	end
+	return best
+end
+
+-- A line of a sweep's output: kept for its log line. True when pid is a sweep.
+function M.output(pid, line)
+	local s = running[pid]
+	if not s then return false end
+	local w = pending[s]
+	if w and #w.lines < 5 then w.lines[#w.lines + 1] = line end
+	return true
+end
+
+-- A child ended: true when it was a sweep. Success (0, or 24: a file
+-- vanished) releases the sync; else the sweep is tried again after a
+-- back-off, the sync held (its transfers would leave the files in place).
+function M.collect(pid, code, signo, now)
+	local s = running[pid]
+	if not s then return false end
+	running[pid] = nil
+	local w = pending[s]
+	if not w then return true end
+	w.pid = nil
+	if (not signo or signo == 0) and (code == 0 or code == 24) then
+		pending[s] = nil
+		s:hold(false)
+		log('Normal', s.name, ': removed what rsync may have left of ', w.n,
+			' interrupted file transfer(s) on the slave', w.tries > 1 and ' (after failures)' or '')
+		w.done()
+		return true
+	end
+	local wait = retries[math.min(w.tries, #retries)]
+	w.at = now + wait
+	log(w.tries == 1 and 'Error' or 'Delay', s.name, ': the sweep of rsync\'s temporary files',
+		' failed (', (signo and signo ~= 0) and ('signal ' .. signo) or ('exit code ' .. tostring(code)),
+		'; ', table.concat(w.lines, ' '), '); again in ', wait, ' s, its transfers wait')
+	return true
+end
+
+-- True while a sweep is pending or runs (tests).
+function M.busy() return next(pending) ~= nil end
+
+return M
