@@ -745,6 +745,30 @@ gone_errno(int e)
 	return e == ENOENT || e == ENOTDIR || e == ELOOP;
 }
 
+/* The directory sc->key[0..kl) could not be opened (errno says why): one
+ * gone or no longer a directory has nothing below it any more; one that
+ * is unreadable (or no descriptor was left) keeps what is indexed below it. */
+static void
+unopened(struct scan *sc, size_t kl)
+{
+	if (!gone_errno(errno))
+		return;
+	sc->key.p[kl] = 2;
+	drain(sc, sc->key.p, kl + 1);
+}
+
+/* Frees a scan's buffers. */
+static void
+scan_free(struct scan *sc)
+{
+	free(sc->key.p);
+	free(sc->abs.p);
+	free(sc->dents);
+	free(sc->gone.p);
+	free(sc->tmp.p);
+	free(sc->rel);
+}
+
 /* Moves the cursor past every key below sc->key[0..kl) (room kl + 1). */
 static void
 skip_subtree(struct scan *sc, size_t kl)
@@ -882,23 +906,16 @@ run_job(struct pool *p, struct job *j)
 	fd = openat(p->rootfd, j->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		walk(&sc, fd, j->kl);
-	} else if (gone_errno(errno)) {
-		/* no longer a directory: nothing is below it */
-		sc.key.p[j->kl] = 2;
-		drain(&sc, sc.key.p, j->kl + 1);
-	}       /* else unreadable: what is indexed below it stays as it was */
+	} else {
+		unopened(&sc, j->kl);
+	}
 	j->failed = sc.failed;
 out:
 	if (sc.cur)
 		mdb_cursor_close(sc.cur);
 	if (t)
 		mdb_txn_abort(t);
-	free(sc.key.p);
-	free(sc.abs.p);
-	free(sc.dents);
-	free(sc.gone.p);
-	free(sc.tmp.p);
-	free(sc.rel);
+	scan_free(&sc);
 }
 
 static void *
@@ -1153,20 +1170,10 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 	if (fd >= 0) {
 		walk(&sc, fd, kl);
 	} else {
-		char limit[MAX_KEY + 2];
-
-		/* the directory is gone: so is everything below it */
-		memcpy(limit, k, kl);
-		limit[kl] = 2;
-		drain(&sc, limit, kl + 1);
+		unopened(&sc, kl);
 	}
 	mdb_cursor_close(sc.cur);
 	pool_replay(&pool, &sc);
-	free(sc.key.p);
-	free(sc.abs.p);
-	free(sc.dents);
-	free(sc.gone.p);
-	free(sc.tmp.p);
-	free(sc.rel);
+	scan_free(&sc);
 	return sc.failed ? -1 : sc.differ;
 }
