@@ -283,6 +283,14 @@ main(void)
 		    "threads: an unopenable directory's entries are not reported gone (%ld)", n);
 		ok(scan(s) == 0, "threads: and are still indexed");
 		threads = 1;
+		/* the root itself (no file descriptor left at all) */
+		low.rlim_cur = (rlim_t)lowest;
+		setrlimit(RLIMIT_NOFILE, &low);
+		n = scan(s);
+		setrlimit(RLIMIT_NOFILE, &was);
+		ok(n == 0 && !saw("-/one/") && !saw("-/one/g"),
+		    "an unopenable root's entries are not reported gone (%ld)", n);
+		ok(scan(s) == 0, "and are still indexed: nothing differs after");
 	}
 
 	/* a directory bigger than one getdents64 read (32 KiB): every entry is
