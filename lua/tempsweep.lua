@@ -168,9 +168,17 @@ function M.output(pid, line)
 	return true
 end
 
+-- rsync's exit codes of a slave it could not reach or lost (ssh's 255):
+-- the sweep is tried again, the sync held (its transfers could not run
+-- either).
+local UNREACHED = { [5] = true, [10] = true, [12] = true, [30] = true, [35] = true, [255] = true }
+
 -- A child ended: true when it was a sweep. Success (0, or 24: a file
--- vanished) releases the sync; else the sweep is tried again after a
--- back-off, the sync held (its transfers would leave the files in place).
+-- vanished) releases the sync and drops the names; a slave not reached
+-- (or a signal) has the sweep tried again after a back-off, the sync held;
+-- any other failure (rsync skips deletes after an I/O error on the
+-- source: 23) releases the sync and keeps the names for the next start,
+-- so that no error of the sweep can stop a sync for good.
 function M.collect(pid, code, signo, now)
 	local s = running[pid]
 	if not s then return false end
@@ -178,7 +186,8 @@ function M.collect(pid, code, signo, now)
 	local w = pending[s]
 	if not w then return true end
 	w.pid = nil
-	if (not signo or signo == 0) and (code == 0 or code == 24) then
+	local signaled = signo and signo ~= 0
+	if not signaled and (code == 0 or code == 24) then
 		pending[s] = nil
 		s:hold(false)
 		log('Normal', s.name, ': removed what rsync may have left of ', w.n,
@@ -186,11 +195,19 @@ function M.collect(pid, code, signo, now)
 		w.done()
 		return true
 	end
-	local wait = retries[math.min(w.tries, #retries)]
-	w.at = now + wait
-	log(w.tries == 1 and 'Error' or 'Delay', s.name, ': the sweep of rsync\'s temporary files',
-		' failed (', (signo and signo ~= 0) and ('signal ' .. signo) or ('exit code ' .. tostring(code)),
-		'; ', table.concat(w.lines, ' '), '); again in ', wait, ' s, its transfers wait')
+	local how = signaled and ('signal ' .. signo) or ('exit code ' .. tostring(code))
+	local said = table.concat(w.lines, ' ')
+	if signaled or UNREACHED[code] then
+		local wait = retries[math.min(w.tries, #retries)]
+		w.at = now + wait
+		log(w.tries == 1 and 'Error' or 'Delay', s.name, ': the sweep of rsync\'s temporary files',
+			' failed (', how, '; ', said, '); again in ', wait, ' s, its transfers wait')
+		return true
+	end
+	pending[s] = nil
+	s:hold(false)
+	log('Error', s.name, ': the sweep of rsync\'s temporary files failed (', how, '; ', said,
+		'); its transfers go on, the sweep is tried again at the next start')
 	return true
 end
 

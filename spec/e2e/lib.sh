@@ -446,7 +446,7 @@ d=\${dest%/}
 case " \$* " in
 *' --files-from=-'*) kind=files;;
 *' --include-from=-'*) kind=list;;
-*' --from0 '*' --filter=. -'*) kind=sweep;;
+*' --filter=. - '*) case " \$* " in *' --from0 '*) kind=sweep;; *) kind=full;; esac;;
 *) kind=full;;
 esac
 echo "\$kind \$d" >> '$2'

@@ -14,9 +14,16 @@ netns_slave 1 || { tap_fail "slave 1 starts in its namespace"; tap_done; exit 1;
 S=$WS/src STATE=$WS/state T=$WS/t1 HANG=$WS/hang
 mkdir -p "$S/d" "$T" "$STATE" "$WS/bin"
 echo old > "$S/d/victim"; echo old > "$S/d/keep"; echo mine > "$S/d/.keep.backup"
+# the wrapper: hangs while \$HANG exists; a sweep fails as a slave not
+# reached (255) while \$WS/fail255 exists, with rsync's exit 23 while
+# \$WS/fail23 does
 cat > "$WS/bin/rsync" <<WRAP
 #!/bin/sh
 while [ -e '$HANG' ]; do touch '$HANG.seen'; sleep 0.1; done
+case " \$* " in *' --filter=. - '*)
+	[ -e '$WS/fail255' ] && exit 255
+	[ -e '$WS/fail23' ] && exit 23;;
+esac
 exec rsync "\$@"
 WRAP
 chmod +x "$WS/bin/rsync"
@@ -62,5 +69,54 @@ start_daemon "$WS/out3" "$WS/c.lua"
 for _ in $(seq 1 150); do [ "$(grep -c 'state is valid' "$WS/log")" = 2 ] && break; sleep 0.1; done
 check "a later start finds no transfer in flight ($(grep -c 'may have left of' "$WS/log"))" \
 	test "$(grep -c 'may have left of' "$WS/log")" = 1
+
+# in_flight NAME: a rewrite of d/NAME in flight when the daemon is killed,
+# and what rsync would have left of it on the slave
+in_flight() {
+	rm -f "$HANG.seen"; touch "$HANG"
+	echo "new $1" > "$S/d/$1"
+	for _ in $(seq 1 100); do [ -e "$HANG.seen" ] && break; sleep 0.1; done
+	kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; forget_pid "$DAEMON_PID"
+	rm -f "$HANG"; sleep 0.3
+	echo part > "$T/d/.$1.Ab3xZ9"
+}
+# waits (up to 30 s) for the log to hold PATTERN N times
+wait_log() {
+	for _ in $(seq 1 300); do [ "$(grep -c "$1" "$WS/log")" -ge "$2" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+# a slave the sweep cannot reach: tried again after a back-off, the sync
+# held meanwhile (nothing is sent before the sweep)
+in_flight v2
+touch "$WS/fail255"
+start_daemon "$WS/out4" "$WS/c.lua"
+check "a sweep that cannot reach the slave says so and is tried again" \
+	wait_log 'sweep of rsync.s temporary files failed (exit code 255.*again in 2 s, its transfers wait' 1
+echo late > "$S/d/late"
+sleep 1
+check "the sync is held meanwhile: nothing of it is sent" test ! -e "$T/d/late" -a ! -e "$T/d/v2"
+rm -f "$WS/fail255"
+check "once the slave is reached, the sweep is done" wait_log 'may have left of 1 interrupted file transfer(s) on the slave (after failures)' 1
+expect_equal "and the slave equals the source (the temporary file gone)" "$S" "$T" 20
+check_stop "after a sweep that failed"
+
+# any other failure of the sweep (rsync's exit 23): the sync goes on, the
+# sweep waits for the next start
+start_daemon "$WS/out5a" "$WS/c.lua"
+wait_log 'state is valid' 4
+in_flight v3
+touch "$WS/fail23"
+start_daemon "$WS/out5" "$WS/c.lua"
+check "a sweep that fails otherwise says so, and the sync goes on" \
+	wait_log 'failed (exit code 23.*its transfers go on, the sweep is tried again at the next start' 1
+echo late2 > "$S/d/late2"
+for _ in $(seq 1 100); do [ -e "$T/d/late2" ] && break; sleep 0.1; done
+check "its transfers go on" test "$(cat "$T/d/v3" 2>/dev/null)/$(cat "$T/d/late2" 2>/dev/null)" = "new v3/late2"
+check_stop "after a sweep that failed with 23"
+rm -f "$WS/fail23"
+start_daemon "$WS/out6" "$WS/c.lua"
+check "the next start sweeps again" wait_log 'may have left of 1 interrupted' 2
+expect_equal "and the slave equals the source" "$S" "$T" 20
 check_stop "state_sweep"
 tap_done
