@@ -266,6 +266,22 @@ function state.event(etype, isdir, path, path2)
 	end
 end
 
+local FLY_MAX = 2000      -- names in one record of files in flight (see below)
+
+-- Adds names ('\0'-joined) to the record under key k, each once, up to
+-- FLY_MAX in all (in the open transaction).
+local function mergeNames(k, names)
+	local have, list = {}, {}
+	for _, text in ipairs { st:get(k) or '', names } do
+		for n in text:gmatch('[^%z]+') do
+			if #list >= FLY_MAX then break end
+			if not have[n] then have[n] = true; list[#list + 1] = n end
+		end
+	end
+	local ok, err = st:put(k, table.concat(list, '\0'))
+	if not ok then error(err, 0) end
+end
+
 -- Commits what was recorded since the last commit, in one transaction.
 -- A failed commit is logged (once) and dropped: its index updates are lost
 -- with its pending entries, which the next start-up walk sees again.
@@ -280,7 +296,14 @@ function state.commit()
 			local covered = {}
 			for _, op in ipairs(batch) do
 				if op.fly then
-					if op.names then st:put(op.fly, op.names) else st:del(op.fly) end
+					if op.merge then
+						mergeNames(op.fly, op.merge)
+					elseif op.names then
+						local ok, err = st:put(op.fly, op.names)
+						if not ok then error(err, 0) end
+					else
+						st:del(op.fly)
+					end
 				elseif op.clear then
 					local r = op.clear
 					if op.establish then
@@ -331,9 +354,11 @@ local spawnGen = setmetatable({}, { __mode = 'k' })
 -- fork and deleted when it ended with an exit code. A record a start finds
 -- is of a transfer the daemon did not see end (killed with it): the
 -- slave may hold rsync's temporary files of those names, which the start
--- sweeps before the sync's queue runs.
-local FLY_MAX = 2000
-local flyKey = setmetatable({}, { __mode = 'k' })   -- child record -> its record's key
+-- sweeps before the sync's queue runs. A transfer that failed (not 23 or
+-- 24: the slave's rsync may have been killed or cut off in the middle of a
+-- file) leaves its names in the sync's record '/failed' (at most FLY_MAX
+-- in all), swept at the next start too.
+local flyKey = setmetatable({}, { __mode = 'k' })   -- child record -> { key =, names = }
 local flySeq = 0
 local nextFly                                        -- the key spawning wrote, for spawned
 
@@ -366,8 +391,9 @@ function state.spawning(s, agent, delays)
 	local names = filesOf(agent, delays)
 	if names then
 		flySeq = flySeq + 1
-		nextFly = core.storeKey(r.fly, '/' .. (gen + 1) .. '.' .. flySeq)
-		ops[#ops + 1] = { fly = nextFly, names = table.concat(names, '\0') }
+		nextFly = { key = core.storeKey(r.fly, '/' .. (gen + 1) .. '.' .. flySeq),
+			names = table.concat(names, '\0') }
+		ops[#ops + 1] = { fly = nextFly.key, names = nextFly.names }
 	end
 	state.commit()
 end
@@ -431,9 +457,13 @@ function state.collected(s, p, code, signo, parked)
 	if not r or not g or (signo and signo ~= 0) then return end
 	-- it ended: rsync cleaned up after itself (a record of a transfer
 	-- killed by a signal stays for the next start)
-	if flyKey[p] then
-		ops[#ops + 1] = { fly = flyKey[p] }
+	local f = flyKey[p]
+	if f then
 		flyKey[p] = nil
+		ops[#ops + 1] = { fly = f.key }
+		if code ~= 0 and code ~= 23 and code ~= 24 then
+			ops[#ops + 1] = { fly = core.storeKey(r.fly, '/failed'), merge = f.names }
+		end
 		if code ~= 0 and code ~= 24 then state.commit() end
 	end
 	local first = p.delays[1]

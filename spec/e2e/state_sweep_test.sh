@@ -16,13 +16,16 @@ mkdir -p "$S/d" "$T" "$STATE" "$WS/bin"
 echo old > "$S/d/victim"; echo old > "$S/d/keep"; echo mine > "$S/d/.keep.backup"
 # the wrapper: hangs while \$HANG exists; a sweep fails as a slave not
 # reached (255) while \$WS/fail255 exists, with rsync's exit 23 while
-# \$WS/fail23 does
+# \$WS/fail23 does; a transfer of a list fails as a link lost (12) while
+# \$WS/failxfer does
 cat > "$WS/bin/rsync" <<WRAP
 #!/bin/sh
 while [ -e '$HANG' ]; do touch '$HANG.seen'; sleep 0.1; done
 case " \$* " in *' --filter=. - '*)
 	[ -e '$WS/fail255' ] && exit 255
 	[ -e '$WS/fail23' ] && exit 23;;
+*' --include-from=-'*|*' --files-from=-'*)
+	[ -e '$WS/failxfer' ] && { touch '$WS/failxfer.seen'; exit 12; };;
 esac
 exec rsync "\$@"
 WRAP
@@ -117,6 +120,23 @@ check_stop "after a sweep that failed with 23"
 rm -f "$WS/fail23"
 start_daemon "$WS/out6" "$WS/c.lua"
 check "the next start sweeps again" wait_log 'may have left of 1 interrupted' 2
+expect_equal "and the slave equals the source" "$S" "$T" 20
+
+# a transfer that fails during the run (the slave's rsync killed or cut off
+# in the middle of a file: what it leaves is put there by hand) is sent
+# again, and its temporary file is swept at the next start
+touch "$WS/failxfer"
+echo "new v4" > "$S/d/v4"
+for _ in $(seq 1 100); do [ -e "$WS/failxfer.seen" ] && break; sleep 0.1; done
+check "a transfer fails (exit 12)" test -e "$WS/failxfer.seen"
+echo part > "$T/d/.v4.Ab3xZ9"
+rm -f "$WS/failxfer"
+for _ in $(seq 1 300); do [ -e "$T/d/v4" ] && break; sleep 0.1; done
+check "it is sent again" test "$(cat "$T/d/v4" 2>/dev/null)" = "new v4"
+check_stop "after a failed transfer"
+start_daemon "$WS/out7" "$WS/c.lua"
+check "the next start sweeps what the failed transfer may have left" \
+	wait_log 'may have left of 1 interrupted' 3
 expect_equal "and the slave equals the source" "$S" "$T" 20
 check_stop "state_sweep"
 tap_done
