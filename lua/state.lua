@@ -299,8 +299,8 @@ function state.commit()
 					if op.merge then
 						mergeNames(op.fly, op.merge)
 					elseif op.names then
-						local ok, err = st:put(op.fly, op.names)
-						if not ok then error(err, 0) end
+						local put, perr = st:put(op.fly, op.names)
+						if not put then error(perr, 0) end
 					else
 						st:del(op.fly)
 					end

@@ -144,8 +144,9 @@ function M.cycle(now)
 		if s:isRemoved() then
 			pending[s] = nil
 			s:hold(false)
-		elseif not w.pid and now >= w.at and sshmux.ready(s:master(), now) then
-			spawn(s, w, now)
+		elseif not w.pid and now >= w.at then
+			-- its ssh master still logging in: looked at again shortly
+			if sshmux.ready(s:master(), now) then spawn(s, w, now) else w.at = now + 0.05 end
 		end
 	end
 end

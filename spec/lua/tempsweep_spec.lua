@@ -83,6 +83,76 @@ describe('tempsweep', function()
 		assert.is_nil(tempsweep.rules(src .. '/', {}))
 	end)
 
+	describe('its life', function()
+		local core, s, doneN
+		before_each(function()
+			core = fake.install()
+			core.dirs['/src/'], core.dirs['/src/d/'], core.files['/src/d/f'] = true, true, 1
+			tempsweep = fake.fresh().tempsweep
+			doneN = 0
+			s = { name = 'S1', source = '/src/', m = nil,
+				cfg = { delete = true, target = 'h:/t/', rsync = { binary = '/b/rsync',
+					_computed = { '-lmts', '--delete-excluded', '-m', '--rsh=ssh -x' } } } }
+			function s.getConfig(self) return self.cfg end
+			function s.hold(self, on) self.held = on end
+			function s.isRemoved() return false end
+			function s.master(self) return self.m end
+		end)
+		local function start() tempsweep.start(s, { '/d/f' }, function() doneN = doneN + 1 end) end
+
+		it('holds the sync, runs one rsync of the rules, releases it on success', function()
+			start()
+			assert.is_true(s.held)
+			tempsweep.cycle(core.clock)
+			assert.equal(1, #core.spawned)
+			local c = core.spawned[1]
+			assert.same({ '/b/rsync', '-lts', '--rsh=ssh -x', '-r', '--delete', '--from0', '--filter=. -',
+				'/src/', 'h:/t/' }, c.argv)
+			assert.equal('R /d/.f.??????\0+ /d/\0- *', c.stdin)
+			tempsweep.cycle(core.clock + 1)
+			assert.equal(1, #core.spawned)            -- one at a time
+			assert.is_true(tempsweep.collect(c.pid, 0, 0, core.clock))
+			assert.is_false(s.held)
+			assert.equal(1, doneN)
+			assert.is_false(tempsweep.collect(c.pid, 0, 0, core.clock))   -- not ours any more
+		end)
+
+		it('waits for the ssh master without spinning: its next alarm is ahead', function()
+			s.m = { state = 'starting', since = core.clock }
+			start()
+			tempsweep.cycle(core.clock)
+			assert.equal(0, #core.spawned)
+			assert.is_true(tempsweep.nextAlarm() > core.clock)
+			core.clock = core.clock + 6                -- the master counts as ready after 5 s
+			tempsweep.cycle(core.clock)
+			assert.equal(1, #core.spawned)
+		end)
+
+		it('tries a slave not reached again after a back-off, held; lets any other failure go', function()
+			start()
+			tempsweep.cycle(core.clock)
+			tempsweep.collect(core.spawned[1].pid, 255, 0, core.clock)
+			assert.is_true(s.held)
+			assert.equal(core.clock + 2, tempsweep.nextAlarm())
+			tempsweep.cycle(core.clock + 1)
+			assert.equal(1, #core.spawned)
+			tempsweep.cycle(core.clock + 2)
+			assert.equal(2, #core.spawned)
+			tempsweep.collect(core.spawned[2].pid, 23, 0, core.clock + 2)
+			assert.is_false(s.held)
+			assert.equal(0, doneN)                   -- the names wait for the next start
+			assert.is_false(tempsweep.busy())
+		end)
+
+		it('does not sweep a sync that never deletes', function()
+			s.cfg.delete = false
+			start()
+			assert.is_nil(s.held)
+			assert.equal(1, doneN)
+			assert.is_false(tempsweep.busy())
+		end)
+	end)
+
 	it('names each directory above the names once, parents first', function()
 		fs.mktree(src, { '/a/', '/a/b/', '/a/b/c/' })
 		local rules = tempsweep.rules(src .. '/', { '/a/b/c/f', '/a/b/g', '/a/b/c/f', '/h' })
