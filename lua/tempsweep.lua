@@ -102,7 +102,7 @@ local function argvOf(s)
 	local cfg = s:getConfig()
 	local argv = { cfg.rsync.binary }
 	for _, a in ipairs(cfg.rsync._computed or {}) do
-		if a:match('^%-%a') and not a:match('^%-%-') then a = a:gsub('m', '') end
+		if a:match('^%-%a+$') then a = a:gsub('m', '') end
 		if a ~= '-' and a ~= '--delete-excluded' and a ~= '--prune-empty-dirs' then
 			argv[#argv + 1] = a
 		end

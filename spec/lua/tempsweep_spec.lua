@@ -92,7 +92,7 @@ describe('tempsweep', function()
 			doneN = 0
 			s = { name = 'S1', source = '/src/', m = nil,
 				cfg = { delete = true, target = 'h:/t/', rsync = { binary = '/b/rsync',
-					_computed = { '-lmts', '--delete-excluded', '-m', '--rsh=ssh -x' } } } }
+					_computed = { '-lmts', '--delete-excluded', '-m', '--rsh=ssh -x', '-M--timeout=9' } } } }
 			function s.getConfig(self) return self.cfg end
 			function s.hold(self, on) self.held = on end
 			function s.isRemoved() return false end
@@ -106,7 +106,7 @@ describe('tempsweep', function()
 			tempsweep.cycle(core.clock)
 			assert.equal(1, #core.spawned)
 			local c = core.spawned[1]
-			assert.same({ '/b/rsync', '-lts', '--rsh=ssh -x', '-r', '--delete', '--from0', '--filter=. -',
+			assert.same({ '/b/rsync', '-lts', '--rsh=ssh -x', '-M--timeout=9', '-r', '--delete', '--from0', '--filter=. -',
 				'/src/', 'h:/t/' }, c.argv)
 			assert.equal('R /d/.f.??????\0+ /d/\0- *', c.stdin)
 			tempsweep.cycle(core.clock + 1)
