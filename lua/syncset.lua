@@ -117,6 +117,7 @@ end
 -- instead of at the end of its back-off.
 function M.linkBack(m)
 	local now = core.now()
+	require('tempsweep').linkBack(m, now)
 	for _, s in ipairs(syncs) do
 		if s:master() == m and s:failureCount() > 0 then
 			s:pause(nil)

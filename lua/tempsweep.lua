@@ -30,7 +30,9 @@ local M = {}
 
 local pending = {}        -- sync -> { rules =, done =, tries =, at = }
 local running = {}        -- pid -> sync
-local retries = { 2, 5, 15, 60 }     -- seconds between tries of a sweep that failed
+-- seconds between tries of a sweep that could not reach its slave (a
+-- slave reached through an ssh master is tried as soon as it is back)
+local retries = { 2, 5, 10 }
 
 -- rsync names its temporary file '.' .. NAME .. '.XXXXXX', NAME cut to 246
 -- bytes (rsync's receiver.c: NAME_MAX - 8, less its '\0'; a cut name may
@@ -148,6 +150,13 @@ function M.cycle(now)
 			-- its ssh master still logging in: looked at again shortly
 			if sshmux.ready(s:master(), now) then spawn(s, w, now) else w.at = now + 0.05 end
 		end
+	end
+end
+
+-- Ssh master m came back after failures: the sweeps waiting for it run now.
+function M.linkBack(m, now)
+	for s, w in pairs(pending) do
+		if not w.pid and s:master() == m then w.at = now end
 	end
 end
 

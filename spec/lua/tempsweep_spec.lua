@@ -138,7 +138,17 @@ describe('tempsweep', function()
 			assert.equal(1, #core.spawned)
 			tempsweep.cycle(core.clock + 2)
 			assert.equal(2, #core.spawned)
-			tempsweep.collect(core.spawned[2].pid, 23, 0, core.clock + 2)
+			tempsweep.collect(core.spawned[2].pid, 255, 0, core.clock + 2)
+			assert.equal(core.clock + 7, tempsweep.nextAlarm())
+			-- its ssh master came back: at once
+			s.m = { state = 'up' }
+			tempsweep.linkBack({ state = 'up' }, core.clock + 3)     -- another slave's
+			assert.equal(core.clock + 7, tempsweep.nextAlarm())
+			tempsweep.linkBack(s.m, core.clock + 3)
+			assert.equal(core.clock + 3, tempsweep.nextAlarm())
+			tempsweep.cycle(core.clock + 3)
+			assert.equal(3, #core.spawned)
+			tempsweep.collect(core.spawned[3].pid, 23, 0, core.clock + 3)
 			assert.is_false(s.held)
 			assert.equal(0, doneN)                   -- the names wait for the next start
 			assert.is_false(tempsweep.busy())
