@@ -162,9 +162,13 @@ end
 -- a rule without '*', '?' or '[' literally (a backslash is an ordinary
 -- character there) and unescapes a rule with wildcards, so the path's
 -- '\ * ? [ ]' are backslash-escaped only when the rule has a wildcard.
+-- s with rsync's wildcard characters and backslashes escaped, for a part
+-- of a pattern that has wildcards.
+function M.escapeWild(s) return (s:gsub('[\\%*%?%[%]]', '\\%0')) end
+
 local function rule(path, all)
 	local wild = all or path:find('[%*%?%[]')
-	if wild then path = path:gsub('[\\%*%?%[%]]', '\\%0') end
+	if wild then path = M.escapeWild(path) end
 	if all then return path .. '***' end
 	return path
 end

@@ -24,6 +24,7 @@
 -- Only syncs whose transfers may delete (delete ~= false) are swept.
 
 local sshmux = require 'sshmux'
+local rsyncopts = require 'rsyncopts'
 local log = require('log').log
 
 local M = {}
@@ -39,60 +40,62 @@ local retries = { 2, 5, 10 }
 -- lose a few more bytes of a split UTF-8 character).
 local MAX_NAME = 246
 
-local function escape(s) return (s:gsub('[\\%*%?%[%]]', '\\%0')) end
-
--- Does entry (a name in the same directory) look like base's temporary file?
-local function isTempOf(entry, base)
-	if #base > MAX_NAME then
-		local p = '.' .. base:sub(1, MAX_NAME - 8)
-		return entry:sub(1, #p) == p
+-- What of directory path's entries looks like rsync's temporary file of
+-- some name: the set of NAMEs of the '.NAME.XXXXXX', and the list of the
+-- entries long enough to be that of a cut name; nil when path cannot be
+-- read. One pass over the entries, whatever the count of names asked.
+local function tempsIn(path)
+	local entries = core.readdir(path)
+	if not entries then return nil end
+	local short, long = {}, {}
+	for e in pairs(entries) do
+		if e:byte(1) == 46 then                          -- '.'
+			if #e >= 9 and e:byte(-7) == 46 then short[e:sub(2, -8)] = true end
+			if #e > MAX_NAME - 8 then long[#long + 1] = e end
+		end
 	end
-	local p = '.' .. base .. '.'
-	return #entry == #p + 6 and entry:sub(1, #p) == p
+	return { short = short, long = long }
+end
+
+-- Does directory listing t (tempsIn) hold an entry of base's temporary form?
+local function holds(t, base)
+	if #base <= MAX_NAME then return t.short[base] == true end
+	local p = '.' .. base:sub(1, MAX_NAME - 8)
+	for _, e in ipairs(t.long) do
+		if e:sub(1, #p) == p then return true end
+	end
+	return false
 end
 
 -- The filter rules of a sweep of the files names ({ '/a/f', ... }, paths
 -- relative to source, which ends in '/'): R rules first, then each
--- directory above a name once, parents first, then '- *'. Nil when no name
--- needs one (every directory gone, or every pattern matched by the source).
+-- directory above a name once, parents first (rsyncopts.includeList), then
+-- '- *'. Nil when no name needs one (every directory gone, or every
+-- pattern matched by the source).
 function M.rules(source, names)
-	local risk, dirs, seenDir, listed = {}, {}, {}, {}
-	local seenName = {}
+	local risk, dirs, listed, seenName, ruled = {}, {}, {}, {}, {}
 	for _, rel in ipairs(names) do
 		local dir, base = rel:match('^(.*)/([^/]+)$')
 		if dir and not seenName[rel] then
 			seenName[rel] = true
-			local entries = listed[dir]
-			if entries == nil then
-				entries = core.readdir(source .. dir:sub(2)) or false
-				listed[dir] = entries
+			local t = listed[dir]
+			if t == nil then
+				t = tempsIn(source .. dir:sub(2)) or false
+				listed[dir] = t
 			end
-			local clash = not entries
-			for e in pairs(entries or {}) do
-				if isTempOf(e, base) then clash = true; break end
-			end
-			if not clash then
-				local pat = #base > MAX_NAME and ('.' .. escape(base:sub(1, MAX_NAME - 8)) .. '*')
-					or ('.' .. escape(base) .. '.??????')
-				risk[#risk + 1] = 'R ' .. escape(dir) .. '/' .. pat
-				-- the directories down to dir: '/a/b' -> '/a/', '/a/b/'
-				local j = 1
-				while true do
-					j = dir:find('/', j + 1, true)
-					local d = j and dir:sub(1, j) or (dir ~= '' and dir .. '/')
-					if not d then break end
-					if not seenDir[d] then
-						seenDir[d] = true
-						local wild = d:find('[%*%?%[]')
-						dirs[#dirs + 1] = '+ ' .. (wild and escape(d) or d)
-					end
-					if not j then break end
+			if t and not holds(t, base) then
+				local pat = #base > MAX_NAME and (rsyncopts.escapeWild(base:sub(1, MAX_NAME - 8)) .. '*')
+					or (rsyncopts.escapeWild(base) .. '.??????')
+				risk[#risk + 1] = 'R ' .. rsyncopts.escapeWild(dir) .. '/.' .. pat
+				if dir ~= '' and not ruled[dir] then
+					ruled[dir] = true
+					dirs[#dirs + 1] = { path = dir .. '/', isdir = true }
 				end
 			end
 		end
 	end
 	if #risk == 0 then return nil end
-	for _, d in ipairs(dirs) do risk[#risk + 1] = d end
+	for _, d in ipairs(rsyncopts.includeList(dirs)) do risk[#risk + 1] = '+ ' .. d end
 	risk[#risk + 1] = '- *'
 	return risk
 end
