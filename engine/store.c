@@ -1155,8 +1155,7 @@ store_scan(struct store *s, const char *k, size_t kl, size_t pl, const char *abs
 	}
 	if (kb_reserve(&sc.key, kl + 2) < 0 || kb_reserve(&sc.abs, al + 1) < 0 ||
 	    mdb_cursor_open(s->txn, s->dbi, &sc.cur) != 0) {
-		free(sc.key.p);
-		free(sc.abs.p);
+		scan_free(&sc);
 		return -1;
 	}
 	memcpy(sc.abs.p, abs, al + 1);

@@ -75,6 +75,23 @@ scan(struct store *s)
 	return n;
 }
 
+/* scan() with at most fds file descriptors open (RLIMIT_NOFILE's soft
+ * limit), the limit restored after */
+static long
+scan_with_fds(struct store *s, rlim_t fds)
+{
+	struct rlimit was, low;
+	long n;
+
+	getrlimit(RLIMIT_NOFILE, &was);
+	low = was;
+	low.rlim_cur = fds;
+	setrlimit(RLIMIT_NOFILE, &low);
+	n = scan(s);
+	setrlimit(RLIMIT_NOFILE, &was);
+	return n;
+}
+
 static void
 sh(const char *fmt, const char *arg)
 {
@@ -260,34 +277,24 @@ main(void)
 	 * below the second level) keeps its entries in the index as they
 	 * were: not reported gone, not dropped */
 	{
-		struct rlimit was, low;
 		int lowest = dup(0);
 
 		close(lowest);
-		getrlimit(RLIMIT_NOFILE, &was);
-		low = was;
-		low.rlim_cur = (rlim_t)lowest + 2;  /* the root and one level below */
-		setrlimit(RLIMIT_NOFILE, &low);
-		long n = scan(s);
-		setrlimit(RLIMIT_NOFILE, &was);
+		/* the root and one level below */
+		long n = scan_with_fds(s, (rlim_t)lowest + 2);
 		ok(n == 0 && !saw("-/one/p1/q/f") && !saw("-/one/p1/q/"),
 		    "an unopenable directory's entries are not reported gone (%ld)", n);
 		ok(scan(s) == 0, "and are still indexed: nothing differs after");
-		/* the same for a directory a thread of the pool walks */
+		/* the same for a directory a thread of the pool walks (the root
+		 * and the shared-out level) */
 		threads = 2;
-		low.rlim_cur = (rlim_t)lowest + 2;  /* the root and the shared-out level */
-		setrlimit(RLIMIT_NOFILE, &low);
-		n = scan(s);
-		setrlimit(RLIMIT_NOFILE, &was);
+		n = scan_with_fds(s, (rlim_t)lowest + 2);
 		ok(n == 0 && !saw("-/one/p1/q/f") && !saw("-/one/p2/"),
 		    "threads: an unopenable directory's entries are not reported gone (%ld)", n);
 		ok(scan(s) == 0, "threads: and are still indexed");
 		threads = 1;
 		/* the root itself (no file descriptor left at all) */
-		low.rlim_cur = (rlim_t)lowest;
-		setrlimit(RLIMIT_NOFILE, &low);
-		n = scan(s);
-		setrlimit(RLIMIT_NOFILE, &was);
+		n = scan_with_fds(s, (rlim_t)lowest);
 		ok(n == 0 && !saw("-/one/") && !saw("-/one/g"),
 		    "an unopenable root's entries are not reported gone (%ld)", n);
 		ok(scan(s) == 0, "and are still indexed: nothing differs after");
