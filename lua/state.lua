@@ -398,10 +398,10 @@ function state.spawning(s, agent, delays)
 	state.commit()
 end
 
--- The transfer was spawned: it carries what was committed.
+-- The transfer was spawned (state.spawning committed just before): it
+-- carries what was committed.
 function state.spawned(p)
 	if not st or not tracked[p.sync] then return end
-	state.commit()            -- nothing, unless spawning was not called
 	spawnGen[p] = gen
 	flyKey[p], nextFly = nextFly, nil
 end
